@@ -1,0 +1,1 @@
+"""sed_core: semi-supervised sound event detection in plain PyTorch (no Ray, no MLflow)."""

@@ -1,0 +1,145 @@
+"""From YAML files, dicts and ``--set key=value`` options to a validated ExperimentConfig."""
+from __future__ import annotations
+
+import copy
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sed_core.config.presets import PRESETS
+from sed_core.config.schema import ExperimentConfig
+from sed_core.errors import ConfigError, close_match_hint
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read an experiment YAML, lay it over its preset, apply ``key=value`` overrides and validate."""
+    path = Path(path)
+    raw = read_yaml_mapping(path)
+    raw = apply_overrides(raw, [parse_set_option(o) for o in overrides])
+    return config_from_dict(raw, source=str(path))
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found; give the path of an experiment YAML")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def config_from_dict(raw: Mapping[str, Any], *, source: str = "<config>") -> ExperimentConfig:
+    """Validate a (possibly partial) config dict laid over its ``preset``; errors name source and dotted field."""
+    raw = dict(raw)
+    preset = raw.get("preset", "paper")
+    if preset not in PRESETS:
+        raise ConfigError(f"{source}: preset: unknown preset {preset!r}{close_match_hint(str(preset), PRESETS)}; "
+                          f"choose one of {sorted(PRESETS)}")
+    merged = deep_merge(PRESETS[preset], raw)
+    merged["preset"] = preset
+    try:
+        return ExperimentConfig.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_set_option(option: str) -> tuple[str, Any]:
+    """``model.rnn.num_layers=3`` -> ("model.rnn.num_layers", 3); the value is parsed as YAML."""
+    if "=" not in option:
+        raise ConfigError(f"--set {option!r}: expected KEY=VALUE with a dotted key, e.g. training.epochs=20")
+    key, _, text = option.partition("=")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {option!r}: the value is not valid YAML: {err}") from None
+    return key.strip(), value
+
+
+def apply_overrides(raw: Mapping[str, Any], items: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict (creating sections as needed); validation happens later."""
+    out = copy.deepcopy(dict(raw))
+    for dotted, value in items:
+        node = out
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[leaf] = value
+    return out
+
+
+def flatten(config: BaseModel | Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted ``{path: value}`` of a config, JSON-compatible (paths and tuples become str and lists)."""
+    data = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, prefix=f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def field_names_at(dotted: Sequence[str | int]) -> list[str]:
+    """The valid keys of the section at a dotted location of the schema ([] if it is not a section)."""
+    model: Any = ExperimentConfig
+    for part in dotted:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = _section_type(model.model_fields[str(part)].annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def is_config_path(dotted: str) -> bool:
+    """Whether ``a.b.c`` names a field (leaf or section) of the experiment schema."""
+    *parents, leaf = dotted.split(".")
+    return leaf in field_names_at(parents)
+
+
+def _section_type(annotation: Any) -> Any:
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return annotation
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = [p for p in e["loc"] if not isinstance(p, int)] if e["type"] == "extra_forbidden" else list(e["loc"])
+        dotted = ".".join(str(p) for p in loc) or "<top>"
+        if e["type"] == "extra_forbidden":
+            *parents, leaf = [str(p) for p in loc]
+            candidates = [".".join([*parents, f]) for f in field_names_at(parents)]
+            hint = close_match_hint(dotted, candidates)
+            lines.append(f"{source}: {dotted}: unknown key{hint}")
+        else:
+            got = e.get("input")
+            got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"{source}: {dotted}: {e['msg']}{got_text}")
+    return "\n".join(lines)

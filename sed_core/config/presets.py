@@ -1,0 +1,45 @@
+"""Named size presets: partial configs laid over the paper defaults. Sizes are presets, never edits of defaults."""
+from __future__ import annotations
+
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper configuration: every default of the schema, for GPUs.
+    "paper": {},
+    # The CPU quickstart: 5 s clips of the `demo` synthetic set, 64 mel bands, a narrower CNN and GRU.
+    "quick": {
+        "data": {
+            "root": "data/synth/demo",
+            "clip_seconds": 5.0,
+            "batch": {"synthetic_train": 8, "strong_train": 4, "weak_train": 8, "unlabelled_train": 8},
+        },
+        "features": {"n_fft": 1024, "win_length": 1024, "n_mels": 64},
+        "model": {
+            "cnn": {
+                "channels": [16, 32, 48, 64, 64, 64],
+                "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2], [1, 2]],
+                "dropout": 0.2,
+            },
+            "rnn": {"hidden_size": 64},
+            "dropout": 0.2,
+        },
+        "training": {"epochs": 12, "rampup_epochs": 3, "num_threads": 1},
+        "evaluation": {"batch_size": 32},
+    },
+    # Unit tests: 4 s clips of the `tiny` synthetic set, a CNN of width 8-16 and depth 3.
+    "tiny": {
+        "data": {
+            "root": "data/synth/tiny",
+            "clip_seconds": 4.0,
+            "batch": {"synthetic_train": 2, "strong_train": 2, "weak_train": 2, "unlabelled_train": 2},
+        },
+        "features": {"n_fft": 512, "win_length": 512, "n_mels": 16},
+        "model": {
+            "cnn": {"channels": [8, 16, 16], "pooling": [[2, 4], [2, 2], [1, 2]], "dropout": 0.0},
+            "rnn": {"hidden_size": 16, "num_layers": 1},
+            "dropout": 0.0,
+        },
+        "training": {"epochs": 2, "rampup_epochs": 1, "num_threads": 1},
+        "evaluation": {"batch_size": 8},
+    },
+}

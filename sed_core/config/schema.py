@@ -1,0 +1,191 @@
+"""The experiment schema. Defaults are the paper configuration (DCASE 2022 baseline CRNN, ASiT-CRNN training).
+
+One name per concept: a field name here is the constructor argument it feeds and the MLflow param key
+(dotted path, e.g. ``model.cnn.activation``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sed_core.data.classes import DESED_CLASSES
+
+
+class Section(BaseModel):
+    """A frozen config section that rejects unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+
+class BatchComposition(Section):
+    """Clips per training step from each source; 0 leaves a source out."""
+
+    synthetic_train: int = Field(8, ge=0)
+    strong_train: int = Field(8, ge=0)
+    weak_train: int = Field(16, ge=0)
+    unlabelled_train: int = Field(16, ge=0)
+
+    def sources(self) -> dict[str, int]:
+        return {name: n for name, n in self.model_dump().items() if n > 0}
+
+
+class DataConfig(Section):
+    root: Path = Path("data/synth/demo")
+    sample_rate: int = Field(16000, gt=0)
+    clip_seconds: float = Field(10.0, gt=0)
+    classes: tuple[str, ...] = DESED_CLASSES
+    batch: BatchComposition = BatchComposition()
+    check_audio_files: bool = True
+
+
+class FeaturesConfig(Section):
+    """Log-mel front end of the DCASE baseline (torchaudio MelSpectrogram, amplitude dB, instance min-max)."""
+
+    n_fft: int = Field(2048, gt=0)
+    win_length: int = Field(2048, gt=0)
+    hop_length: int = Field(256, gt=0)
+    n_mels: int = Field(128, gt=0)
+    f_min: float = Field(0.0, ge=0)
+    f_max: float = Field(8000.0, gt=0)
+    window: Literal["hamming", "hann"] = "hamming"
+    amin: float = Field(1e-5, gt=0)
+    db_min: float = -50.0
+    db_max: float = 80.0
+    scaler: Literal["instance_minmax", "none"] = "instance_minmax"
+
+    @model_validator(mode="after")
+    def _check(self) -> FeaturesConfig:
+        if self.win_length > self.n_fft:
+            raise ValueError(f"win_length <= n_fft must hold, but got win_length={self.win_length}, n_fft={self.n_fft}")
+        if self.f_min >= self.f_max:
+            raise ValueError(f"f_min < f_max must hold, but got f_min={self.f_min}, f_max={self.f_max}")
+        if self.db_min >= self.db_max:
+            raise ValueError(f"db_min < db_max must hold, but got db_min={self.db_min}, db_max={self.db_max}")
+        return self
+
+
+class CNNConfig(Section):
+    channels: tuple[int, ...] = (16, 32, 64, 128, 128, 128, 128)
+    kernel_size: int = Field(3, gt=0)
+    pooling: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2))
+    activation: str = "glu"
+    dropout: float = Field(0.5, ge=0, lt=1)
+    batchnorm_eps: float = 0.001
+    batchnorm_momentum: float = 0.99
+
+    @model_validator(mode="after")
+    def _check(self) -> CNNConfig:
+        if len(self.pooling) != len(self.channels):
+            raise ValueError(
+                f"one pooling (time, freq) per conv block must be given, but got {len(self.channels)} channels "
+                f"and {len(self.pooling)} poolings"
+            )
+        return self
+
+
+class RNNConfig(Section):
+    hidden_size: int = Field(128, gt=0)
+    num_layers: int = Field(2, gt=0)
+    dropout_recurrent: float = Field(0.0, ge=0, lt=1)
+
+
+class ModelConfig(Section):
+    name: str = "crnn"
+    cnn: CNNConfig = CNNConfig()
+    rnn: RNNConfig = RNNConfig()
+    dropout: float = Field(0.5, ge=0, lt=1)
+    pooling: str = "attention"
+
+
+class MixupConfig(Section):
+    """Mixup of the DCASE baseline: applied to a batch with this probability, per label kind ("soft" labels)."""
+
+    probability: float = Field(0.5, ge=0, le=1)
+    alpha: float = Field(0.2, gt=0)
+    label_mode: Literal["soft", "hard"] = "soft"
+
+
+class OptimizerConfig(Section):
+    lr: float = Field(1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class TrainingConfig(Section):
+    epochs: int = Field(200, gt=0)
+    optimizer: OptimizerConfig = OptimizerConfig()
+    rampup_epochs: float = Field(50, ge=0)
+    lr_warmup: bool = True
+    consistency_weight: float = Field(2.0, ge=0)
+    ema_decay: float = Field(0.999, gt=0, lt=1)
+    mixup: MixupConfig = MixupConfig()
+    gradient_clip: float = Field(5.0, ge=0)
+    steps_per_epoch: int | None = Field(None, gt=0)
+    num_threads: int | None = Field(None, gt=0)
+    loader_workers: int = Field(0, ge=0)
+
+
+class PSDSConfig(Section):
+    dtc_threshold: float = Field(ge=0, le=1)
+    gtc_threshold: float = Field(ge=0, le=1)
+    cttc_threshold: float | None = Field(default=None, ge=0, le=1)
+    alpha_ct: float = Field(ge=0)
+    alpha_st: float = Field(ge=0)
+    max_efpr: float = Field(100.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> PSDSConfig:
+        if self.alpha_ct == 0 and self.cttc_threshold is not None:
+            raise ValueError("cttc_threshold must be null when alpha_ct is 0 (sed_scores_eval refuses it)")
+        if self.alpha_ct > 0 and self.cttc_threshold is None:
+            raise ValueError("cttc_threshold is required when alpha_ct > 0")
+        return self
+
+
+class EvaluationConfig(Section):
+    median_window: int = Field(7, gt=0)
+    threshold: float = Field(0.5, gt=0, lt=1)
+    psds1: PSDSConfig = PSDSConfig(dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0, alpha_st=1.0)
+    psds2: PSDSConfig = PSDSConfig(
+        dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5, alpha_st=1.0
+    )
+    collar_onset: float = Field(0.2, ge=0)
+    collar_offset: float = Field(0.2, ge=0)
+    collar_offset_rate: float = Field(0.2, ge=0)
+    selection_split: str = "synthetic_validation"
+    selection_metric: Literal["intersection_f1", "collar_f1", "psds1", "psds2"] = "intersection_f1"
+    test_split: str = "validation"
+    report_model: Literal["student", "teacher"] = "student"
+    batch_size: int = Field(16, gt=0)
+
+
+class ExperimentConfig(Section):
+    """One training run, fully specified."""
+
+    preset: str = "paper"
+    seed: int = 42
+    output_dir: Path = Path("runs/train")
+    data: DataConfig = DataConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentConfig:
+        if self.features.f_max > self.data.sample_rate / 2:
+            raise ValueError(
+                f"features.f_max <= sample_rate / 2 must hold, but got f_max={self.features.f_max}, "
+                f"data.sample_rate={self.data.sample_rate}"
+            )
+        freq_pool = 1
+        for _, f in self.model.cnn.pooling:
+            freq_pool *= f
+        if self.features.n_mels % freq_pool:
+            raise ValueError(
+                f"features.n_mels must be divisible by the CNN's frequency pooling ({freq_pool}), "
+                f"but got n_mels={self.features.n_mels}"
+            )
+        return self
