@@ -1,0 +1,56 @@
+"""A split of a DESED-layout dataset: its clips, labels and durations, validated once when loaded."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sed_core.data.layout import SPLITS
+from sed_core.data.metadata import read_durations_tsv, read_strong_tsv, read_unlabelled_tsv, read_weak_tsv
+from sed_core.errors import DataError, close_match_hint
+
+
+@dataclass(frozen=True)
+class SplitData:
+    """One split: ``filenames`` in file order; ``events`` (strong splits) or ``weak`` tags (weak splits)."""
+
+    name: str
+    audio_dir: Path
+    filenames: tuple[str, ...]
+    labels: str  # "strong" | "weak" | "none"
+    events: pd.DataFrame | None = None
+    weak: dict[str, tuple[str, ...]] | None = None
+    durations: dict[str, float] | None = None
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+
+def load_split(root: Path, name: str, *, classes: tuple[str, ...], check_audio: bool = True) -> SplitData:
+    """Read split ``name`` of the DESED-layout dataset at ``root`` (see ``sed_core.data.layout``)."""
+    if name not in SPLITS:
+        raise DataError(f"unknown split {name!r}{close_match_hint(name, SPLITS)}; known: {', '.join(SPLITS)}")
+    layout = SPLITS[name]
+    audio_dir = layout.audio_path(root)
+    if not audio_dir.is_dir():
+        raise DataError(
+            f"{audio_dir}: audio folder of split {name!r} not found; is {root} a DESED-layout dataset? "
+            f"Create one with `sedstudy synth --out {root}` or point data.root at a DESED copy"
+        )
+    check_dir = audio_dir if check_audio else None
+    tsv = layout.tsv_path(root)
+    if tsv is None or not tsv.is_file():
+        raise DataError(f"{tsv}: metadata of split {name!r} not found")
+    durations = None
+    if layout.durations_tsv:
+        dpath = layout.durations_path(root)
+        durations = read_durations_tsv(dpath) if dpath is not None and dpath.is_file() else None
+    if layout.labels == "strong":
+        labels = read_strong_tsv(tsv, classes=classes, audio_dir=check_dir, on_overlap="merge")
+        return SplitData(name, audio_dir, labels.filenames, "strong", events=labels.events, durations=durations)
+    if layout.labels == "weak":
+        weak = read_weak_tsv(tsv, classes=classes, audio_dir=check_dir)
+        return SplitData(name, audio_dir, weak.filenames, "weak", weak=dict(zip(weak.filenames, weak.labels)))
+    filenames = read_unlabelled_tsv(tsv, audio_dir=check_dir)
+    return SplitData(name, audio_dir, filenames, "none")

@@ -1,0 +1,76 @@
+"""Scoring a model on an evaluation split: frame probabilities -> median filter -> sed_scores_eval metrics."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sed_core.config.schema import EvaluationConfig
+from sed_core.data.dataset import ClipDataset, collate
+from sed_core.metrics.postprocess import median_filter
+from sed_core.metrics.scores import events_to_ground_truth, frame_scores_to_dataframe
+from sed_core.metrics.sed_metrics import PSDSScenario, compute_sed_metrics
+
+METRIC_NAMES = ("psds1", "psds2", "collar_f1", "intersection_f1")
+
+
+@dataclass
+class SplitPredictions:
+    """Median-filtered frame probabilities of each clip, trimmed to its duration: {audio_id: (T, C)}."""
+
+    frame_probs: dict[str, np.ndarray]
+    clip_probs: dict[str, np.ndarray]
+    durations: dict[str, float]
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_window: int) -> SplitPredictions:
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    frame_hop_s = model.frame_hop_s
+    frame_probs: dict[str, np.ndarray] = {}
+    clip_probs: dict[str, np.ndarray] = {}
+    durations: dict[str, float] = {}
+    known = dataset.split.durations or {}
+    for batch in loader:
+        out = model(model.inputs(batch.audio))
+        strong = median_filter(out.strong, median_window).numpy()
+        for i, filename in enumerate(batch.filenames):
+            audio_id = filename.removesuffix(".wav")
+            duration = known.get(filename, float(batch.valid_samples[i]) / dataset.sample_rate)
+            n_valid = max(1, min(strong.shape[1], int(np.ceil(duration / frame_hop_s))))
+            frame_probs[audio_id] = strong[i, :n_valid]
+            clip_probs[audio_id] = out.weak[i].numpy()
+            durations[audio_id] = duration
+    return SplitPredictions(frame_probs, clip_probs, durations)
+
+
+def score_predictions(preds: SplitPredictions, dataset: ClipDataset, config: EvaluationConfig,
+                      frame_hop_s: float, metrics: tuple[str, ...] = METRIC_NAMES) -> dict[str, float]:
+    classes = dataset.encoder.classes
+    scores = {
+        audio_id: frame_scores_to_dataframe(p, frame_hop_s=frame_hop_s, duration_s=preds.durations[audio_id],
+                                            classes=classes)
+        for audio_id, p in preds.frame_probs.items()
+    }
+    events = dataset.split.events if dataset.split.events is not None else pd.DataFrame(
+        columns=["filename", "onset", "offset", "event_label"])
+    ground_truth = events_to_ground_truth(events, dataset.split.filenames)
+    scenarios = {name: PSDSScenario(**getattr(config, name).model_dump()) for name in ("psds1", "psds2")
+                 if name in metrics}
+    result = compute_sed_metrics(
+        scores, ground_truth, preds.durations, classes=classes, psds_scenarios=scenarios,
+        collar_onset=config.collar_onset, collar_offset=config.collar_offset,
+        collar_offset_rate=config.collar_offset_rate, threshold=config.threshold,
+    )
+    return {name: float(getattr(result, name)) for name in metrics}
+
+
+def evaluate(model: nn.Module, dataset: ClipDataset, config: EvaluationConfig,
+             metrics: tuple[str, ...] = METRIC_NAMES) -> tuple[dict[str, float], SplitPredictions]:
+    preds = predict(model, dataset, batch_size=config.batch_size, median_window=config.median_window)
+    return score_predictions(preds, dataset, config, model.frame_hop_s, metrics), preds

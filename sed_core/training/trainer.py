@@ -1,0 +1,236 @@
+"""``fit(config, reporter)``: one mean-teacher training run, resumable from its last epoch."""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import ConcatDataset, DataLoader
+
+from sed_core.config.loading import flatten
+from sed_core.config.schema import ExperimentConfig
+from sed_core.data.dataset import Batch, ClipDataset, MultiSourceBatchSampler, collate
+from sed_core.data.labels import LabelEncoder
+from sed_core.data.splits import load_split
+from sed_core.models.build import build_model
+from sed_core.training.checkpoint import load_training_state, save_training_state
+from sed_core.training.evaluate import METRIC_NAMES, evaluate
+from sed_core.training.mean_teacher import consistency_loss, ema_decay_at, ema_update, sigmoid_rampup
+from sed_core.training.mixup import mixup
+from sed_core.training.reporter import NullReporter, Reporter
+
+logger = logging.getLogger(__name__)
+
+LAST_DIR = "last"
+BEST_FILE = "best_model.pt"
+
+
+@dataclass
+class FitResult:
+    metrics: dict[str, float]
+    best_epoch: int
+    output_dir: Path
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def make_datasets(config: ExperimentConfig, model: nn.Module) -> tuple[dict[str, ClipDataset], LabelEncoder]:
+    """Every split the run needs, validated before any compute: training sources, selection and test splits."""
+    dcfg = config.data
+    n_samples = int(round(dcfg.clip_seconds * dcfg.sample_rate))
+    encoder = LabelEncoder(dcfg.classes, model.frame_hop_s, model.output_frames(n_samples))
+    names = [*dcfg.batch.sources(), config.evaluation.selection_split, config.evaluation.test_split]
+    datasets = {}
+    for name in dict.fromkeys(names):
+        split = load_split(Path(dcfg.root), name, classes=dcfg.classes, check_audio=dcfg.check_audio_files)
+        datasets[name] = ClipDataset(split, encoder, sample_rate=dcfg.sample_rate, n_samples=n_samples)
+    return datasets, encoder
+
+
+class Trainer:
+    """Holds student, teacher, optimizer and data for one run; ``fit`` drives it."""
+
+    def __init__(self, config: ExperimentConfig, reporter: Reporter) -> None:
+        self.config = config
+        self.reporter = reporter
+        tcfg = config.training
+        if tcfg.num_threads:
+            torch.set_num_threads(tcfg.num_threads)
+        seed_everything(config.seed)
+        self.student = build_model(config)
+        self.teacher = copy.deepcopy(self.student)
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        self.datasets, self.encoder = make_datasets(config, self.student)
+        sources = config.data.batch.sources()
+        train_sets = [self.datasets[name] for name in sources]
+        self.sampler = MultiSourceBatchSampler([len(d) for d in train_sets], list(sources.values()),
+                                               seed=config.seed, steps_per_epoch=tcfg.steps_per_epoch)
+        self.loader = DataLoader(ConcatDataset(train_sets), batch_sampler=self.sampler, collate_fn=collate,
+                                 num_workers=tcfg.loader_workers)
+        self.optimizer = torch.optim.Adam(
+            [p for p in self.student.parameters() if p.requires_grad], lr=tcfg.optimizer.lr,
+            betas=tcfg.optimizer.betas, weight_decay=tcfg.optimizer.weight_decay,
+        )
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.bce = nn.BCELoss()
+        self.step = 0
+        self.epoch = 0
+        self.best_score = -math.inf
+        self.best_epoch = -1
+        self.history: list[dict[str, float]] = []
+        self.output_dir = Path(config.output_dir)
+
+    @property
+    def rampup_steps(self) -> float:
+        return self.config.training.rampup_epochs * len(self.sampler)
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        tcfg = self.config.training
+        scale = sigmoid_rampup(self.step, self.rampup_steps)
+        if tcfg.lr_warmup:
+            for group in self.optimizer.param_groups:
+                group["lr"] = tcfg.optimizer.lr * scale
+        self.student.train()
+        self.teacher.train()  # DCASE baseline: the teacher runs in training mode (dropout on)
+        with torch.no_grad():
+            inputs = self.student.inputs(batch.audio)
+        strong_mask, weak_mask = batch.mask["strong"], batch.mask["weak"]
+        strong_t, weak_t = batch.strong, batch.weak
+        mcfg = tcfg.mixup
+        if mcfg.probability > 0 and float(torch.rand(1, generator=self.generator)) < mcfg.probability:
+            inputs, strong_t, weak_t = self._mix(inputs, strong_t, weak_t, strong_mask, weak_mask)
+        student = self.student(inputs)
+        with torch.no_grad():
+            teacher = self.teacher(inputs)
+        loss_strong = self.bce(student.strong[strong_mask], strong_t[strong_mask])
+        loss_weak = self.bce(student.weak[weak_mask], weak_t[weak_mask])
+        loss_cons = consistency_loss(student.strong, student.weak, teacher.strong, teacher.weak)
+        weight = tcfg.consistency_weight * scale
+        loss = loss_strong + loss_weak + weight * loss_cons
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss is {loss.item()} at step {self.step} (epoch {self.epoch})")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tcfg.gradient_clip > 0:
+            nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
+        self.optimizer.step()
+        ema_update(self.teacher, self.student, ema_decay_at(self.step, tcfg.ema_decay))
+        self.step += 1
+        return {"loss": loss.item(), "loss_strong": loss_strong.item(), "loss_weak": loss_weak.item(),
+                "loss_consistency": loss_cons.item(), "consistency_weight": weight}
+
+    def _mix(self, inputs, strong_t, weak_t, strong_mask, weak_mask):
+        """Mix strong-labelled rows among themselves and weak rows among themselves (DCASE baseline)."""
+        mcfg = self.config.training.mixup
+        inputs = {k: v.clone() for k, v in inputs.items()}
+        strong_t, weak_t = strong_t.clone(), weak_t.clone()
+        for mask, targets in ((strong_mask, strong_t), (weak_mask, weak_t)):
+            if int(mask.sum()) < 2:
+                continue
+            part = {k: v[mask] for k, v in inputs.items()}
+            mixed, mixed_targets = mixup(part, targets[mask], alpha=mcfg.alpha, generator=self.generator,
+                                         label_mode=mcfg.label_mode)
+            for k in inputs:
+                inputs[k][mask] = mixed[k]
+            targets[mask] = mixed_targets
+        return inputs, strong_t, weak_t
+
+    def run_epoch(self) -> dict[str, float]:
+        self.sampler.set_epoch(self.epoch)
+        sums: dict[str, float] = {}
+        n = 0
+        for batch in self.loader:
+            for k, v in self.train_step(batch).items():
+                sums[k] = sums.get(k, 0.0) + v
+            n += 1
+        return {f"train/{k}": v / max(n, 1) for k, v in sums.items()}
+
+    def selection_metrics(self) -> dict[str, float]:
+        ecfg = self.config.evaluation
+        dataset = self.datasets[ecfg.selection_split]
+        model = self.student if ecfg.report_model == "student" else self.teacher
+        metrics, _ = evaluate(model, dataset, ecfg, metrics=(ecfg.selection_metric,))
+        return {f"val/{ecfg.selection_split}/{k}": v for k, v in metrics.items()}
+
+    def state(self) -> dict:
+        return {
+            "student": self.student.state_dict(), "teacher": self.teacher.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
+            "best_score": self.best_score, "best_epoch": self.best_epoch,
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": self.history, "config": json.dumps(flatten(self.config), sort_keys=True),
+        }
+
+    def load_state(self, state: dict) -> None:
+        saved = json.loads(state["config"])
+        current = flatten(self.config)
+        changed = sorted(k for k in set(saved) | set(current)
+                         if saved.get(k) != current.get(k) and k not in ("training.epochs", "output_dir"))
+        if changed:
+            from sed_core.errors import CheckpointError
+            raise CheckpointError(f"cannot resume: the checkpoint was trained with another config ({', '.join(changed)})")
+        self.student.load_state_dict(state["student"])
+        self.teacher.load_state_dict(state["teacher"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history = state["history"]
+
+    def fit(self, *, resume: bool = True) -> FitResult:
+        last = self.output_dir / LAST_DIR
+        if resume and last.exists():
+            self.load_state(load_training_state(last))
+            logger.info("resumed from %s at epoch %d", last, self.epoch)
+        ecfg = self.config.evaluation
+        selection_key = f"val/{ecfg.selection_split}/{ecfg.selection_metric}"
+        while self.epoch < self.config.training.epochs:
+            metrics = {**self.run_epoch(), **self.selection_metrics(), "epoch": float(self.epoch)}
+            if metrics[selection_key] > self.best_score:
+                self.best_score, self.best_epoch = metrics[selection_key], self.epoch
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                torch.save({"student": self.student.state_dict(), "teacher": self.teacher.state_dict(),
+                            "epoch": self.epoch}, self.output_dir / BEST_FILE)
+            self.history.append(metrics)
+            self.epoch += 1
+            save_training_state(last, self.state())
+            self.reporter.checkpoint(last)
+            self.reporter.report(metrics, step=self.epoch - 1)
+        final = self.final_metrics()
+        self.reporter.report(final, step=self.config.training.epochs - 1)
+        return FitResult(final, self.best_epoch, self.output_dir, self.history)
+
+    def final_metrics(self) -> dict[str, float]:
+        """The best-epoch student and teacher on the test split; the reported model's values under plain names."""
+        ecfg = self.config.evaluation
+        best = torch.load(self.output_dir / BEST_FILE, map_location="cpu", weights_only=True)
+        dataset = self.datasets[ecfg.test_split]
+        out: dict[str, float] = {"best_epoch": float(best["epoch"])}
+        for role in ("student", "teacher"):
+            model = copy.deepcopy(self.student)
+            model.load_state_dict(best[role])
+            metrics, _ = evaluate(model, dataset, ecfg, metrics=METRIC_NAMES)
+            for k, v in metrics.items():
+                out[f"{role}/{k}"] = v
+                if role == ecfg.report_model:
+                    out[k] = v
+        return out
+
+
+def fit(config: ExperimentConfig, reporter: Reporter | None = None, *, resume: bool = True) -> FitResult:
+    """Train one run of ``config``; resumes from ``output_dir/last`` when it exists and ``resume`` is set."""
+    return Trainer(config, reporter or NullReporter()).fit(resume=resume)

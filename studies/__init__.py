@@ -1,0 +1,1 @@
+"""Studies: definitions, the Ray Tune launcher, MLflow tracking and the command line. The only Ray/MLflow writer."""

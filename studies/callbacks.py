@@ -1,0 +1,116 @@
+"""Tune callbacks run in the driver: MLflow records (single writer) and the progress display."""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from ray import tune
+
+from studies.definition import Trial
+from studies.tracking import StudyTracker
+
+# Keys Ray adds to every result; everything else a trial reports is a metric of ours.
+RAY_RESULT_KEYS = {
+    "step", "done", "training_iteration", "trial_id", "date", "timestamp", "time_this_iter_s", "time_total_s",
+    "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore", "checkpoint_dir_name",
+    "should_checkpoint", "experiment_tag", "config", "episodes_total", "timesteps_total",
+}
+
+
+def metrics_of(result: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in result.items()
+            if k not in RAY_RESULT_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def failure_reason(trial: Any) -> str:
+    error = trial.get_error()
+    if error is None:
+        return "unknown error (see the trial's error file)"
+    text = str(error).strip().splitlines()
+    return text[-1] if text else type(error).__name__
+
+
+class MLflowStudyCallback(tune.Callback):
+    def __init__(self, tracker: StudyTracker, trials: dict[str, Trial]) -> None:
+        self.tracker = tracker
+        self.trials = trials
+
+    def _trial(self, trial: Any) -> Trial:
+        return self.trials[trial.config["trial"]["trial_id"]]
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.start_trial(self._trial(trial))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self.tracker.log_metrics(self._trial(trial), metrics_of(result), int(result.get("step", iteration)))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        ours = self._trial(trial)
+        best = Path(trial.config["trial"]["output_dir"]) / "best_model.pt"
+        if best.exists():
+            self.tracker.log_artifact(ours, best, "checkpoints")
+        self.tracker.end_trial(ours)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.end_trial(self._trial(trial), failure=failure_reason(trial))
+
+
+class ProgressCallback(tune.Callback):
+    """One line per epoch and per finished trial: counts, the latest numbers, elapsed and estimated time left."""
+
+    def __init__(self, trials: dict[str, Trial], objective: str, epochs_of: Callable[[Trial], int],
+                 stream: TextIO = sys.stdout) -> None:
+        self.trials = trials
+        self.objective = objective
+        self.epochs_of = epochs_of
+        self.stream = stream
+        self.start = time.monotonic()
+        self.done = 0
+        self.failed = 0
+        self.epochs_done = 0
+        self.total_epochs = sum(epochs_of(t) for t in trials.values())
+        self.best: tuple[float, str] | None = None
+
+    def _line(self, text: str) -> None:
+        elapsed = time.monotonic() - self.start
+        left = ""
+        if self.epochs_done:
+            remaining = elapsed / self.epochs_done * max(self.total_epochs - self.epochs_done, 0)
+            left = f", ~{_clock(remaining)} left"
+        n = len(self.trials)
+        print(f"[{_clock(elapsed)}{left}] {self.done}/{n} done, {self.failed} failed | {text}",
+              file=self.stream, flush=True)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        ours = self.trials[trial.config["trial"]["trial_id"]]
+        if "train/loss" in result:
+            self.epochs_done += 1
+            val = {k: v for k, v in result.items() if k.startswith("val/")}
+            shown = " ".join(f"{k.rsplit('/', 1)[-1]}={v:.3f}" for k, v in val.items())
+            self._line(f"{ours.cell.id} seed={ours.seed} epoch {int(result['step']) + 1}/{self.epochs_of(ours)} "
+                       f"loss={result['train/loss']:.3f} {shown}")
+        elif self.objective in result:
+            value = float(result[self.objective])
+            if self.best is None or value > self.best[0]:
+                self.best = (value, ours.cell.id)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done += 1
+        ours = self.trials[trial.config["trial"]["trial_id"]]
+        result = trial.last_result or {}
+        value = result.get(self.objective)
+        shown = f"{self.objective}={value:.3f}" if isinstance(value, float) else "no result"
+        self._line(f"finished {ours.cell.id} seed={ours.seed}: {shown}")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.failed += 1
+        ours = self.trials[trial.config["trial"]["trial_id"]]
+        self._line(f"FAILED {ours.cell.id} seed={ours.seed}: {failure_reason(trial)}")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

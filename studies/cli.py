@@ -1,0 +1,213 @@
+"""The ``sedstudy`` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from sed_core.errors import SedStudyError
+
+DEFAULT_WORKDIR = Path("sedstudy_work")
+
+
+def _workdir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                   help="folder for data, the MLflow store, trials and reports; relative paths in configs are "
+                        "resolved against it (default: %(default)s)")
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from sed_core.data.synth import generate_dataset
+
+    manifest = generate_dataset(args.preset, args.out, seed=args.seed, workers=args.workers)
+    print(f"dataset ready: {args.out} (manifest {manifest})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sed_core.config import load_config
+    from sed_core.training.reporter import LoggingReporter
+    from sed_core.training.trainer import fit
+    from studies.definition import resolve_paths
+
+    workdir = args.workdir.resolve()
+    config = resolve_paths(load_config(args.config, args.set), workdir)
+    if not config.output_dir.is_absolute():
+        config = config.model_copy(update={"output_dir": workdir / config.output_dir})
+    result = fit(config, LoggingReporter(), resume=not args.restart)
+    print(json.dumps({"output_dir": str(result.output_dir), "best_epoch": result.best_epoch, **result.metrics},
+                     indent=2))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from studies.definition import load_study
+    from studies.launcher import check_study
+
+    study = load_study(args.study, workdir=args.workdir.resolve())
+    check_study(study)
+    print(f"{args.study}: valid. study {study.name!r}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds "
+          f"= {len(study.trials)} trials; baseline {study.baseline.id}")
+    for cell in study.cells:
+        print(f"  {cell.id}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from studies.definition import load_study
+    from studies.launcher import check_study, run_study
+
+    workdir = args.workdir.resolve()
+    if args.dry_run:
+        study = load_study(args.study, workdir=workdir)
+        check_study(study)
+        epochs = sum(t.config.training.epochs for t in study.trials)
+        print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
+              f"trials, {epochs} epochs in all; resources per trial {study.spec.resources.model_dump()}")
+        for trial in study.trials:
+            print(f"  {trial.trial_id}  {trial.cell.id}  seed={trial.seed}")
+        return 0
+    outcome = run_study(args.study, workdir=workdir, tracking_uri=args.tracking_uri, address=args.address,
+                        storage=args.storage)
+    print(f"study {outcome.study.name}: ran {outcome.ran} trials ({outcome.failed} failed), "
+          f"{outcome.skipped} were already finished")
+    if not args.no_report:
+        _report(outcome.study.name, outcome.tracking_uri, workdir / "reports" / outcome.study.name)
+    print(f"browse the runs:  sedstudy ui --tracking-uri {shlex.quote(outcome.tracking_uri)}")
+    return 1 if outcome.failed else 0
+
+
+def _report(study: str, tracking_uri: str, out: Path) -> None:
+    from reports.build import build_report
+
+    paths = build_report(tracking_uri, study, out)
+    print(f"report: {paths.markdown}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from studies.tracking import default_tracking_uri
+
+    workdir = args.workdir.resolve()
+    tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
+    _report(args.study, tracking_uri, args.out or workdir / "reports" / args.study)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from studies.tracking import default_tracking_uri
+
+    tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
+               "--host", args.host, "--port", str(args.port)]
+    print(f"MLflow UI on http://{args.host}:{args.port}  ({tracking_uri})", flush=True)
+    os.execv(sys.executable, command)
+    return 0
+
+
+def cmd_model_info(args: argparse.Namespace) -> int:
+    from sed_core.config import config_from_dict, load_config
+    from sed_core.models.build import build_model, count_parameters
+
+    config = load_config(args.config, args.set) if args.config else config_from_dict({"preset": args.preset})
+    model = build_model(config)
+    n_samples = int(round(config.data.clip_seconds * config.data.sample_rate))
+    info = {
+        "model": config.model.name, "preset": config.preset,
+        "parameters": count_parameters(model),
+        "parameters_by_part": {name: count_parameters(part) for name, part in model.named_children()
+                               if count_parameters(part)},
+        "clip_seconds": config.data.clip_seconds, "output_frames": model.output_frames(n_samples),
+        "frame_hop_s": model.frame_hop_s,
+    }
+    print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sedstudy", description=__doc__.strip() + " Ablation studies of "
+                                     "semi-supervised sound event detection on Ray Tune and MLflow.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write a deterministic DESED-shaped synthetic dataset",
+                       description="Write a DESED-shaped synthetic dataset (audio, TSVs, manifest). The same "
+                                   "preset and seed give byte-identical files.")
+    p.add_argument("--preset", choices=["tiny", "demo", "full"], default="demo")
+    p.add_argument("--out", type=Path, required=True, help="dataset root to create")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("train", help="train one run from an experiment YAML, without Ray",
+                       description="Train one mean-teacher run. The YAML may name a preset (paper, quick, tiny) "
+                                   "and override any field; --set overrides dotted fields.")
+    p.add_argument("config", type=Path)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a dotted field, e.g. --set training.epochs=5 (repeatable)")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in output_dir")
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("validate", help="check a study YAML and every cell's config, without compute",
+                       description="Validate the study file against the study and experiment schemas and build "
+                                   "every cell's model on the meta device (no weights, no data).")
+    p.add_argument("study", type=Path)
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run a study on Ray Tune, record it in MLflow, write its report",
+                       description="Run every unfinished trial of a study (cells x seeds) as Ray Tune trials. "
+                                   "Trials already FINISHED in the tracking store are not run again.")
+    p.add_argument("study", type=Path)
+    p.add_argument("--dry-run", action="store_true", help="print the cells and trials, run nothing")
+    p.add_argument("--address", help="join a running Ray cluster (default: start Ray in-process)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workdir>/mlflow.db)")
+    p.add_argument("--storage", help="shared storage path for Ray results and checkpoints")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="tables and figure of a study, from the tracking store alone",
+                       description="Rebuild the study's report (Markdown table, CSV, seaborn figure) from MLflow.")
+    p.add_argument("study", help="study name")
+    p.add_argument("--tracking-uri")
+    p.add_argument("--out", type=Path, help="output folder (default: <workdir>/reports/<study>)")
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("ui", help="open the MLflow UI on the study's tracking store (127.0.0.1)",
+                       description="Start the MLflow UI on the tracking store, bound to 127.0.0.1 by default.")
+    p.add_argument("--tracking-uri")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("model-info", help="parameter counts per part and the frame grid of a config",
+                       description="Build the model of a config (or a preset) and print its parameter counts "
+                                   "and output frame grid.")
+    p.add_argument("config", type=Path, nargs="?")
+    p.add_argument("--preset", default="paper", choices=["paper", "quick", "tiny"])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_model_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SedStudyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

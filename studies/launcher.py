@@ -1,0 +1,115 @@
+"""Launching a study: validate everything, make the data, skip finished trials, run the rest on Ray Tune."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sed_core.data.layout import SPLITS
+from sed_core.data.splits import load_split
+from sed_core.models.build import build_model
+from studies.definition import Study, load_study
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    study: Study
+    tracking_uri: str
+    parent_run_id: str
+    ran: int
+    skipped: int
+    failed: int
+
+
+def check_study(study: Study) -> None:
+    """Everything that can be checked without training: every cell's model builds (on the meta device)."""
+    seen: set[str] = set()
+    for trial in study.trials:
+        key = trial.cell.id
+        if key not in seen:
+            seen.add(key)
+            build_model(trial.config, device="meta")
+
+
+def ensure_data(study: Study) -> None:
+    """Generate the study's synthetic dataset where it is missing, then read every split the trials use."""
+    from sed_core.data.synth import generate_dataset
+
+    roots = {t.config.data.root for t in study.trials}
+    for root in sorted(roots):
+        if study.spec.synthetic_data is not None and not (root / "manifest.json").exists() \
+                and not (root / SPLITS["validation"].audio_dir).exists():
+            spec = study.spec.synthetic_data
+            print(f"generating the synthetic '{spec.preset}' dataset (seed {spec.seed}) at {root} ...", flush=True)
+            generate_dataset(spec.preset, root, seed=spec.seed, workers=os.cpu_count() or 1)
+    checked: set[tuple[Path, str]] = set()
+    for trial in study.trials:
+        cfg = trial.config
+        for name in [*cfg.data.batch.sources(), cfg.evaluation.selection_split, cfg.evaluation.test_split]:
+            if (cfg.data.root, name) not in checked:
+                checked.add((cfg.data.root, name))
+                load_split(cfg.data.root, name, classes=cfg.data.classes, check_audio=cfg.data.check_audio_files)
+
+
+def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = None, address: str | None = None,
+              storage: str | None = None) -> StudyOutcome:
+    import ray
+    from ray import tune
+
+    from studies.callbacks import MLflowStudyCallback, ProgressCallback
+    from studies.tracking import StudyTracker, default_tracking_uri
+    from studies.trainable import run_trial
+
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    study = load_study(path, workdir=workdir)
+    check_study(study)
+    ensure_data(study)
+    tracking_uri = tracking_uri or default_tracking_uri(workdir)
+    tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts")
+    finished = tracker.finished_trial_ids()
+    pending = [t for t in study.trials if t.trial_id not in finished]
+    print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
+          f"trials; {len(study.trials) - len(pending)} already finished, {len(pending)} to run", flush=True)
+    failed = 0
+    if pending:
+        trials = {t.trial_id: t for t in pending}
+        storage_path = storage or str(workdir / "ray_results")
+        trial_root = Path(storage_path) / study.name / "trials" if storage else workdir / "trials" / study.name
+        param_space = {"trial": tune.grid_search([
+            {"trial_id": t.trial_id, "config": t.config.model_dump(mode="json"),
+             "output_dir": str(trial_root / t.trial_id)} for t in pending])}
+        started_here = not ray.is_initialized()
+        if started_here:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                         configure_logging=False)
+        try:
+            resources = {"cpu": study.spec.resources.cpu, "gpu": study.spec.resources.gpu}
+            tuner = tune.Tuner(
+                tune.with_resources(run_trial, resources),
+                param_space=param_space,
+                run_config=tune.RunConfig(
+                    name=study.name,
+                    storage_path=storage_path,
+                    callbacks=[MLflowStudyCallback(tracker, trials),
+                               ProgressCallback(trials, study.spec.objective.metric,
+                                                lambda t: t.config.training.epochs)],
+                    verbose=0,
+                    failure_config=tune.FailureConfig(max_failures=0),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                ),
+            )
+            results = tuner.fit()
+            failed = sum(1 for r in results if r.error is not None)
+        finally:
+            if started_here:
+                ray.shutdown()
+    tracker.end_study()
+    return StudyOutcome(study, tracking_uri, tracker.parent_run_id, len(pending), len(study.trials) - len(pending),
+                        failed)

@@ -1,0 +1,40 @@
+"""The Ray Tune trial function: the composition root of one trial (config -> sed_core.training.fit)."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from sed_core.config.schema import ExperimentConfig
+from sed_core.training.trainer import LAST_DIR, fit
+
+
+class RayReporter:
+    """Reporter protocol over ``tune.report``: a checkpoint travels with the report that follows it."""
+
+    def __init__(self) -> None:
+        self._pending: Path | None = None
+
+    def checkpoint(self, path: Path) -> None:
+        self._pending = Path(path)
+
+    def report(self, metrics: Mapping[str, float], step: int) -> None:
+        checkpoint = tune.Checkpoint.from_directory(str(self._pending)) if self._pending else None
+        self._pending = None
+        tune.report({**metrics, "step": step}, checkpoint=checkpoint)
+
+
+def run_trial(params: dict[str, Any]) -> None:
+    spec = params["trial"]
+    config = ExperimentConfig.model_validate(spec["config"])
+    output_dir = Path(spec["output_dir"])
+    config = config.model_copy(update={"output_dir": output_dir})
+    last = output_dir / LAST_DIR
+    restored = tune.get_checkpoint()
+    if restored is not None and not last.exists():
+        with restored.as_directory() as directory:
+            shutil.copytree(directory, last)
+    fit(config, RayReporter(), resume=True)
