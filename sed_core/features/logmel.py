@@ -15,18 +15,20 @@ class LogMel(nn.Module):
         super().__init__()
         self.config = config
         window_fn = torch.hamming_window if config.window == "hamming" else torch.hann_window
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate,
-            n_fft=config.n_fft,
-            win_length=config.win_length,
-            hop_length=config.hop_length,
-            f_min=config.f_min,
-            f_max=config.f_max,
-            n_mels=config.n_mels,
-            window_fn=window_fn,
-            wkwargs={"periodic": False},
-            power=1,
-        )
+        # the filterbank is computed eagerly; build it on the CPU even under a meta-device model build
+        with torch.device("cpu"):
+            self.mel = torchaudio.transforms.MelSpectrogram(
+                sample_rate=sample_rate,
+                n_fft=config.n_fft,
+                win_length=config.win_length,
+                hop_length=config.hop_length,
+                f_min=config.f_min,
+                f_max=config.f_max,
+                n_mels=config.n_mels,
+                window_fn=window_fn,
+                wkwargs={"periodic": False},
+                power=1,
+            )
 
     def n_frames(self, n_samples: int) -> int:
         return 1 + n_samples // self.config.hop_length
