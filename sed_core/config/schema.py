@@ -146,6 +146,7 @@ class PSDSConfig(Section):
 
 class EvaluationConfig(Section):
     median_window: int = Field(7, gt=0)
+    median_mode: Literal["reflect", "nearest"] = "reflect"  # scipy's default, as the DCASE baseline calls it
     threshold: float = Field(0.5, gt=0, lt=1)
     psds1: PSDSConfig = PSDSConfig(dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0, alpha_st=1.0)
     psds2: PSDSConfig = PSDSConfig(

@@ -28,7 +28,8 @@ class SplitPredictions:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_window: int) -> SplitPredictions:
+def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_window: int,
+            median_mode: str = "reflect") -> SplitPredictions:
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     frame_hop_s = model.frame_hop_s
@@ -38,7 +39,7 @@ def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_w
     known = dataset.split.durations or {}
     for batch in loader:
         out = model(model.inputs(batch.audio))
-        strong = median_filter(out.strong, median_window).numpy()
+        strong = median_filter(out.strong, median_window, mode=median_mode).numpy()
         for i, filename in enumerate(batch.filenames):
             audio_id = filename.removesuffix(".wav")
             duration = known.get(filename, float(batch.valid_samples[i]) / dataset.sample_rate)
@@ -72,5 +73,6 @@ def score_predictions(preds: SplitPredictions, dataset: ClipDataset, config: Eva
 
 def evaluate(model: nn.Module, dataset: ClipDataset, config: EvaluationConfig,
              metrics: tuple[str, ...] = METRIC_NAMES) -> tuple[dict[str, float], SplitPredictions]:
-    preds = predict(model, dataset, batch_size=config.batch_size, median_window=config.median_window)
+    preds = predict(model, dataset, batch_size=config.batch_size, median_window=config.median_window,
+                    median_mode=config.median_mode)
     return score_predictions(preds, dataset, config, model.frame_hop_s, metrics), preds

@@ -1,0 +1,309 @@
+"""Event-based SED metrics through sed_scores_eval: PSDS (scenarios 1 and 2), collar F1, intersection F1,
+and the weak (clip tagging) macro F1.
+
+PSDS: Bilen et al., "A Framework for the Robust Evaluation of Sound Event Detection", ICASSP 2020; computed
+exactly over all thresholds as in Ebbers et al., ICASSP 2022 (sed_scores_eval). Scenario values are the DCASE
+Task 4 ones.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from sed_scores_eval import collar_based, intersection_based
+
+from sed_core.errors import ConfigError, DataError
+from sed_core.metrics.scores import audio_id
+
+_MAX_LISTED = 5
+_TIME_TOLERANCE_S = 1e-3
+
+
+@dataclass(frozen=True)
+class PSDSScenario:
+    """One PSDS operating scenario.
+
+    dtc/gtc/cttc thresholds: detection tolerance, ground-truth intersection and cross-trigger tolerance
+    criteria in (0, 1]; cttc_threshold must be None exactly when alpha_ct == 0 (sed_scores_eval rejects
+    anything else). max_efpr: effective false positives per hour up to which the PSD-ROC is integrated.
+    """
+
+    dtc_threshold: float
+    gtc_threshold: float
+    cttc_threshold: float | None
+    alpha_ct: float
+    alpha_st: float
+    max_efpr: float
+
+    def __post_init__(self) -> None:
+        for name in ("dtc_threshold", "gtc_threshold"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise ConfigError(f"PSDSScenario.{name} must be in (0, 1], got {value}")
+        if self.alpha_ct < 0 or self.alpha_st < 0:
+            raise ConfigError(
+                f"PSDSScenario alpha_ct and alpha_st must be >= 0, got alpha_ct={self.alpha_ct}, "
+                f"alpha_st={self.alpha_st}"
+            )
+        if (self.alpha_ct == 0) != (self.cttc_threshold is None):
+            raise ConfigError(
+                f"PSDSScenario: cttc_threshold must be None when alpha_ct == 0 and set when alpha_ct > 0, got "
+                f"cttc_threshold={self.cttc_threshold}, alpha_ct={self.alpha_ct}"
+            )
+        if self.cttc_threshold is not None and not 0 < self.cttc_threshold <= 1:
+            raise ConfigError(f"PSDSScenario.cttc_threshold must be in (0, 1], got {self.cttc_threshold}")
+        if not self.max_efpr > 0:
+            raise ConfigError(f"PSDSScenario.max_efpr must be > 0 per hour, got {self.max_efpr}")
+
+
+PSDS_SCENARIO_1 = PSDSScenario(
+    dtc_threshold=0.7, gtc_threshold=0.7, cttc_threshold=None, alpha_ct=0.0, alpha_st=1.0, max_efpr=100.0
+)
+PSDS_SCENARIO_2 = PSDSScenario(
+    dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0
+)
+DEFAULT_PSDS_SCENARIOS: Mapping[str, PSDSScenario] = {"psds1": PSDS_SCENARIO_1, "psds2": PSDS_SCENARIO_2}
+
+
+@dataclass(frozen=True)
+class SedMetrics:
+    """Scores of one evaluation.
+
+    psds: {scenario name: PSDS}; per_class_psds: {scenario name: {class: PSDS of that class alone}}.
+    collar_f1 / intersection_f1: macro averages over classes at the fixed threshold; the per-class values
+    are in collar_f1_per_class / intersection_f1_per_class.
+    """
+
+    psds: Mapping[str, float]
+    per_class_psds: Mapping[str, Mapping[str, float]]
+    collar_f1: float
+    intersection_f1: float
+    collar_f1_per_class: Mapping[str, float]
+    intersection_f1_per_class: Mapping[str, float]
+
+    @property
+    def psds1(self) -> float:
+        return self._scenario("psds1")
+
+    @property
+    def psds2(self) -> float:
+        return self._scenario("psds2")
+
+    def _scenario(self, name: str) -> float:
+        if name not in self.psds:
+            raise KeyError(f"no PSDS scenario {name!r} was computed; computed: {', '.join(self.psds)}")
+        return self.psds[name]
+
+    def as_flat_dict(self) -> dict[str, float]:
+        """Flat {metric name: value}, e.g. for a tracking store: psds1, collar_f1, psds1/Dog, collar_f1/Dog."""
+        flat: dict[str, float] = dict(self.psds)
+        flat["collar_f1"] = self.collar_f1
+        flat["intersection_f1"] = self.intersection_f1
+        for name, per_class in self.per_class_psds.items():
+            flat.update({f"{name}/{cls}": value for cls, value in per_class.items()})
+        flat.update({f"collar_f1/{cls}": value for cls, value in self.collar_f1_per_class.items()})
+        flat.update({f"intersection_f1/{cls}": value for cls, value in self.intersection_f1_per_class.items()})
+        return flat
+
+
+def compute_sed_metrics(
+    scores: Mapping[str, pd.DataFrame],
+    ground_truth: Mapping[str, Sequence[tuple[float, float, str]]],
+    durations: Mapping[str, float],
+    *,
+    classes: Sequence[str],
+    psds_scenarios: Mapping[str, PSDSScenario] = DEFAULT_PSDS_SCENARIOS,
+    collar_onset: float = 0.2,
+    collar_offset: float = 0.2,
+    collar_offset_rate: float = 0.2,
+    threshold: float = 0.5,
+    intersection_dtc: float = 0.5,
+    intersection_gtc: float = 0.5,
+    num_jobs: int = 1,
+) -> SedMetrics:
+    """PSDS per scenario, collar F1 and intersection F1 of frame scores against strong labels.
+
+    scores: {audio_id: score DataFrame} as built by ``frame_scores_to_dataframe`` (columns onset, offset,
+        *classes), one per clip of the split.
+    ground_truth: {audio_id: [(onset, offset, label), ...]} for the same clips (``events_to_ground_truth``).
+    durations: clip durations in seconds, keyed by audio id or filename (``read_durations_tsv``); may hold
+        more clips than scored. They set the false-positive rate of PSDS, so they must be the true durations.
+    collar_*: collar F1 tolerances (0.2 s onset; offset max(0.2 s, 20 % of the event)), as in DCASE.
+    threshold: decision threshold of both F1 scores; intersection_dtc/gtc: criteria of the intersection F1.
+    """
+    classes = list(classes)
+    clip_durations = _check_inputs(scores, ground_truth, durations, classes)
+    scores = dict(scores)
+    gt = {clip: list(events) for clip, events in ground_truth.items()}
+
+    psds: dict[str, float] = {}
+    per_class_psds: dict[str, dict[str, float]] = {}
+    for name, scenario in psds_scenarios.items():
+        value, per_class, *_ = intersection_based.psds(
+            scores=scores,
+            ground_truth=gt,
+            audio_durations=clip_durations,
+            dtc_threshold=scenario.dtc_threshold,
+            gtc_threshold=scenario.gtc_threshold,
+            cttc_threshold=scenario.cttc_threshold,
+            alpha_ct=scenario.alpha_ct,
+            alpha_st=scenario.alpha_st,
+            max_efpr=scenario.max_efpr,
+            num_jobs=num_jobs,
+        )
+        psds[name] = float(value)
+        per_class_psds[name] = {cls: float(per_class[cls]) for cls in classes}
+
+    collar_f, *_ = collar_based.fscore(
+        scores=scores,
+        ground_truth=gt,
+        threshold=threshold,
+        onset_collar=collar_onset,
+        offset_collar=collar_offset,
+        offset_collar_rate=collar_offset_rate,
+        num_jobs=num_jobs,
+    )
+    intersection_f, *_ = intersection_based.fscore(
+        scores=scores,
+        ground_truth=gt,
+        threshold=threshold,
+        dtc_threshold=intersection_dtc,
+        gtc_threshold=intersection_gtc,
+        num_jobs=num_jobs,
+    )
+    return SedMetrics(
+        psds=psds,
+        per_class_psds=per_class_psds,
+        collar_f1=float(collar_f["macro_average"]),
+        intersection_f1=float(intersection_f["macro_average"]),
+        collar_f1_per_class={cls: float(collar_f[cls]) for cls in classes},
+        intersection_f1_per_class={cls: float(intersection_f[cls]) for cls in classes},
+    )
+
+
+def _check_inputs(
+    scores: Mapping[str, pd.DataFrame],
+    ground_truth: Mapping[str, Sequence[tuple[float, float, str]]],
+    durations: Mapping[str, float],
+    classes: list[str],
+) -> dict[str, float]:
+    """Raise DataError for inputs sed_scores_eval would reject with an assert or score wrongly; return the
+    durations of the scored clips keyed by audio id."""
+    if not scores:
+        raise DataError("no scored clips; expected scores for every clip of the evaluation split")
+    no_gt = [clip for clip in scores if clip not in ground_truth]
+    if no_gt:
+        raise DataError(
+            f"{_count_and_list(no_gt)} scored clip(s) have no ground-truth entry; expected one per scored clip "
+            "(a clip without events needs an empty list, see events_to_ground_truth)"
+        )
+    not_scored = [clip for clip in ground_truth if clip not in scores]
+    if not_scored:
+        raise DataError(
+            f"{_count_and_list(not_scored)} ground-truth clip(s) have no scores; expected scores for every clip "
+            "of the split (score the missing clips or drop them from the ground truth)"
+        )
+
+    counts = dict.fromkeys(classes, 0)
+    unknown: list[str] = []
+    for clip, events in ground_truth.items():
+        for _, _, label in events:
+            if label in counts:
+                counts[label] += 1
+            else:
+                unknown.append(f"{clip}: {label!r}")
+    if unknown:
+        raise DataError(
+            f"{_count_and_list(unknown)} ground-truth event(s) have a label outside classes {classes}; "
+            "expected labels from classes"
+        )
+    without = [cls for cls, n in counts.items() if n == 0]
+    if without:
+        raise DataError(
+            f"no ground-truth event for class(es) {', '.join(without)}; PSDS and F1 are undefined for a class "
+            "without reference events (evaluate on a split that has them, or leave the class out of classes)"
+        )
+    connected = _connected_events(ground_truth)
+    if connected:
+        raise DataError(
+            f"{_count_and_list(connected)} clip(s) have overlapping or touching ground-truth events of one "
+            "class; expected disjoint events (load the TSV with on_overlap='merge')"
+        )
+
+    by_id = {audio_id(name): float(value) for name, value in durations.items()}
+    no_duration = [clip for clip in scores if clip not in by_id]
+    if no_duration:
+        raise DataError(
+            f"{_count_and_list(no_duration)} scored clip(s) have no duration; expected a duration for every "
+            "scored clip (the durations TSV of the split, e.g. validation_durations.tsv)"
+        )
+    for clip, frame in scores.items():
+        columns = list(frame.columns)
+        if columns != ["onset", "offset", *classes]:
+            raise DataError(
+                f"scores of clip {clip!r} have columns {columns}; expected ['onset', 'offset', *{classes}] "
+                "(build them with frame_scores_to_dataframe(classes=...))"
+            )
+        end = float(frame["offset"].iloc[-1])
+        if end > by_id[clip] + _TIME_TOLERANCE_S:
+            raise DataError(
+                f"scores of clip {clip!r} reach {end:.3f} s but the clip lasts {by_id[clip]:.3f} s; expected "
+                "no scores past the clip's end (pass duration_s to frame_scores_to_dataframe)"
+            )
+    return {clip: by_id[clip] for clip in scores}
+
+
+def _connected_events(ground_truth: Mapping[str, Sequence[tuple[float, float, str]]]) -> list[str]:
+    clips = []
+    for clip, events in ground_truth.items():
+        ends: dict[str, float] = {}
+        for onset, offset, label in sorted(events):
+            if label in ends and onset <= ends[label]:
+                clips.append(clip)
+                break
+            ends[label] = max(offset, ends.get(label, -math.inf))
+    return clips
+
+
+def _count_and_list(items: Sequence[str]) -> str:
+    shown = ", ".join(str(i) for i in items[:_MAX_LISTED])
+    return f"{len(items)} ({shown}{', ...' if len(items) > _MAX_LISTED else ''})"
+
+
+def weak_f1(
+    clip_probs: np.ndarray | torch.Tensor,
+    clip_targets: np.ndarray | torch.Tensor,
+    threshold: float = 0.5,
+) -> float:
+    """Macro F1 of clip tags: per class F1 = 2 TP / (2 TP + FP + FN) of (prob > threshold) against the targets,
+    averaged over classes; a class with neither targets nor predictions scores 0 (sklearn's zero_division=0,
+    torchmetrics' default).
+
+    clip_probs: (N, C) clip probabilities; clip_targets: (N, C) of 0/1.
+    """
+    probs = _to_numpy(clip_probs)
+    targets = _to_numpy(clip_targets)
+    if probs.ndim != 2 or probs.shape != targets.shape:
+        raise ValueError(
+            f"clip_probs and clip_targets must both have shape (N, C), got {probs.shape} and {targets.shape}"
+        )
+    if not np.isin(targets, (0, 1)).all():
+        raise ValueError("clip_targets must hold only 0 and 1 (multi-hot clip labels)")
+    predicted = probs > threshold
+    positive = targets.astype(bool)
+    tp = np.sum(predicted & positive, axis=0)
+    fp = np.sum(predicted & ~positive, axis=0)
+    fn = np.sum(~predicted & positive, axis=0)
+    denominator = 2 * tp + fp + fn
+    per_class = np.divide(2 * tp, denominator, out=np.zeros(len(tp), dtype=np.float64), where=denominator > 0)
+    return float(per_class.mean())
+
+
+def _to_numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
