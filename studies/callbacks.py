@@ -5,7 +5,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ray import tune
 
@@ -61,12 +61,10 @@ class MLflowStudyCallback(tune.Callback):
 class ProgressCallback(tune.Callback):
     """One line per epoch and per finished trial: counts, the latest numbers, elapsed and estimated time left."""
 
-    def __init__(self, trials: dict[str, Trial], objective: str, epochs_of: Callable[[Trial], int],
-                 stream: TextIO = sys.stdout) -> None:
+    def __init__(self, trials: dict[str, Trial], objective: str, epochs_of: Callable[[Trial], int]) -> None:
         self.trials = trials
         self.objective = objective
         self.epochs_of = epochs_of
-        self.stream = stream
         self.start = time.monotonic()
         self.done = 0
         self.failed = 0
@@ -82,7 +80,7 @@ class ProgressCallback(tune.Callback):
             left = f", ~{_clock(remaining)} left"
         n = len(self.trials)
         print(f"[{_clock(elapsed)}{left}] {self.done}/{n} done, {self.failed} failed | {text}",
-              file=self.stream, flush=True)
+              file=sys.stdout, flush=True)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         ours = self.trials[trial.config["trial"]["trial_id"]]

@@ -41,6 +41,16 @@ class StudyTracker:
         self.parent_run_id = self._parent_run()
         self._runs: dict[str, str] = {}
 
+    def __getstate__(self) -> dict:
+        # Ray pickles callbacks with the experiment state; a client is rebuilt from the URI
+        state = dict(self.__dict__)
+        state.pop("client")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.client = MlflowClient(self.tracking_uri)
+
     def _parent_run(self) -> str:
         runs = self.client.search_runs([self.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
                                        order_by=["attributes.start_time DESC"])

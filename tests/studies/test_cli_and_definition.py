@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studies.cli import build_parser, main
+from studies.definition import load_study
+
+REPO = Path(__file__).resolve().parents[2]
+COMMANDS = ["synth", "train", "validate", "run", "report", "ui", "model-info"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert f"sedstudy {command}" in out and len(out.splitlines()) > 4
+
+
+def test_quickstart_study_is_valid_and_has_eight_trials(tmp_path: Path):
+    study = load_study(REPO / "studies" / "quickstart.yaml", workdir=tmp_path)
+    assert len(study.cells) == 4 and len(study.trials) == 8
+    assert study.baseline.id == "model.pooling=attention|training.mixup.probability=0.5"
+    assert len({t.trial_id for t in study.trials}) == 8
+    assert all(t.config.data.root.is_absolute() for t in study.trials)
+    assert {t.config.preset for t in study.trials} == {"quick"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """
+name: s
+experiment: {preset: tiny}
+design:
+  factors:
+    model.pooling: [attention, max]
+seeds: [1]
+"""
+
+
+def test_mistyped_factor_names_file_field_and_close_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = write(tmp_path, BASE.replace("model.pooling", "model.poling"))
+    assert main(["validate", str(path), "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "design.factors.model.poling" in err and "did you mean 'model.pooling'" in err
+
+
+def test_unknown_study_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = write(tmp_path, BASE + "seed: [2]\n")
+    assert main(["validate", str(path)]) == 2
+    assert "seed: unknown key (did you mean 'seeds'?)" in capsys.readouterr().err
+
+
+def test_bad_level_is_caught_per_cell_before_compute(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = write(tmp_path, BASE.replace("[attention, max]", "[attention, maxx]"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "model.pooling: unknown weak pooling 'maxx' (did you mean 'max'?)" in err
+
+
+def test_wrong_level_type_names_the_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = write(tmp_path, BASE.replace("model.pooling: [attention, max]", "training.epochs: [2, many]"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "cell training.epochs=many" in err and "training.epochs" in err
+
+
+def test_empty_factor_and_duplicate_seeds_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["validate", str(write(tmp_path, BASE.replace("[attention, max]", "[]")))]) == 2
+    assert "needs at least one level" in capsys.readouterr().err
+    assert main(["validate", str(write(tmp_path, BASE.replace("seeds: [1]", "seeds: [1, 1]")))]) == 2
+    assert "seeds must be unique" in capsys.readouterr().err
+
+
+def test_dry_run_lists_trials_without_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["run", str(write(tmp_path, BASE)), "--dry-run", "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 cells x 1 seeds = 2 trials" in out
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_model_info_reports_the_paper_parameter_count(capsys: pytest.CaptureFixture[str]):
+    assert main(["model-info", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"parameters": 1112420' in out and '"output_frames": 156' in out

@@ -1,0 +1,89 @@
+"""A real tiny study: synthetic data, in-process Ray Tune, SQLite MLflow, the report; then a rerun that skips."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from studies.launcher import run_study
+from studies.tracking import default_tracking_uri
+
+STUDY = """
+name: tiny_e2e
+experiment:
+  preset: tiny
+  data:
+    root: data/tiny
+  training:
+    epochs: 2
+    steps_per_epoch: 2
+synthetic_data:
+  preset: tiny
+  seed: 0
+design:
+  factors:
+    model.pooling: [attention, max]
+    training.mixup.probability: [0.5, 0.0]
+seeds: [1, 2]
+metrics: [psds1, psds2, collar_f1]
+"""
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    workdir = tmp_path_factory.mktemp("study")
+    path = workdir / "tiny_e2e.yaml"
+    path.write_text(STUDY)
+    outcome = run_study(path, workdir=workdir)
+    assert (outcome.ran, outcome.failed, outcome.skipped) == (8, 0, 0)
+    return workdir, path
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_every_trial_is_one_child_run_with_factors_seed_and_metrics(finished_study):
+    workdir, _ = finished_study
+    client = MlflowClient(default_tracking_uri(workdir))
+    experiment = client.get_experiment_by_name("tiny_e2e")
+    parents = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'study'")
+    assert len(parents) == 1
+    parent = parents[0]
+    assert json.loads(parent.data.tags["sedstudy.factors"]) == ["model.pooling", "training.mixup.probability"]
+    children = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert len(children) == 8
+    assert {r.info.status for r in children} == {"FINISHED"}
+    keys = {(r.data.tags["sedstudy.factor.model.pooling"], r.data.tags["sedstudy.factor.training.mixup.probability"],
+             r.data.tags["sedstudy.seed"]) for r in children}
+    assert len(keys) == 8
+    run = children[0]
+    assert run.data.params["seed"] == run.data.tags["sedstudy.seed"]
+    assert run.data.params["model.pooling"] == run.data.tags["sedstudy.factor.model.pooling"]
+    for metric in ("psds1", "psds2", "collar_f1", "intersection_f1"):
+        assert 0.0 <= run.data.metrics[metric] <= 1.0
+    history = client.get_metric_history(run.info.run_id, "train/loss")
+    assert sorted(m.step for m in history) == [0, 1]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_rerun_skips_finished_trials_and_duplicates_nothing(finished_study):
+    workdir, path = finished_study
+    outcome = run_study(path, workdir=workdir)
+    assert (outcome.ran, outcome.skipped) == (0, 8)
+    client = MlflowClient(default_tracking_uri(workdir))
+    experiment = client.get_experiment_by_name("tiny_e2e")
+    assert len(client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'")) == 8
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_report_from_the_store(finished_study):
+    from reports.build import build_report
+
+    workdir, _ = finished_study
+    paths = build_report(default_tracking_uri(workdir), "tiny_e2e", workdir / "report")
+    text = paths.markdown.read_text()
+    assert "model.pooling" in text and "psds1" in text.lower()
+    assert paths.figure.stat().st_size > 1000
