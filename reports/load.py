@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,6 +27,7 @@ TAG_BASELINE = "sedstudy.baseline_cell"
 TAG_FACTORS = "sedstudy.factors"
 TAG_METRICS = "sedstudy.metrics"
 TAG_PLANNED = "sedstudy.planned_trials"
+PLANNED_ARTIFACT = "planned_trials.json"  # large designs: the list exceeds a tag's 8,000 characters
 TAG_CELL = "sedstudy.cell"
 TAG_SEED = "sedstudy.seed"
 TAG_FAILURE = "sedstudy.failure"
@@ -133,7 +135,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE)
         raise ReportError(f"study {study!r}: parent run {parent.info.run_id} has an empty {TAG_METRICS} list; "
                           "expected at least one metric key to report")
     baseline = _required_tag(parent, TAG_BASELINE)
-    planned = _planned_trials(parent)
+    planned = _planned_trials(client, parent)
 
     trial_runs = _search_all(client, [experiment.experiment_id], f"tags.`{TAG_PARENT}` = '{parent.info.run_id}'",
                              page_size=page_size)
@@ -260,12 +262,15 @@ def _json_tag(run: Run, key: str, kind: type) -> object:
     return value
 
 
-def _planned_trials(parent: Run) -> tuple[PlannedTrial, ...]:
-    if TAG_PLANNED not in parent.data.tags:
-        logger.warning("parent run %s has no %s tag; missing trials cannot be counted (only recorded runs are "
-                       "reported)", parent.info.run_id, TAG_PLANNED)
+def _planned_trials(client: MlflowClient, parent: Run) -> tuple[PlannedTrial, ...]:
+    if TAG_PLANNED in parent.data.tags:
+        entries = _json_tag(parent, TAG_PLANNED, list)
+    else:
+        entries = _planned_artifact(client, parent)
+    if entries is None:
+        logger.warning("parent run %s has neither a %s tag nor a %s artifact; missing trials cannot be counted "
+                       "(only recorded runs are reported)", parent.info.run_id, TAG_PLANNED, PLANNED_ARTIFACT)
         return ()
-    entries = _json_tag(parent, TAG_PLANNED, list)
     planned = []
     for i, entry in enumerate(entries):
         try:
@@ -339,3 +344,15 @@ def _cell_order(planned: Sequence[PlannedTrial], frame: pd.DataFrame, baseline: 
         raise ReportError(f"study {study!r}: baseline cell {baseline!r} is neither planned nor recorded; expected one "
                           f"of {list(order)}{close_match_hint(baseline, order)}")
     return (baseline, *(cell for cell in order if cell != baseline))
+
+
+def _planned_artifact(client: MlflowClient, parent: Run) -> list | None:
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    if PLANNED_ARTIFACT not in names:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(parent.info.run_id, PLANNED_ARTIFACT, tmp)
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        raise ReportError(f"parent run {parent.info.run_id}: artifact {PLANNED_ARTIFACT} must hold a JSON list")
+    return entries

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 KIND, STUDY, CELL, SEED, TRIAL_ID = "sedstudy.kind", "sedstudy.study", "sedstudy.cell", "sedstudy.seed", "sedstudy.trial_id"
 PARENT = "mlflow.parentRunId"
 MAX_PARAM_CHARS = 6000
+MAX_TAG_CHARS = 8000
+PLANNED_ARTIFACT = "planned_trials.json"
 
 
 def default_tracking_uri(workdir: Path) -> str:
@@ -67,9 +69,12 @@ class StudyTracker:
             "sedstudy.metrics": json.dumps(study.spec.metrics),
             "sedstudy.objective": json.dumps(study.spec.objective.model_dump()),
             "sedstudy.cells": json.dumps([c.id for c in study.cells]),
-            "sedstudy.planned_trials": json.dumps([{"cell": t.cell.id, "seed": t.seed} for t in study.trials]),
             "sedstudy.seeds": json.dumps(study.spec.seeds),
         }
+        planned = [{"cell": t.cell.id, "seed": t.seed} for t in study.trials]
+        self.client.log_dict(run_id, planned, PLANNED_ARTIFACT)
+        if len(json.dumps(planned)) <= MAX_TAG_CHARS:  # large designs keep only the artifact
+            tags["sedstudy.planned_trials"] = json.dumps(planned)
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.log_text(run_id, study.source.read_text(encoding="utf-8"), "study.yaml")
         return run_id

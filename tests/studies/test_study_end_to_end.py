@@ -87,3 +87,19 @@ def test_report_from_the_store(finished_study):
     text = paths.markdown.read_text()
     assert "model.pooling" in text and "psds1" in text.lower()
     assert paths.figure.stat().st_size > 1000
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_planned_trials_survive_without_the_tag(finished_study):
+    """Large designs exceed a tag's 8,000 characters; the report reads the parent's artifact instead."""
+    from reports.load import load_study as load_report_study
+
+    workdir, _ = finished_study
+    uri = default_tracking_uri(workdir)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("tiny_e2e")
+    parent = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'study'")[0]
+    client.delete_tag(parent.info.run_id, "sedstudy.planned_trials")
+    runs = load_report_study(uri, "tiny_e2e")
+    assert len(runs.planned) == 8 and {p.seed for p in runs.planned} == {1, 2}
