@@ -60,8 +60,8 @@ class SynthPreset:
     soft_fade_s: tuple[float, float] = (0.3, 1.5)  # length of a long fade (linear in dB from -60 dB)
     label_threshold_db: float = -20.0  # labelled span: smoothed power within this of the event's full level
     same_class_gap_s: float = 0.1  # least gap between two events of one class in a clip
-    short_event_prob: float = 0.1  # chance an event is made short (below 2-4 label frames)
-    short_event_s: tuple[float, float] = (0.08, 0.25)
+    short_event_prob: float = 0.02  # chance an event is made short (below 2-4 label frames)
+    short_event_s: tuple[float, float] = (0.12, 0.3)
     confusable_strength: float = 0.25  # partner-timbre blend weight drawn from U(0, this)
     # background and distractors
     background_dbfs: tuple[float, float] = (-45.0, -30.0)

@@ -23,7 +23,9 @@ from sed_core.errors import ConfigError, close_match_hint
 
 LABEL_WINDOW_S = 0.01  # smoothing window of the envelope that decides the labelled (audible) span
 MIN_EVENT_S = 0.05  # shortest event placed
-MIN_LABEL_S = 0.03  # shortest labelled span kept
+MIN_IN_CLIP_S = 0.5  # an event cut by the clip end keeps at least this much (or all of itself) inside
+MIN_LABEL_S = 0.1  # shortest labelled span kept
+MIN_REGULAR_LABEL_S = 0.3  # shortest labelled span of an event not drawn as short (DESED: ~0.5 % are shorter)
 PLACEMENT_TRIES = 20
 
 
@@ -117,12 +119,11 @@ def _fits(extents: list[_Extent], label: str, start: int, stop: int, gap: int, m
     return all(sum(e.start <= p < e.stop for e in extents) < max_polyphony for p in points)
 
 
-def _event_length(rng: np.random.Generator, label: str, preset: SynthPreset, sr: int) -> int:
-    if rng.random() < preset.short_event_prob:
-        seconds = rng.uniform(*preset.short_event_s)
-    else:
-        seconds = log_uniform(rng, *TIMBRES[label].length_s)
-    return max(int(seconds * sr), int(MIN_EVENT_S * sr))
+def _event_length(rng: np.random.Generator, label: str, preset: SynthPreset, sr: int) -> tuple[int, bool]:
+    """(length in samples, whether the event was drawn as a deliberately short one)."""
+    short = bool(rng.random() < preset.short_event_prob)
+    seconds = rng.uniform(*preset.short_event_s) if short else log_uniform(rng, *TIMBRES[label].length_s)
+    return max(int(seconds * sr), int(MIN_EVENT_S * sr)), short
 
 
 def _render_event(
@@ -200,12 +201,13 @@ def render_clip(preset: SynthPreset, split: str, index: int, seed: int) -> Clip:
             label = forced
         else:
             label = DESED_CLASSES[int(rng.choice(len(DESED_CLASSES), p=domain.class_probs))]
-        length = min(_event_length(rng, label, preset, sr), n)
+        length, short = _event_length(rng, label, preset, sr)
+        length = min(length, n)
         if first:
             start = int(rng.integers(0, n - length + 1))
         else:
             for _ in range(PLACEMENT_TRIES):
-                start = int(rng.integers(0, max(1, n - int(MIN_EVENT_S * sr))))
+                start = int(rng.integers(0, max(1, n - min(length, int(MIN_IN_CLIP_S * sr)) + 1)))
                 if _fits(extents, label, start, min(start + length, n), gap, preset.max_polyphony):
                     break
             else:
@@ -213,8 +215,8 @@ def render_clip(preset: SynthPreset, split: str, index: int, seed: int) -> Clip:
         stop = min(start + length, n)
         raw, env = _render_event(rng, label, length, stop - start, preset, domain, sr)
         span = _audible_span(raw, env, preset.label_threshold_db, sr, fallback=first)
-        if span is None:
-            continue
+        if span is None or (not first and not short and span[1] - span[0] < MIN_REGULAR_LABEL_S * sr):
+            continue  # only events drawn as short may be labelled shorter than a few label frames
         x = raw * env
         gain = bg_level * db_to_amp(rng.uniform(*preset.snr_db)) / max(rms(x[span[0] : span[1]]), 1e-12)
         foreground[start:stop] += gain * x

@@ -296,7 +296,7 @@ TIMBRES: dict[str, Timbre] = {
         Timbre("Blender", blender, (2.0, 8.0), ("Vacuum_cleaner", "Electric_shaver_toothbrush")),
         Timbre("Cat", cat, (0.4, 1.5), ("Speech",)),
         Timbre("Dishes", dishes, (0.3, 3.0), ("Frying",)),
-        Timbre("Dog", dog, (0.1, 2.0)),
+        Timbre("Dog", dog, (0.4, 3.0)),
         Timbre("Electric_shaver_toothbrush", electric_shaver, (2.0, 8.0), ("Blender",)),
         Timbre("Frying", frying, (3.0, 10.0), ("Dishes",)),
         Timbre("Running_water", running_water, (2.0, 10.0)),
