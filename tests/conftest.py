@@ -20,3 +20,13 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def desed_metadata_dir(shared_dir: Path) -> Path:
     return shared_dir / "data" / "desed_metadata"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `tiny` synthetic dataset, built once per test session."""
+    from sed_core.data.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("synth") / "tiny"
+    generate_dataset("tiny", root, seed=0)
+    return root

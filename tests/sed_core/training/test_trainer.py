@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sed_core.config import config_from_dict
+from sed_core.training.reporter import LoggingReporter
+from sed_core.training.trainer import LAST_DIR, Trainer, fit
+
+
+def tiny_config(root: Path, out: Path, **training):
+    return config_from_dict({"preset": "tiny", "data": {"root": str(root)}, "output_dir": str(out),
+                             "training": {"epochs": 2, "steps_per_epoch": 3, **training}})
+
+
+def test_fit_reports_each_epoch_then_final_metrics(tiny_dataset: Path, tmp_path: Path):
+    reporter = LoggingReporter()
+    result = fit(tiny_config(tiny_dataset, tmp_path / "run"), reporter)
+    steps = [step for step, _ in reporter.history]
+    assert steps == [0, 1, 1]
+    epoch_metrics = reporter.history[0][1]
+    assert {"train/loss", "train/loss_strong", "train/loss_weak", "train/loss_consistency",
+            "val/synthetic_validation/intersection_f1"} <= set(epoch_metrics)
+    final = reporter.history[-1][1]
+    for name in ("psds1", "psds2", "collar_f1", "intersection_f1"):
+        assert 0.0 <= final[name] <= 1.0
+        assert final[name] == final[f"student/{name}"] and f"teacher/{name}" in final
+    assert result.metrics == final
+    assert (tmp_path / "run" / LAST_DIR / "state.pt").is_file()
+
+
+def test_resume_midway_gives_bit_identical_results(tiny_dataset: Path, tmp_path: Path):
+    straight = fit(tiny_config(tiny_dataset, tmp_path / "straight"))
+    fit(tiny_config(tiny_dataset, tmp_path / "resumed", epochs=1))  # stops after epoch 0, as if interrupted
+    resumed = fit(tiny_config(tiny_dataset, tmp_path / "resumed"))
+    assert resumed.history == straight.history
+    assert resumed.metrics == straight.metrics
+    a = torch.load(tmp_path / "straight" / LAST_DIR / "state.pt", weights_only=True)["student"]
+    b = torch.load(tmp_path / "resumed" / LAST_DIR / "state.pt", weights_only=True)["student"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tiny_dataset: Path, tmp_path: Path):
+    from sed_core.errors import CheckpointError
+
+    fit(tiny_config(tiny_dataset, tmp_path / "run", epochs=1))
+    other = config_from_dict({"preset": "tiny", "data": {"root": str(tiny_dataset)}, "output_dir": str(tmp_path / "run"),
+                              "training": {"epochs": 2, "steps_per_epoch": 3}, "model": {"pooling": "max"}})
+    with pytest.raises(CheckpointError, match="model.pooling"):
+        Trainer(other, LoggingReporter()).fit()
+
+
+def test_training_lowers_the_supervised_loss(tiny_dataset: Path, tmp_path: Path):
+    cfg = tiny_config(tiny_dataset, tmp_path / "run", epochs=6, steps_per_epoch=4)
+    result = fit(cfg)
+    losses = [h["train/loss_strong"] for h in result.history]
+    assert losses[-1] < losses[0]
+
+
+def test_missing_dataset_fails_before_training_with_the_fix(tmp_path: Path):
+    from sed_core.errors import DataError
+
+    with pytest.raises(DataError, match="sedstudy synth"):
+        Trainer(tiny_config(tmp_path / "nowhere", tmp_path / "run"), LoggingReporter())
