@@ -7,6 +7,7 @@ import logging
 import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 from sed_core.errors import SedStudyError
@@ -23,7 +24,10 @@ def _workdir_arg(p: argparse.ArgumentParser) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from sed_core.data.synth import generate_dataset
 
-    manifest = generate_dataset(args.preset, args.out, seed=args.seed, workers=args.workers)
+    from studies.launcher import print_progress
+
+    manifest = generate_dataset(args.preset, args.out, seed=args.seed, workers=args.workers,
+                                progress=print_progress("clips"))
     print(f"dataset ready: {args.out} (manifest {manifest})")
     return 0
 
@@ -199,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # sed_scores_eval imports dcase_util, which imports the deprecated pkg_resources (setuptools<81 is pinned)
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def ensure_data(study: Study) -> None:
         if study.spec.synthetic_data is not None and not (root / "manifest.json").exists() \
                 and not (root / SPLITS["validation"].audio_dir).exists():
             spec = study.spec.synthetic_data
-            print(f"generating the synthetic '{spec.preset}' dataset (seed {spec.seed}) at {root} ...", flush=True)
-            generate_dataset(spec.preset, root, seed=spec.seed, workers=os.cpu_count() or 1)
+            print(f"generating the synthetic '{spec.preset}' dataset (seed {spec.seed}) at {root}", flush=True)
+            generate_dataset(spec.preset, root, seed=spec.seed, workers=os.cpu_count() or 1,
+                             progress=print_progress("clips"))
     checked: set[tuple[Path, str]] = set()
     for trial in study.trials:
         cfg = trial.config
@@ -52,6 +54,19 @@ def ensure_data(study: Study) -> None:
             if (cfg.data.root, name) not in checked:
                 checked.add((cfg.data.root, name))
                 load_split(cfg.data.root, name, classes=cfg.data.classes, check_audio=cfg.data.check_audio_files)
+
+
+def print_progress(unit: str, steps: int = 10) -> Callable[[int, int], None]:
+    """A progress callback that prints a line at every tenth of the work."""
+    shown = [-1]
+
+    def report(done: int, total: int) -> None:
+        tenth = done * steps // max(total, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            print(f"  {done}/{total} {unit}", flush=True)
+
+    return report
 
 
 def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = None, address: str | None = None,

@@ -19,6 +19,7 @@ from sed_core.config.schema import ExperimentConfig
 from sed_core.data.dataset import Batch, ClipDataset, MultiSourceBatchSampler, collate
 from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import load_split
+from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
 from sed_core.training.checkpoint import load_training_state, save_training_state
 from sed_core.training.evaluate import METRIC_NAMES, evaluate
@@ -132,7 +133,9 @@ class Trainer:
         return {"loss": loss.item(), "loss_strong": loss_strong.item(), "loss_weak": loss_weak.item(),
                 "loss_consistency": loss_cons.item(), "consistency_weight": weight}
 
-    def _mix(self, inputs, strong_t, weak_t, strong_mask, weak_mask):
+    def _mix(self, inputs: dict[str, torch.Tensor], strong_t: torch.Tensor, weak_t: torch.Tensor,
+             strong_mask: torch.Tensor, weak_mask: torch.Tensor
+             ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """Mix strong-labelled rows among themselves and weak rows among themselves (DCASE baseline)."""
         mcfg = self.config.training.mixup
         inputs = {k: v.clone() for k, v in inputs.items()}
@@ -180,8 +183,8 @@ class Trainer:
         changed = sorted(k for k in set(saved) | set(current)
                          if saved.get(k) != current.get(k) and k not in ("training.epochs", "output_dir"))
         if changed:
-            from sed_core.errors import CheckpointError
-            raise CheckpointError(f"cannot resume: the checkpoint was trained with another config ({', '.join(changed)})")
+            raise CheckpointError(f"cannot resume from {self.output_dir / LAST_DIR}: it was trained with another "
+                                  f"config ({', '.join(changed)}); use another output_dir or --restart")
         self.student.load_state_dict(state["student"])
         self.teacher.load_state_dict(state["teacher"])
         self.optimizer.load_state_dict(state["optimizer"])
