@@ -6,24 +6,25 @@ from typing import Any
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper configuration: every default of the schema, for GPUs.
     "paper": {},
-    # The CPU quickstart: 5 s clips of the `demo` synthetic set, 64 mel bands, a narrower CNN and GRU.
+    # The CPU quickstart: 5 s clips of the `demo` synthetic set, 32 mel bands, a narrower CNN (no CNN dropout,
+    # which costs a third of a CPU step) and GRU, 7 epochs. About 0.4 s per step on one core.
     "quick": {
         "data": {
             "root": "data/synth/demo",
             "clip_seconds": 5.0,
             "batch": {"synthetic_train": 8, "strong_train": 4, "weak_train": 8, "unlabelled_train": 8},
         },
-        "features": {"n_fft": 1024, "win_length": 1024, "n_mels": 64},
+        "features": {"n_fft": 1024, "win_length": 1024, "n_mels": 32},
         "model": {
             "cnn": {
-                "channels": [16, 32, 48, 64, 64, 64],
-                "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2], [1, 2]],
-                "dropout": 0.2,
+                "channels": [8, 16, 32, 64, 64],
+                "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2]],
+                "dropout": 0.0,
             },
             "rnn": {"hidden_size": 64},
             "dropout": 0.2,
         },
-        "training": {"epochs": 12, "rampup_epochs": 3, "num_threads": 1},
+        "training": {"epochs": 7, "rampup_epochs": 1, "num_threads": 1},
         "evaluation": {"batch_size": 32},
     },
     # Unit tests: 4 s clips of the `tiny` synthetic set, a CNN of width 8-16 and depth 3.
