@@ -23,7 +23,7 @@ def test_defaults_are_the_paper_configuration():
 
 def test_presets_leave_paper_defaults_untouched():
     quick = config_from_dict({"preset": "quick"})
-    assert quick.features.n_mels == 64
+    assert quick.features.n_mels == 32
     assert config_from_dict({}).features.n_mels == 128
 
 
