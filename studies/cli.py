@@ -81,8 +81,14 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{outcome.skipped} were already finished")
     if not args.no_report:
         _report(outcome.study.name, outcome.tracking_uri, workdir / "reports" / outcome.study.name)
-    print(f"browse the runs:  sedstudy ui --tracking-uri {shlex.quote(outcome.tracking_uri)}")
+    print(f"browse the runs:  {_program()} ui --tracking-uri {shlex.quote(outcome.tracking_uri)}")
     return 1 if outcome.failed else 0
+
+
+def _program() -> str:
+    """How the user called us (e.g. .venv/bin/sedstudy), so printed commands can be pasted as they are."""
+    called = sys.argv[0] if sys.argv else ""
+    return shlex.quote(called) if Path(called).name == "sedstudy" else "sedstudy"
 
 
 def _report(study: str, tracking_uri: str, out: Path) -> None:
@@ -208,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("matplotlib", "PIL", "alembic", "mlflow.store.db.utils"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.func(args)
     except SedStudyError as err:

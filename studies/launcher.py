@@ -71,6 +71,9 @@ def print_progress(unit: str, steps: int = 10) -> Callable[[int, int], None]:
 
 def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = None, address: str | None = None,
               storage: str | None = None) -> StudyOutcome:
+    # Our progress lines replace Tune's own console output and its checkpoint-frequency warnings.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
     from ray import tune
 
