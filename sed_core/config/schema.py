@@ -120,6 +120,9 @@ class TrainingConfig(Section):
     lr_warmup: bool = True
     consistency_weight: float = Field(2.0, ge=0)
     ema_decay: float = Field(0.999, gt=0, lt=1)
+    # DESED_task runs the teacher in training mode (dropout on) and its EMA skips BatchNorm buffers
+    teacher_mode: Literal["train", "eval"] = "train"
+    ema_buffers: bool = False
     mixup: MixupConfig = MixupConfig()
     gradient_clip: float = Field(5.0, ge=0)
     steps_per_epoch: int | None = Field(None, gt=0)

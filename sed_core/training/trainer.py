@@ -105,7 +105,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = tcfg.optimizer.lr * scale
         self.student.train()
-        self.teacher.train()  # DCASE baseline: the teacher runs in training mode (dropout on)
+        self.teacher.train(tcfg.teacher_mode == "train")
         with torch.no_grad():
             inputs = self.student.inputs(batch.audio)
         strong_mask, weak_mask = batch.mask["strong"], batch.mask["weak"]
@@ -128,7 +128,7 @@ class Trainer:
         if tcfg.gradient_clip > 0:
             nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
         self.optimizer.step()
-        ema_update(self.teacher, self.student, ema_decay_at(self.step, tcfg.ema_decay))
+        ema_update(self.teacher, self.student, ema_decay_at(self.step, tcfg.ema_decay), buffers=tcfg.ema_buffers)
         self.step += 1
         return {"loss": loss.item(), "loss_strong": loss_strong.item(), "loss_weak": loss_weak.item(),
                 "loss_consistency": loss_cons.item(), "consistency_weight": weight}

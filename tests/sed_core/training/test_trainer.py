@@ -64,3 +64,17 @@ def test_missing_dataset_fails_before_training_with_the_fix(tmp_path: Path):
 
     with pytest.raises(DataError, match="sedstudy synth"):
         Trainer(tiny_config(tmp_path / "nowhere", tmp_path / "run"), LoggingReporter())
+
+
+def test_teacher_mode_and_ema_buffers_are_named_choices(tiny_dataset: Path, tmp_path: Path):
+    paper = Trainer(tiny_config(tiny_dataset, tmp_path / "a"), LoggingReporter())
+    batch = next(iter(paper.loader))
+    paper.train_step(batch)
+    assert paper.teacher.training  # DESED_task: the teacher runs with dropout on
+    fixed = Trainer(tiny_config(tiny_dataset, tmp_path / "b", teacher_mode="eval", ema_buffers=True),
+                    LoggingReporter())
+    fixed.train_step(batch)
+    assert not fixed.teacher.training
+    # with buffers averaged, the first update (decay 0) copies the student's BatchNorm statistics
+    bn = "cnn.cnn.batchnorm0.running_mean"
+    assert torch.equal(fixed.teacher.state_dict()[bn], fixed.student.state_dict()[bn])
