@@ -90,3 +90,11 @@ def test_model_info_reports_the_paper_parameter_count(capsys: pytest.CaptureFixt
     assert main(["model-info", "--json"]) == 0
     out = capsys.readouterr().out
     assert '"parameters": 1112420' in out and '"output_frames": 156' in out
+
+
+@pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])
+def test_shipped_experiment_configs_are_valid(name: str):
+    from sed_core.config import load_config
+
+    config = load_config(REPO / "studies" / "configs" / name)
+    assert config.preset == name.removesuffix(".yaml")
