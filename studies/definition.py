@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sed_core.config.loading import apply_overrides, config_from_dict, flatten, format_validation_error, read_yaml_mapping
+from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
 from sed_core.config.schema import ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
 from sed_core.training.evaluate import METRIC_NAMES
