@@ -1,0 +1,69 @@
+"""Conversion test without downloads: a model saved in DESED_task's key layout loads through the mapping."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sed_core.config import config_from_dict
+from sed_core.errors import CheckpointError
+from sed_core.models import build_model
+from sed_core.models.dcase_checkpoint import load_dcase_crnn, ours_to_official
+
+
+@pytest.fixture()
+def paper_models():
+    cfg = config_from_dict({})
+    torch.manual_seed(1)
+    source = build_model(cfg).eval()
+    torch.manual_seed(2)
+    target = build_model(cfg).eval()
+    return source, target
+
+
+def official_lightning_checkpoint(student: torch.nn.Module, teacher: torch.nn.Module) -> dict:
+    state = {f"sed_student.{k}": v for k, v in ours_to_official(student.state_dict()).items()}
+    state |= {f"sed_teacher.{k}": v for k, v in ours_to_official(teacher.state_dict()).items()}
+    state["mel_spec.spectrogram.window"] = torch.hamming_window(2048, periodic=False)
+    return {"state_dict": state, "epoch": 3}
+
+
+def test_official_layout_round_trip_gives_identical_outputs(paper_models, tmp_path: Path, shared_dir: Path):
+    import json
+
+    source, target = paper_models
+    official = ours_to_official(source.state_dict())
+    ref = json.loads((shared_dir / "reference/backbone_layouts/dcase2022_crnn_baseline.json").read_text())
+    assert {k: list(v.shape) for k, v in official.items()} == {k: s for k, s, _ in ref["state_dict"]}
+    path = tmp_path / "baseline.ckpt"
+    torch.save(official_lightning_checkpoint(source, target), path)
+    load_dcase_crnn(target, path, role="student")
+    audio = torch.randn(2, 160_000)
+    with torch.no_grad():
+        a, b = source(source.inputs(audio)), target(target.inputs(audio))
+    assert torch.equal(a.strong, b.strong) and torch.equal(a.weak, b.weak)
+
+
+def test_top_level_plain_dicts_load_too(paper_models, tmp_path: Path):
+    source, target = paper_models
+    path = tmp_path / "plain.ckpt"
+    torch.save({"sed_teacher": ours_to_official(source.state_dict())}, path)
+    load_dcase_crnn(target, path, role="teacher")
+    assert torch.equal(target.dense.weight, source.dense.weight)
+
+
+def test_mismatched_architecture_names_the_keys(tmp_path: Path, paper_models):
+    source, _ = paper_models
+    path = tmp_path / "baseline.ckpt"
+    torch.save({"sed_student": ours_to_official(source.state_dict())}, path)
+    other = build_model(config_from_dict({"model": {"cnn": {"activation": "cg"}}}))
+    with pytest.raises(CheckpointError, match=r"missing \['cnn\.cnn\.cg0\.linear\.bias'.*unexpected \['cnn\.cnn\.glu0"):
+        load_dcase_crnn(other, path)
+
+
+def test_truncated_file_is_a_clear_error(tmp_path: Path, paper_models):
+    path = tmp_path / "broken.ckpt"
+    path.write_bytes(b"PK\x03\x04 not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_dcase_crnn(paper_models[1], path)
