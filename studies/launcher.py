@@ -10,6 +10,7 @@ from pathlib import Path
 from sed_core.data.layout import SPLITS
 from sed_core.data.splits import load_split
 from sed_core.models.build import build_model
+from sed_core.training.trainer import required_splits
 from studies.definition import Study, load_study
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def ensure_data(study: Study) -> None:
     checked: set[tuple[Path, str]] = set()
     for trial in study.trials:
         cfg = trial.config
-        for name in [*cfg.data.batch.sources(), cfg.evaluation.selection_split, cfg.evaluation.test_split]:
+        for name in required_splits(cfg):
             if (cfg.data.root, name) not in checked:
                 checked.add((cfg.data.root, name))
                 load_split(cfg.data.root, name, classes=cfg.data.classes, check_audio=cfg.data.check_audio_files)

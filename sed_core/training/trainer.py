@@ -47,14 +47,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def required_splits(config: ExperimentConfig) -> list[str]:
+    """The splits a run reads: its training sources, then the selection and test splits (no repeats)."""
+    names = [*config.data.batch.sources(), config.evaluation.selection_split, config.evaluation.test_split]
+    return list(dict.fromkeys(names))
+
+
 def make_datasets(config: ExperimentConfig, model: nn.Module) -> tuple[dict[str, ClipDataset], LabelEncoder]:
     """Every split the run needs, validated before any compute: training sources, selection and test splits."""
     dcfg = config.data
     n_samples = int(round(dcfg.clip_seconds * dcfg.sample_rate))
     encoder = LabelEncoder(dcfg.classes, model.frame_hop_s, model.output_frames(n_samples))
-    names = [*dcfg.batch.sources(), config.evaluation.selection_split, config.evaluation.test_split]
     datasets = {}
-    for name in dict.fromkeys(names):
+    for name in required_splits(config):
         split = load_split(Path(dcfg.root), name, classes=dcfg.classes, check_audio=dcfg.check_audio_files)
         datasets[name] = ClipDataset(split, encoder, sample_rate=dcfg.sample_rate, n_samples=n_samples)
     return datasets, encoder
