@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+NO_BACKBONE: dict[str, Any] = {"backbone": {"name": "none"}, "fusion": {"name": "cnn_only"}}
+CRNN_BASELINE: dict[str, Any] = {"model": {**NO_BACKBONE, "cnn": {"activation": "glu"}}}
+
 PRESETS: dict[str, dict[str, Any]] = {
-    # The paper configuration: every default of the schema, for GPUs.
+    # The paper configuration: every default of the schema (ASiT-CRNN), for GPUs.
     "paper": {},
+    # The DCASE 2022 Task 4 baseline CRNN at paper size: GLU, no SSL branch.
+    "crnn_baseline": CRNN_BASELINE,
     # The CPU quickstart: 5 s clips of the `demo` synthetic set, 32 mel bands, a narrower CNN (no CNN dropout,
     # which costs a third of a CPU step) and GRU, small batches, 5 epochs (330 steps). About 0.3 s per step on
     # one core; at equal compute, batches of 21 learned faster than batches of 28 (PSDS1 0.25 vs 0.22).
@@ -21,9 +26,11 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "channels": [8, 16, 32, 64, 64],
                 "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2]],
                 "dropout": 0.0,
+                "activation": "glu",
             },
             "rnn": {"hidden_size": 64},
             "dropout": 0.2,
+            **NO_BACKBONE,
         },
         "training": {"epochs": 5, "rampup_epochs": 1, "num_threads": 1},
         "evaluation": {"batch_size": 32},
@@ -37,9 +44,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "features": {"n_fft": 512, "win_length": 512, "n_mels": 16},
         "model": {
-            "cnn": {"channels": [8, 16, 16], "pooling": [[2, 4], [2, 2], [1, 2]], "dropout": 0.0},
+            "cnn": {"channels": [8, 16, 16], "pooling": [[2, 4], [2, 2], [1, 2]], "dropout": 0.0,
+                    "activation": "glu"},
             "rnn": {"hidden_size": 16, "num_layers": 1},
             "dropout": 0.0,
+            **NO_BACKBONE,
         },
         "training": {"epochs": 2, "rampup_epochs": 1, "num_threads": 1},
         "evaluation": {"batch_size": 8},

@@ -70,7 +70,7 @@ class CNNConfig(Section):
     channels: tuple[int, ...] = (16, 32, 64, 128, 128, 128, 128)
     kernel_size: int = Field(3, gt=0)
     pooling: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2))
-    activation: str = "glu"
+    activation: str = "cg"  # ASiT-CRNN's context gating; "glu" is the DCASE 2022 baseline
     dropout: float = Field(0.5, ge=0, lt=1)
     batchnorm_eps: float = 0.001
     batchnorm_momentum: float = 0.99
@@ -91,12 +91,70 @@ class RNNConfig(Section):
     dropout_recurrent: float = Field(0.0, ge=0, lt=1)
 
 
+class FreezeConfig(Section):
+    """When and how the backbone trains. Layer groups come from the backbone (embeddings, blocks, final norm).
+
+    ``full`` (the reference's asit_crnn.yaml: ``tfm_trainable_layers: 12``) trains the top ``trainable_groups``
+    groups from the first step; ``frozen`` never trains the backbone; ``two_phase`` trains ``phase1_epochs``
+    frozen, then restarts from the phase-1 weights with the backbone unfrozen (fresh optimizer and warm-up);
+    ``gradual`` unfreezes one more group from the top every ``unfreeze_every`` epochs.
+    The top trainable group learns at ``lr``, each group below at ``layer_decay`` times the one above.
+    """
+
+    schedule: Literal["frozen", "full", "two_phase", "gradual"] = "full"
+    trainable_groups: int | None = Field(12, ge=0)  # None: every group; the reference: 12 of ASiT's 14
+    lr: float = Field(3.5e-4, gt=0)
+    layer_decay: float = Field(0.5, gt=0, le=1)
+    phase1_epochs: int = Field(100, gt=0)
+    phase2_init: Literal["best", "last"] = "best"
+    unfreeze_every: int = Field(5, gt=0)
+
+
+class BackboneConfig(Section):
+    """The SSL branch. ``name: none`` is the plain CRNN (then ``model.fusion.name`` must be ``cnn_only``)."""
+
+    name: str = "asit"
+    variant: str = "base"
+    init: Literal["checkpoint", "random"] = "checkpoint"
+    checkpoint: Path | None = None
+    # the reference runs the ViT in training mode (drop-path on, flaw 8); "eval" keeps it deterministic
+    mode: Literal["train", "eval"] = "train"
+    drop_path: float = Field(0.1, ge=0, lt=1)
+    # token -> CNN frame mapping by timestamps over the valid span ("nearest" is the paper's NNI);
+    # "padded_linear" is the reference code's linear interpolation over the padded span (flaw 3)
+    alignment: Literal["nearest", "linear", "padded_linear"] = "nearest"
+    freeze: FreezeConfig = FreezeConfig()
+
+    @property
+    def enabled(self) -> bool:
+        return self.name != "none"
+
+
+class FusionConfig(Section):
+    """How aligned SSL embeddings join the CNN features before the RNN (``concat`` is the paper's)."""
+
+    name: str = "concat"
+    heads: int = Field(4, gt=0)  # cross_attention only
+
+
 class ModelConfig(Section):
     name: str = "crnn"
     cnn: CNNConfig = CNNConfig()
     rnn: RNNConfig = RNNConfig()
     dropout: float = Field(0.5, ge=0, lt=1)
     pooling: str = "attention"
+    backbone: BackboneConfig = BackboneConfig()
+    fusion: FusionConfig = FusionConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if not self.backbone.enabled and self.fusion.name != "cnn_only":
+            raise ValueError(f"fusion {self.fusion.name!r} fuses SSL embeddings but model.backbone.name is none; "
+                             f"set model.fusion.name=cnn_only for the CRNN baseline, or choose a backbone")
+        if self.backbone.enabled and self.fusion.name == "cnn_only":
+            raise ValueError(f"fusion 'cnn_only' uses no backbone but model.backbone.name is "
+                             f"{self.backbone.name!r}; set model.backbone.name=none")
+        return self
 
 
 class MixupConfig(Section):
@@ -105,6 +163,8 @@ class MixupConfig(Section):
     probability: float = Field(0.5, ge=0, le=1)
     alpha: float = Field(0.2, gt=0)
     label_mode: Literal["soft", "hard"] = "soft"
+    # the paper mixes every input branch; "cnn_only" is the reference code's (flaw 2: labels mixed, SSL not)
+    branches: Literal["all", "cnn_only"] = "all"
 
 
 class OptimizerConfig(Section):
@@ -187,6 +247,12 @@ class ExperimentConfig(Section):
         freq_pool = 1
         for _, f in self.model.cnn.pooling:
             freq_pool *= f
+        freeze = self.model.backbone.freeze
+        if self.model.backbone.enabled and freeze.schedule == "two_phase" and freeze.phase1_epochs >= self.training.epochs:
+            raise ValueError(
+                f"model.backbone.freeze.phase1_epochs < training.epochs must hold for two_phase (training.epochs "
+                f"counts both phases), but got phase1_epochs={freeze.phase1_epochs}, epochs={self.training.epochs}"
+            )
         if self.features.n_mels % freq_pool:
             raise ValueError(
                 f"features.n_mels must be divisible by the CNN's frequency pooling ({freq_pool}), "

@@ -1,7 +1,9 @@
-"""The DCASE 2022 Task 4 baseline CRNN: CNN -> BiGRU -> frame head + weak pooling.
+"""The CRNN of the DCASE 2022 Task 4 baseline, with an optional SSL branch fused in (ASiT-CRNN and relatives).
 
-Keys follow DESED_task's ``CRNN`` (``cnn.cnn.conv0.weight``, ``rnn.rnn.weight_ih_l0``, ``dense.weight``) so a
-paper-size instance has its 1,112,420 parameters in the same places.
+CNN -> [fusion with FAP-pooled, time-aligned SSL tokens] -> BiGRU -> frame head + weak pooling.
+Keys follow DESED_task's ``CRNN`` (``cnn.cnn.conv0.weight``, ``rnn.rnn.weight_ih_l0``, ``dense.weight``), so
+without a backbone a paper-size instance has its 1,112,420 parameters in the same places; the backbone sits
+under ``backbone.`` with its official key names, the fusion under ``fusion.``.
 """
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ import torch
 from torch import nn
 
 from sed_core.config.schema import ExperimentConfig
+from sed_core.errors import ConfigError
 from sed_core.features.logmel import LogMel
+from sed_core.models.alignment import align, frequency_average
 from sed_core.models.cnn import CNN
 from sed_core.models.output import SEDOutput
-from sed_core.models.registries import MODELS, POOLINGS
+from sed_core.models.registries import BACKBONES, FUSIONS, MODELS, POOLINGS
 
 
 class BidirectionalGRU(nn.Module):
@@ -29,35 +33,87 @@ class BidirectionalGRU(nn.Module):
 
 
 class CRNN(nn.Module):
-    """Waveform (B, S) -> inputs {"mel": (B, n_mels, T)} -> strong (B, T', C), weak (B, C)."""
+    """Waveform (B, S) -> inputs {"mel": (B, n_mels, T)[, "ssl": backbone features]} -> SEDOutput."""
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__()
         mcfg = config.model
         n_classes = len(config.data.classes)
         self.sample_rate = config.data.sample_rate
+        self.clip_samples = int(round(config.data.clip_seconds * config.data.sample_rate))
         self.frontend = LogMel(config.features, config.data.sample_rate)
-        self.cnn = CNN(mcfg.cnn)
-        freq_out = config.features.n_mels // math.prod(self.cnn.freq_pooling)
-        self.rnn = BidirectionalGRU(self.cnn.out_channels * freq_out, mcfg.rnn.hidden_size, mcfg.rnn.num_layers,
+        # ssl_only fusion reads no CNN features: no CNN is built, the CNN's pooling still sets the frame grid
+        self.cnn = CNN(mcfg.cnn) if mcfg.fusion.name != "ssl_only" else None
+        self.time_pooling = [p[0] for p in mcfg.cnn.pooling]
+        freq_out = config.features.n_mels // math.prod(p[1] for p in mcfg.cnn.pooling)
+        cnn_dim = mcfg.cnn.channels[-1] * freq_out
+        self.backbone = self._build_backbone(config) if mcfg.backbone.enabled else None
+        self.backbone_mode = mcfg.backbone.mode
+        self.alignment = mcfg.backbone.alignment
+        ssl_dim = self.backbone.embed_dim if self.backbone is not None else 0
+        self.fusion = FUSIONS.get(mcfg.fusion.name)(cnn_dim, ssl_dim, mcfg.fusion.heads)
+        self.rnn = BidirectionalGRU(self.fusion.out_dim, mcfg.rnn.hidden_size, mcfg.rnn.num_layers,
                                     mcfg.rnn.dropout_recurrent)
         self.dropout = nn.Dropout(mcfg.dropout)
         self.dense = nn.Linear(2 * mcfg.rnn.hidden_size, n_classes)
         self.pooling = POOLINGS.get(mcfg.pooling)(2 * mcfg.rnn.hidden_size, n_classes)
-        self.frame_hop_s = config.features.hop_length * math.prod(self.cnn.time_pooling) / self.sample_rate
+        self.time_pool = math.prod(self.time_pooling)
+        self.frame_hop_s = config.features.hop_length * self.time_pool / self.sample_rate
+
+    def _build_backbone(self, config: ExperimentConfig) -> nn.Module:
+        bcfg = config.model.backbone
+        backbone = BACKBONES.get(bcfg.name)(bcfg.variant, clip_samples=self.clip_samples, drop_path=bcfg.drop_path)
+        if backbone.sample_rate != self.sample_rate:
+            raise ConfigError(f"data.sample_rate: the {bcfg.name} backbone expects {backbone.sample_rate} Hz audio "
+                              f"but the data is {self.sample_rate} Hz; resample the data (sedstudy prepare-desed)")
+        return backbone
 
     def inputs(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, S) -> the model's named input features (what mixup mixes)."""
-        return {"mel": self.frontend(waveform)}
+        named = {"mel": self.frontend(waveform)}
+        if self.backbone is not None:
+            named["ssl"] = self.backbone.features(waveform)
+        return named
 
     def output_frames(self, n_samples: int) -> int:
-        return self.cnn.output_frames(self.frontend.n_frames(n_samples))
+        return self.output_frames_of(self.frontend.n_frames(n_samples))
+
+    def frame_times(self, n_frames: int) -> torch.Tensor:
+        """Centre (s) of each CNN output frame: the mel frames it pools, STFT frames centred at k * hop."""
+        hop_s = self.frontend.config.hop_length / self.sample_rate
+        return (torch.arange(n_frames, dtype=torch.float64) * self.time_pool + (self.time_pool - 1) / 2) * hop_s
+
+    def train(self, mode: bool = True) -> CRNN:
+        super().train(mode)
+        if self.backbone is not None and self.backbone_mode == "eval":
+            self.backbone.eval()
+        return self
+
+    def output_frames_of(self, mel_frames: int) -> int:
+        for p in self.time_pooling:
+            mel_frames //= p
+        return mel_frames
+
+    def cnn_frames(self, mel: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, T) -> (B, T', C * F')."""
+        x = self.cnn(mel.transpose(1, 2).unsqueeze(1))  # (B, C, T', F')
+        b, c, t, f = x.shape
+        return x.permute(0, 2, 1, 3).reshape(b, t, c * f)
+
+    def ssl_frames(self, features: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """Backbone features -> tokens -> FAP -> (B, n_frames, D) aligned to the CNN frames."""
+        trainable = any(p.requires_grad for p in self.backbone.parameters())
+        with torch.set_grad_enabled(trainable and torch.is_grad_enabled()):
+            tokens = frequency_average(self.backbone(features))
+        grid = self.backbone.token_grid(self.clip_samples)
+        return align(tokens, grid, self.frame_times(n_frames), self.alignment)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> SEDOutput:
-        x = inputs["mel"].transpose(1, 2).unsqueeze(1)  # (B, 1, T, F)
-        x = self.cnn(x)  # (B, C, T', F')
-        b, c, t, f = x.shape
-        x = x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # (B, T', C*F')
+        mel = inputs["mel"]
+        t = self.output_frames_of(mel.shape[-1])
+        x = self.cnn_frames(mel) if self.cnn is not None else None  # (B, T', C*F')
+        ssl = self.ssl_frames(inputs["ssl"], t) if self.backbone is not None else None
+        x = self.fusion(x, ssl)
         x = self.dropout(self.rnn(x))  # (B, T', 2H)
         strong = torch.sigmoid(self.dense(x))  # (B, T', n_classes)
         weak = self.pooling(x, strong)  # (B, n_classes)

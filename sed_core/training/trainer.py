@@ -21,9 +21,16 @@ from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
+from sed_core.models.pretrained import load_pretrained
 from sed_core.training.checkpoint import load_training_state, save_training_state
 from sed_core.training.evaluate import METRIC_NAMES, evaluate
-from sed_core.training.mean_teacher import consistency_loss, ema_decay_at, ema_update, sigmoid_rampup
+from sed_core.training.freeze import apply_freeze, parameter_groups
+from sed_core.training.mean_teacher import (
+    consistency_loss,
+    ema_decay_at,
+    ema_update,
+    sigmoid_rampup,
+)
 from sed_core.training.mixup import mixup
 from sed_core.training.reporter import NullReporter, Reporter
 
@@ -76,20 +83,17 @@ class Trainer:
             torch.set_num_threads(tcfg.num_threads)
         seed_everything(config.seed)
         self.student = build_model(config)
-        self.teacher = copy.deepcopy(self.student)
-        for p in self.teacher.parameters():
-            p.requires_grad_(False)
         self.datasets, self.encoder = make_datasets(config, self.student)
+        load_pretrained(self.student, config)
+        self.teacher = self._teacher_of(self.student)
         sources = config.data.batch.sources()
         train_sets = [self.datasets[name] for name in sources]
         self.sampler = MultiSourceBatchSampler([len(d) for d in train_sets], list(sources.values()),
                                                seed=config.seed, steps_per_epoch=tcfg.steps_per_epoch)
         self.loader = DataLoader(ConcatDataset(train_sets), batch_sampler=self.sampler, collate_fn=collate,
                                  num_workers=tcfg.loader_workers)
-        self.optimizer = torch.optim.Adam(
-            [p for p in self.student.parameters() if p.requires_grad], lr=tcfg.optimizer.lr,
-            betas=tcfg.optimizer.betas, weight_decay=tcfg.optimizer.weight_decay,
-        )
+        self.optimizer = self._make_optimizer(epoch=0)
+        self.phase_start_step = 0
         self.generator = torch.Generator().manual_seed(config.seed)
         self.bce = nn.BCELoss()
         self.step = 0
@@ -99,16 +103,50 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.output_dir = Path(config.output_dir)
 
+    @staticmethod
+    def _teacher_of(student: nn.Module) -> nn.Module:
+        teacher = copy.deepcopy(student)
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        return teacher
+
+    def _make_optimizer(self, epoch: int) -> torch.optim.Optimizer:
+        """Adam over the groups of ``epoch``'s phase (SED model, then backbone layers with decayed lr)."""
+        ocfg = self.config.training.optimizer
+        apply_freeze(self.student, self.config, epoch)
+        return torch.optim.Adam(parameter_groups(self.student, self.config, epoch), lr=ocfg.lr, betas=ocfg.betas,
+                                weight_decay=ocfg.weight_decay)
+
     @property
     def rampup_steps(self) -> float:
         return self.config.training.rampup_epochs * len(self.sampler)
 
+    def start_epoch(self) -> None:
+        """Freeze or unfreeze backbone groups for this epoch; at a two-phase switch, restart from phase 1."""
+        freeze = self.config.model.backbone.freeze
+        switching = (self.config.model.backbone.enabled and freeze.schedule == "two_phase"
+                     and self.epoch == freeze.phase1_epochs)
+        if switching:
+            self._start_phase_two(freeze.phase2_init)
+        apply_freeze(self.student, self.config, self.epoch)
+
+    def _start_phase_two(self, init: str) -> None:
+        """Phase 2 of two_phase: phase-1 weights (best or last), teacher = student, new optimizer and warm-up."""
+        if init == "best":
+            best = torch.load(self.output_dir / BEST_FILE, map_location="cpu", weights_only=True)
+            self.student.load_state_dict(best["student"])
+        self.teacher = self._teacher_of(self.student)
+        self.optimizer = self._make_optimizer(self.epoch)
+        self.phase_start_step = self.step
+        self.best_score, self.best_epoch = -math.inf, -1
+        logger.info("two_phase: backbone unfrozen at epoch %d from the phase-1 %s weights", self.epoch, init)
+
     def train_step(self, batch: Batch) -> dict[str, float]:
         tcfg = self.config.training
-        scale = sigmoid_rampup(self.step, self.rampup_steps)
-        if tcfg.lr_warmup:
-            for group in self.optimizer.param_groups:
-                group["lr"] = tcfg.optimizer.lr * scale
+        phase_step = self.step - self.phase_start_step
+        scale = sigmoid_rampup(phase_step, self.rampup_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * scale if tcfg.lr_warmup else group["base_lr"]
         self.student.train()
         self.teacher.train(tcfg.teacher_mode == "train")
         with torch.no_grad():
@@ -133,7 +171,7 @@ class Trainer:
         if tcfg.gradient_clip > 0:
             nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
         self.optimizer.step()
-        ema_update(self.teacher, self.student, ema_decay_at(self.step, tcfg.ema_decay), buffers=tcfg.ema_buffers)
+        ema_update(self.teacher, self.student, ema_decay_at(phase_step, tcfg.ema_decay), buffers=tcfg.ema_buffers)
         self.step += 1
         return {"loss": loss.item(), "loss_strong": loss_strong.item(), "loss_weak": loss_weak.item(),
                 "loss_consistency": loss_cons.item(), "consistency_weight": weight}
@@ -143,15 +181,16 @@ class Trainer:
              ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """Mix strong-labelled rows among themselves and weak rows among themselves (DCASE baseline)."""
         mcfg = self.config.training.mixup
+        mixed_names = list(inputs) if mcfg.branches == "all" else ["mel"]
         inputs = {k: v.clone() for k, v in inputs.items()}
         strong_t, weak_t = strong_t.clone(), weak_t.clone()
         for mask, targets in ((strong_mask, strong_t), (weak_mask, weak_t)):
             if int(mask.sum()) < 2:
                 continue
-            part = {k: v[mask] for k, v in inputs.items()}
+            part = {k: inputs[k][mask] for k in mixed_names}
             mixed, mixed_targets = mixup(part, targets[mask], alpha=mcfg.alpha, generator=self.generator,
                                          label_mode=mcfg.label_mode)
-            for k in inputs:
+            for k in mixed_names:
                 inputs[k][mask] = mixed[k]
             targets[mask] = mixed_targets
         return inputs, strong_t, weak_t
@@ -177,6 +216,7 @@ class Trainer:
         return {
             "student": self.student.state_dict(), "teacher": self.teacher.state_dict(),
             "optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
+            "phase_start_step": self.phase_start_step,
             "best_score": self.best_score, "best_epoch": self.best_epoch,
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "history": self.history, "config": json.dumps(flatten(self.config), sort_keys=True),
@@ -192,8 +232,10 @@ class Trainer:
                                   f"config ({', '.join(changed)}); use another output_dir or --restart")
         self.student.load_state_dict(state["student"])
         self.teacher.load_state_dict(state["teacher"])
-        self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.epoch = state["step"], state["epoch"]
+        self.phase_start_step = state.get("phase_start_step", 0)
+        self.optimizer = self._make_optimizer(max(self.epoch - 1, 0))  # the groups the saved state was made with
+        self.optimizer.load_state_dict(state["optimizer"])
         self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
@@ -207,6 +249,7 @@ class Trainer:
         ecfg = self.config.evaluation
         selection_key = f"val/{ecfg.selection_split}/{ecfg.selection_metric}"
         while self.epoch < self.config.training.epochs:
+            self.start_epoch()
             metrics = {**self.run_epoch(), **self.selection_metrics(), "epoch": float(self.epoch)}
             if metrics[selection_key] > self.best_score:
                 self.best_score, self.best_epoch = metrics[selection_key], self.epoch

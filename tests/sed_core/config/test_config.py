@@ -19,6 +19,24 @@ def test_defaults_are_the_paper_configuration():
     assert cfg.data.batch.sources() == {"synthetic_train": 8, "strong_train": 8, "weak_train": 16,
                                         "unlabelled_train": 16}
     assert cfg.evaluation.psds1.cttc_threshold is None and cfg.evaluation.psds2.cttc_threshold == 0.3
+    # ASiT-CRNN: context gating, the ASiT backbone fused by concatenation, NNI alignment, mixup on both branches
+    assert cfg.model.cnn.activation == "cg" and cfg.model.backbone.name == "asit"
+    assert cfg.model.fusion.name == "concat" and cfg.model.backbone.alignment == "nearest"
+    assert cfg.training.mixup.branches == "all"
+    assert cfg.model.backbone.freeze.lr == 3.5e-4 and cfg.model.backbone.freeze.layer_decay == 0.5
+
+
+def test_fusion_and_backbone_must_agree():
+    with pytest.raises(ConfigError, match="set model.fusion.name=cnn_only"):
+        config_from_dict({"model": {"backbone": {"name": "none"}}})
+    with pytest.raises(ConfigError, match="set model.backbone.name=none"):
+        config_from_dict({"model": {"fusion": {"name": "cnn_only"}}})
+
+
+def test_two_phase_needs_a_second_phase():
+    with pytest.raises(ConfigError, match="phase1_epochs < training.epochs"):
+        config_from_dict({"training": {"epochs": 10}, "model": {"backbone": {"freeze": {
+            "schedule": "two_phase", "phase1_epochs": 10}}}})
 
 
 def test_presets_leave_paper_defaults_untouched():

@@ -14,7 +14,7 @@ from sed_core.models.dcase_checkpoint import load_dcase_crnn, ours_to_official
 
 @pytest.fixture()
 def paper_models():
-    cfg = config_from_dict({})
+    cfg = config_from_dict({"preset": "crnn_baseline"})
     torch.manual_seed(1)
     source = build_model(cfg).eval()
     torch.manual_seed(2)
@@ -57,7 +57,7 @@ def test_mismatched_architecture_names_the_keys(tmp_path: Path, paper_models):
     source, _ = paper_models
     path = tmp_path / "baseline.ckpt"
     torch.save({"sed_student": ours_to_official(source.state_dict())}, path)
-    other = build_model(config_from_dict({"model": {"cnn": {"activation": "cg"}}}))
+    other = build_model(config_from_dict({"preset": "crnn_baseline", "model": {"cnn": {"activation": "cg"}}}))
     with pytest.raises(CheckpointError, match=r"missing \['cnn\.cnn\.cg0\.linear\.bias'.*unexpected \['cnn\.cnn\.glu0"):
         load_dcase_crnn(other, path)
 

@@ -14,7 +14,7 @@ from sed_core.models.build import count_parameters
 
 def test_paper_crnn_matches_the_reference_layout(shared_dir: Path):
     ref = json.loads((shared_dir / "reference/backbone_layouts/dcase2022_crnn_baseline.json").read_text())
-    model = build_model(config_from_dict({}), device="meta")
+    model = build_model(config_from_dict({"preset": "crnn_baseline"}), device="meta")
     assert count_parameters(model) == ref["n_params"] == 1_112_420
     ours = {k: list(v.shape) for k, v in model.state_dict().items() if not k.startswith("frontend")}
     theirs = {k: shape for k, shape, _ in ref["state_dict"]}
@@ -24,7 +24,7 @@ def test_paper_crnn_matches_the_reference_layout(shared_dir: Path):
 
 
 def test_paper_frame_grid_is_156_frames_of_64_ms():
-    model = build_model(config_from_dict({}))
+    model = build_model(config_from_dict({"preset": "crnn_baseline"}), device="meta")
     assert model.output_frames(160_000) == 156
     assert model.frame_hop_s == pytest.approx(0.064)
 
