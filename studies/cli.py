@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from sed_core.config.presets import PRESETS
 from sed_core.errors import SedStudyError
 
 DEFAULT_WORKDIR = Path("sedstudy_work")
@@ -120,20 +121,37 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_model_info(args: argparse.Namespace) -> int:
     from sed_core.config import config_from_dict, load_config
-    from sed_core.models.build import build_model, count_parameters
+    from sed_core.config.loading import apply_overrides, parse_set_option
+    from sed_core.models.build import build_model
+    from sed_core.models.summary import model_summary
 
-    config = load_config(args.config, args.set) if args.config else config_from_dict({"preset": args.preset})
-    model = build_model(config)
-    n_samples = int(round(config.data.clip_seconds * config.data.sample_rate))
-    info = {
-        "model": config.model.name, "preset": config.preset,
-        "parameters": count_parameters(model),
-        "parameters_by_part": {name: count_parameters(part) for name, part in model.named_children()
-                               if count_parameters(part)},
-        "clip_seconds": config.data.clip_seconds, "output_frames": model.output_frames(n_samples),
-        "frame_hop_s": model.frame_hop_s,
-    }
-    print(json.dumps(info, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+    if args.config:
+        config = load_config(args.config, args.set)
+    else:
+        config = config_from_dict(apply_overrides({"preset": args.preset}, [parse_set_option(s) for s in args.set]))
+    info = {"preset": config.preset, **model_summary(build_model(config, device="meta"), config)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if key == "parts":
+            print(f"{'part':<10} {'parameters':>12} {'trainable@1':>12} {'trainable@end':>14} {'frozen@end':>11}")
+            for part, c in value.items():
+                print(f"{part:<10} {c['parameters']:>12,} {c['trainable_first_epoch']:>12,} "
+                      f"{c['trainable_last_epoch']:>14,} {c['frozen_last_epoch']:>11,}")
+        else:
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_prepare_desed(args: argparse.Namespace) -> int:
+    from studies.launcher import print_progress
+    from studies.prepare_desed import format_report, prepare_desed
+
+    report = prepare_desed(args.dir, args.out, sample_rate=args.sample_rate, workers=args.workers,
+                           dry_run=args.dry_run, splits=args.splits, drop_missing=args.drop_missing,
+                           progress=None if args.dry_run else print_progress("files"))
+    print(format_report(report))
     return 0
 
 
@@ -201,10 +219,27 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build the model of a config (or a preset) and print its parameter counts "
                                    "and output frame grid.")
     p.add_argument("config", type=Path, nargs="?")
-    p.add_argument("--preset", default="paper", choices=["paper", "quick", "tiny"])
+    p.add_argument("--preset", default="paper", choices=sorted(PRESETS))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_model_info)
+
+    p = sub.add_parser("prepare-desed", help="check a real DESED folder and resample it to 16 kHz mono",
+                       description="Check a DESED download (DESED_task folder names, 44.1 kHz or *_16k): validate "
+                                   "each split's TSV, match TSV rows with audio files, read sample rates, channels "
+                                   "and durations, then write 16 kHz mono 16-bit WAVs and the TSVs in the layout "
+                                   "sedstudy reads. Correct existing outputs are kept; re-running changes nothing.")
+    p.add_argument("dir", type=Path, help="DESED dataset root (holds audio/ and metadata/)")
+    p.add_argument("--out", type=Path,
+                   help="dataset root to write (default: DIR itself, *_16k folders beside the downloaded ones)")
+    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--splits", nargs="+", metavar="SPLIT",
+                   help="prepare only these splits, each required (default: all; strong_train is optional)")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="write TSVs without clips that have no readable audio (needs --out)")
+    p.add_argument("--dry-run", action="store_true", help="report what would be done, write nothing")
+    p.set_defaults(func=cmd_prepare_desed)
     return parser
 
 

@@ -119,7 +119,12 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
 def resolve_paths(config: ExperimentConfig, workdir: Path) -> ExperimentConfig:
     """Relative paths in a config are relative to the work directory; make them absolute for Ray workers."""
     root = config.data.root if config.data.root.is_absolute() else (workdir / config.data.root).resolve()
-    return config.model_copy(update={"data": config.data.model_copy(update={"root": root})})
+    config = config.model_copy(update={"data": config.data.model_copy(update={"root": root})})
+    backbone = config.model.backbone
+    if backbone.checkpoint is not None and not backbone.checkpoint.is_absolute():
+        backbone = backbone.model_copy(update={"checkpoint": (workdir / backbone.checkpoint).resolve()})
+        config = config.model_copy(update={"model": config.model.model_copy(update={"backbone": backbone})})
+    return config
 
 
 def format_study_error(err: ValidationError, source: str) -> str:

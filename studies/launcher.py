@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sed_core.data.layout import SPLITS
+from sed_core.errors import SedStudyError
 from sed_core.data.splits import load_split
 from sed_core.models.build import build_model
+from sed_core.models.pretrained import pretrained_checkpoint
 from sed_core.training.trainer import required_splits
 from studies.definition import Study, load_study
 
@@ -27,13 +29,18 @@ class StudyOutcome:
 
 
 def check_study(study: Study) -> None:
-    """Everything that can be checked without training: every cell's model builds (on the meta device)."""
+    """Everything that can be checked without training: every cell's model builds (on the meta device) and the
+    backbone checkpoints it starts from exist."""
     seen: set[str] = set()
     for trial in study.trials:
         key = trial.cell.id
         if key not in seen:
             seen.add(key)
-            build_model(trial.config, device="meta")
+            try:
+                build_model(trial.config, device="meta")
+                pretrained_checkpoint(trial.config)
+            except SedStudyError as err:
+                raise type(err)(f"cell {key}: {err}") from None
 
 
 def ensure_data(study: Study) -> None:

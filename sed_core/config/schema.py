@@ -119,7 +119,8 @@ class BackboneConfig(Section):
     checkpoint: Path | None = None
     # the reference runs the ViT in training mode (drop-path on, flaw 8); "eval" keeps it deterministic
     mode: Literal["train", "eval"] = "train"
-    drop_path: float = Field(0.1, ge=0, lt=1)
+    # stochastic depth over the blocks; null: the backbone's official fine-tuning value (ASiT 0.1, MAE-AST 0)
+    drop_path: float | None = Field(None, ge=0, lt=1)
     # token -> CNN frame mapping by timestamps over the valid span ("nearest" is the paper's NNI);
     # "padded_linear" is the reference code's linear interpolation over the padded span (flaw 3)
     alignment: Literal["nearest", "linear", "padded_linear"] = "nearest"

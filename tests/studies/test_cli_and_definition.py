@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -8,7 +10,7 @@ from studies.cli import build_parser, main
 from studies.definition import load_study
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["synth", "train", "validate", "run", "report", "ui", "model-info"]
+COMMANDS = ["synth", "train", "validate", "run", "report", "ui", "model-info", "prepare-desed"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -86,10 +88,20 @@ def test_dry_run_lists_trials_without_running(tmp_path: Path, capsys: pytest.Cap
     assert not (tmp_path / "mlflow.db").exists()
 
 
-def test_model_info_reports_the_paper_parameter_count(capsys: pytest.CaptureFixture[str]):
+def test_model_info_reports_the_paper_parameter_counts_per_part(capsys: pytest.CaptureFixture[str]):
     assert main(["model-info", "--json"]) == 0
-    out = capsys.readouterr().out
-    assert '"parameters": 1112420' in out and '"output_frames": 156' in out
+    info = json.loads(capsys.readouterr().out)
+    assert info["parameters"] == 86_875_364 and info["output_frames"] == 156
+    parts = info["parts"]
+    assert parts["backbone"]["parameters"] == 85_648_128  # asit_vitb16.json, asit.v.*
+    assert sum(p["parameters"] for name, p in parts.items() if name != "backbone") == 1_227_236  # CRNN_asit parts
+    # the reference trains the top 12 of 14 groups: block 0 and the embeddings stay frozen
+    assert parts["backbone"]["frozen_last_epoch"] == 7_680_000 and parts["cnn"]["frozen_last_epoch"] == 0
+    assert main(["model-info", "--preset", "crnn_baseline", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"] == 1_112_420
+    assert main(["model-info", "--json", "--set", "model.backbone.freeze.schedule=frozen"]) == 0
+    frozen = json.loads(capsys.readouterr().out)["parts"]["backbone"]
+    assert frozen["trainable_last_epoch"] == 0 and frozen["frozen_last_epoch"] == 85_648_128
 
 
 @pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])

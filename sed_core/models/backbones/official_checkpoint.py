@@ -5,6 +5,7 @@ The reference code loads non-strictly with a printed warning and strips prefixes
 """
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -21,7 +22,9 @@ def read_checkpoint(path: str | Path) -> Mapping:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file; give the local path of the official weights")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        # official pre-training scripts store their argparse arguments beside the weights (AudioMAE, ASiT)
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated files, foreign pickles and wrong formats raise many types
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(checkpoint, Mapping):

@@ -14,7 +14,7 @@ SSL_FUSIONS = [f for f in FUSIONS.names() if f != "cnn_only"]
 
 def tiny_ssl_config(name: str = "asit", fusion: str = "concat", backbone: dict | None = None):
     return config_from_dict({"preset": "tiny", "model": {
-        "backbone": {"name": name, "variant": "tiny", "init": "random", "drop_path": 0.1,
+        "backbone": {"name": name, "variant": "tiny", "init": "random", "drop_path": 0.0,
                      "freeze": {"schedule": "full", "trainable_groups": None}, **(backbone or {})},
         "fusion": {"name": fusion, "heads": 2}}})
 
