@@ -20,10 +20,22 @@ def level_text(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Factor:
-    """One factor: a dotted config path and its levels (the first level is the baseline's by default)."""
+    """One factor and its levels (the first level is the baseline's by default).
+
+    A plain factor is a dotted config path whose levels are values. A bundle factor has a free name and named
+    levels, each setting several config fields at once (``bundles[level] = {dotted path: value}``), for
+    comparisons like ASiT-CRNN vs CRNN or a backbone together with its checkpoint.
+    """
 
     name: str
     levels: tuple[Any, ...]
+    bundles: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+
+    def overrides(self, level: Any) -> list[tuple[str, Any]]:
+        """The config fields this level sets."""
+        if not self.bundles:
+            return [(self.name, level)]
+        return list(dict(self.bundles)[level])
 
     def __post_init__(self) -> None:
         if not self.levels:
@@ -39,6 +51,7 @@ class Cell:
     """One combination of levels: ``levels`` maps factor name -> value, in design order."""
 
     levels: tuple[tuple[str, Any], ...]
+    overrides: tuple[tuple[str, Any], ...] = ()  # the config fields the levels set (dotted path, value)
 
     @property
     def id(self) -> str:
@@ -59,6 +72,9 @@ class FactorSpace:
                               f"e.g. {{model.pooling: [attention, max]}}")
         factors = []
         for name, levels in raw.items():
+            if isinstance(levels, Mapping):
+                factors.append(bundle_factor(str(name), levels, source=source, field=f"{field}.{name}"))
+                continue
             if not is_config_path(str(name)):
                 *parents, leaf = str(name).split(".")
                 candidates = [".".join([*parents, f]) for f in field_names_at(parents)]
@@ -76,9 +92,12 @@ class FactorSpace:
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.factors)
 
+    def make_cell(self, values: Sequence[Any]) -> Cell:
+        overrides = [item for f, v in zip(self.factors, values) for item in f.overrides(v)]
+        return Cell(tuple(zip(self.names, values)), tuple(overrides))
+
     def full_factorial(self) -> list[Cell]:
-        combos = itertools.product(*(f.levels for f in self.factors))
-        return [Cell(tuple(zip(self.names, combo))) for combo in combos]
+        return [self.make_cell(combo) for combo in itertools.product(*(f.levels for f in self.factors))]
 
     def cell(self, levels: Mapping[str, Any], *, source: str, field: str) -> Cell:
         """The cell with these levels (missing factors take their first level); unknown factors or levels raise."""
@@ -86,10 +105,33 @@ class FactorSpace:
         if unknown:
             raise ConfigError(f"{source}: {field}.{unknown[0]}: not a factor of the design"
                               f"{close_match_hint(unknown[0], self.names)}")
-        items = []
+        values = []
         for f in self.factors:
             value = levels.get(f.name, f.levels[0])
             if level_text(value) not in {level_text(v) for v in f.levels}:
                 raise ConfigError(f"{source}: {field}.{f.name}: {value!r} is not one of its levels {list(f.levels)}")
-            items.append((f.name, value))
-        return Cell(tuple(items))
+            values.append(value)
+        return self.make_cell(values)
+
+
+def check_config_path(path: str, *, source: str, field: str) -> None:
+    if not is_config_path(path):
+        *parents, _ = path.split(".")
+        candidates = [".".join([*parents, f]) for f in field_names_at(parents)]
+        raise ConfigError(f"{source}: {field}: {path!r} is not a field of the experiment config"
+                          f"{close_match_hint(path, candidates)}")
+
+
+def bundle_factor(name: str, levels: Mapping[str, Any], *, source: str, field: str) -> Factor:
+    """``{level name: {dotted path: value, ...}, ...}`` -> a bundle factor; every path checked against the schema."""
+    if not levels:
+        raise ConfigError(f"{source}: {field}: needs at least one level, got none")
+    bundles = []
+    for level, settings in levels.items():
+        if not isinstance(settings, Mapping) or not settings:
+            raise ConfigError(f"{source}: {field}.{level}: expected a mapping of dotted config keys to values, "
+                              f"e.g. {{model.backbone.name: beats, model.backbone.checkpoint: /models/beats.pt}}")
+        for path in settings:
+            check_config_path(str(path), source=source, field=f"{field}.{level}")
+        bundles.append((str(level), tuple((str(k), v) for k, v in settings.items())))
+    return Factor(name, tuple(level for level, _ in bundles), tuple(bundles))

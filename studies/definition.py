@@ -22,7 +22,7 @@ class _Spec(BaseModel):
 
 class DesignSpec(_Spec):
     type: Literal["full_factorial"] = "full_factorial"
-    factors: dict[str, list[Any]]
+    factors: dict[str, list[Any] | dict[str, dict[str, Any]]]
     baseline: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -108,7 +108,7 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     trials = []
     for cell in cells:
         for seed in spec.seeds:
-            raw_cfg = apply_overrides(spec.experiment, [*cell.levels, ("seed", seed)])
+            raw_cfg = apply_overrides(spec.experiment, [*cell.overrides, ("seed", seed)])
             config = config_from_dict(raw_cfg, source=f"{path}: cell {cell.id}")
             if workdir is not None:
                 config = resolve_paths(config, workdir)
