@@ -1,8 +1,10 @@
-"""Loading DESED_task (DCASE 2022 baseline) CRNN checkpoints into our CRNN, accounting for every key.
+"""Loading DESED_task (DCASE 2022 baseline) and ASiT-CRNN checkpoints into our CRNN, accounting for every key.
 
 The official layout: a Lightning checkpoint whose ``state_dict`` holds ``sed_student.<key>`` and
 ``sed_teacher.<key>`` plus the front end's ``mel_spec.*`` buffers, and top-level ``sed_student`` /
 ``sed_teacher`` dicts without prefix (shared/reference/backbone_layouts/dcase2022_crnn_baseline.json).
+ASiT-CRNN's ``CRNN_asit`` (asit_crnn_crnn_asit.json) adds ``cat_tf`` (our ``fusion.proj``) and the ASiT wrapper
+under ``asit.asit.v.`` (our ``backbone.``); its unused ``asit.asit.mlp_head`` is ignored.
 """
 from __future__ import annotations
 
@@ -15,19 +17,28 @@ from torch import nn
 
 from sed_core.errors import CheckpointError
 
-# official key -> ours, for the keys whose place differs
-RENAMES = {"dense_softmax.weight": "pooling.dense_softmax.weight", "dense_softmax.bias": "pooling.dense_softmax.bias"}
+# official key prefix -> ours, for the keys whose place differs
+PREFIX_RENAMES = {"dense_softmax.": "pooling.dense_softmax.", "cat_tf.": "fusion.proj.", "asit.asit.v.": "backbone."}
+# official keys our model does not carry: the ASiT wrapper's classification head, never used by CRNN_asit
+IGNORED_PREFIXES = ("asit.asit.mlp_head.",)
 # our keys that the official checkpoint does not carry: the front end's constant buffers (rebuilt from config)
 OURS_ONLY_PREFIXES = ("frontend.",)
 
 
+def _rename(key: str, table: Mapping[str, str]) -> str:
+    for old, new in table.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
 def official_to_ours(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {RENAMES.get(k, k): v for k, v in state.items()}
+    return {_rename(k, PREFIX_RENAMES): v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
 
 
 def ours_to_official(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    back = {v: k for k, v in RENAMES.items()}
-    return {back.get(k, k): v for k, v in state.items() if not k.startswith(OURS_ONLY_PREFIXES)}
+    back = {new: old for old, new in PREFIX_RENAMES.items()}
+    return {_rename(k, back): v for k, v in state.items() if not k.startswith(OURS_ONLY_PREFIXES)}
 
 
 def extract_crnn_state(checkpoint: Mapping, role: Literal["student", "teacher"]) -> dict[str, torch.Tensor]:
@@ -62,7 +73,8 @@ def load_dcase_crnn(model: nn.Module, path: str | Path, *, role: Literal["studen
     if missing or unexpected:
         raise CheckpointError(f"{path}: the checkpoint does not match the model: missing {missing[:10]} "
                               f"({len(missing)} in all), unexpected {unexpected[:10]} ({len(unexpected)} in all); "
-                              f"is model.* the paper CRNN of this checkpoint?")
+                              f"is model.* the architecture of this checkpoint (model.backbone.name=none and "
+                              f"model.cnn.activation=glu for the DCASE baseline; the paper defaults for ASiT-CRNN)?")
     own = model.state_dict()
     wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items() if v.shape != own[k].shape]
     if wrong:

@@ -67,3 +67,29 @@ def test_truncated_file_is_a_clear_error(tmp_path: Path, paper_models):
     path.write_bytes(b"PK\x03\x04 not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         load_dcase_crnn(paper_models[1], path)
+
+
+def test_asit_crnn_reference_layout_matches_and_round_trips(tmp_path: Path, shared_dir: Path):
+    """Our paper model in CRNN_asit's key layout (asit.asit.v.*, cat_tf, cg) equals asit_crnn_crnn_asit.json."""
+    import json
+
+    ref = json.loads((shared_dir / "reference/backbone_layouts/asit_crnn_crnn_asit.json").read_text())
+    paper = build_model(config_from_dict({}), device="meta")
+    official = {k: list(v.shape) for k, v in ours_to_official(paper.state_dict()).items()}
+    theirs = {k: s for k, s, _ in ref["state_dict"] if not k.startswith("asit.asit.mlp_head.")}
+    assert official == theirs  # every key but the wrapper's unused mlp_head
+    cfg = config_from_dict({"preset": "tiny", "model": {
+        "backbone": {"name": "asit", "variant": "tiny", "init": "random", "drop_path": 0.0},
+        "fusion": {"name": "concat"}, "cnn": {"activation": "cg"}}})
+    torch.manual_seed(3)
+    source = build_model(cfg).eval()
+    state = ours_to_official(source.state_dict())
+    state["asit.asit.mlp_head.1.weight"] = torch.zeros(10, 32)
+    path = tmp_path / "asit_crnn.ckpt"
+    torch.save({"state_dict": {f"sed_student.{k}": v for k, v in state.items()}}, path)
+    torch.manual_seed(4)
+    target = build_model(cfg).eval()
+    load_dcase_crnn(target, path)
+    inputs = source.inputs(torch.randn(2, 64_000))
+    with torch.no_grad():
+        assert torch.equal(source(inputs).strong, target(inputs).strong)
