@@ -15,15 +15,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sed_core.errors import CheckpointError, ConfigError
+from sed_core.errors import CheckpointError
 from sed_core.models.backbones.base import (
     Backbone,
     TokenGrid,
     frame_centers,
     valid_tokens,
+    variant_spec,
 )
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
 from sed_core.models.backbones.official_checkpoint import (
+    check_depth,
     load_strict,
     pick,
     read_checkpoint,
@@ -55,13 +57,6 @@ VARIANTS = {
     "base": ViTSpec(dim=768, depth=12, heads=12),
     "tiny": ViTSpec(dim=32, depth=2, heads=2, target_frames=None),
 }
-
-
-def variant_spec(variants: dict, name: str, backbone: str):
-    if name not in variants:
-        raise ConfigError(f"model.backbone.variant: {backbone} has no variant {name!r}; "
-                          f"choose one of {', '.join(variants)}")
-    return variants[name]
 
 
 class ASiT(Backbone):
@@ -130,10 +125,7 @@ class ASiT(Backbone):
                 f"channel(s), patch {tuple(w.shape[2:])}) but model.backbone (asit, width {self.spec.dim}) expects "
                 f"{tuple(self.patch_embed.proj.weight.shape)}; use the variant of that width or another checkpoint"
             )
-        depth = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("blocks.")), default=-1)
-        if depth != self.spec.depth:
-            raise CheckpointError(f"{path}: the checkpoint has {depth} transformer blocks but the model has "
-                                  f"{self.spec.depth}; use the matching model.backbone.variant")
+        check_depth(state, "blocks.", self.spec.depth, path=path)
 
     def _resize_pos_embed(self, pos: torch.Tensor, path) -> torch.Tensor:
         n_patches = pos.shape[1] - 1

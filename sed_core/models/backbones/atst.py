@@ -54,8 +54,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.asit import variant_spec
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
 from sed_core.models.backbones.official_checkpoint import load_strict, pick, read_checkpoint, strip_prefixes
 from sed_core.models.backbones.vit import Block, drop_path_rates
 

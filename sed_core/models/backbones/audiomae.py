@@ -38,10 +38,9 @@ import torch
 from torch import nn
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.asit import variant_spec
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
-from sed_core.models.backbones.official_checkpoint import load_strict, pick, read_checkpoint
+from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, pick, read_checkpoint
 from sed_core.models.backbones.vit import Block, PatchEmbed, drop_path_rates
 
 logger = logging.getLogger(__name__)
@@ -178,10 +177,7 @@ class AudioMAE(Backbone):
                 f"channel(s), patch {tuple(w.shape[2:])}) but model.backbone (audiomae, width {self.spec.dim}) "
                 f"expects {tuple(own.shape)}; use the variant of that width or another checkpoint"
             )
-        depth = 1 + max((int(k.split(".")[1]) for k in state if k.startswith("blocks.")), default=-1)
-        if depth != self.spec.depth:
-            raise CheckpointError(f"{path}: the checkpoint has {depth} encoder blocks but the model has "
-                                  f"{self.spec.depth}; use the matching model.backbone.variant")
+        check_depth(state, "blocks.", self.spec.depth, path=path, what="encoder blocks")
 
     def _cut_pos_embed(self, pos: torch.Tensor, path) -> torch.Tensor:
         """Keep the prefix of a longer table (what the reference's forward uses); a shorter one cannot serve."""

@@ -39,7 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError, ConfigError
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
 from sed_core.models.backbones.official_checkpoint import load_strict, read_checkpoint
 
@@ -93,12 +93,6 @@ def official_cfg(spec: BEATsSpec) -> dict[str, object]:
     fields = asdict(spec)
     return {**{key: fields[name] for key, name in CFG_SIZES.items()}, **CFG_FIXED,
             "layer_wise_gradient_decay_ratio": spec.grad_decay, "finetuned_model": False}
-
-
-def variant_spec(name: str) -> BEATsSpec:
-    if name not in VARIANTS:
-        raise ConfigError(f"model.backbone.variant: beats has no variant {name!r}; choose one of {', '.join(VARIANTS)}")
-    return VARIANTS[name]
 
 
 class _ScaleGrad(torch.autograd.Function):
@@ -390,4 +384,4 @@ def _format(arch: tuple[int, ...]) -> str:
 
 def build_beats(variant: str, *, clip_samples: int, drop_path: float) -> BEATs:
     """``drop_path`` is the layer-drop probability (official encoder_layerdrop; 0.05 in the iter3 cfg)."""
-    return BEATs(variant_spec(variant), clip_samples=clip_samples, drop_path=drop_path)
+    return BEATs(variant_spec(VARIANTS, variant, "beats"), clip_samples=clip_samples, drop_path=drop_path)

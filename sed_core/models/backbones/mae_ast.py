@@ -39,10 +39,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.asit import variant_spec
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
-from sed_core.models.backbones.official_checkpoint import load_strict, pick, read_checkpoint
+from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, pick, read_checkpoint
 from sed_core.models.backbones.vit import DropPath, drop_path_rates
 
 logger = logging.getLogger(__name__)
@@ -265,10 +264,7 @@ class MAEAST(Backbone):
                 f"patch) but model.backbone (mae_ast, width {self.spec.dim}, {self.spec.patch}x{self.spec.patch} "
                 f"patches) expects {own}; use the variant of that width or another checkpoint"
             )
-        depth = 1 + max((int(k.split(".")[2]) for k in state if k.startswith("encoder.layers.")), default=-1)
-        if depth != self.spec.depth:
-            raise CheckpointError(f"{path}: the checkpoint has {depth} encoder layers but the model has "
-                                  f"{self.spec.depth}; use the matching model.backbone.variant")
+        check_depth(state, "encoder.layers.", self.spec.depth, path=path, what="encoder layers")
 
     def _check_positions(self, stored: torch.Tensor | None, path) -> None:
         """The stored table must be the sinusoid table we compute (we do not load it)."""

@@ -84,3 +84,14 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, source:
                               f"{'; ' + hint if hint else ''}")
     module.load_state_dict({k: state[k] for k in own}, strict=True)
     return ignored
+
+
+def check_depth(state: Mapping[str, torch.Tensor], block_prefix: str, expected: int, *, path: str | Path,
+                what: str = "transformer blocks") -> None:
+    """Count the blocks ``<block_prefix><i>.`` in a checkpoint and refuse another depth, naming both."""
+    pattern = re.compile(re.escape(block_prefix) + r"(\d+)\.")
+    indices = [int(m.group(1)) for k in state if (m := pattern.match(k))]
+    depth = 1 + max(indices, default=-1)
+    if depth != expected:
+        raise CheckpointError(f"{path}: the checkpoint has {depth} {what} but the model has {expected}; "
+                              f"use the matching model.backbone.variant")

@@ -36,10 +36,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.asit import variant_spec
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
-from sed_core.models.backbones.official_checkpoint import load_strict, read_checkpoint, strip_prefixes
+from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, read_checkpoint, strip_prefixes
 from sed_core.models.backbones.vit import Block, PatchEmbed, drop_path_rates
 
 logger = logging.getLogger(__name__)
@@ -163,10 +162,7 @@ class SSAST(Backbone):
                 f"{self.spec.patch}x{self.spec.patch} patches) expects {tuple(own.shape)}; use the variant of that "
                 f"width, or the patch (not the frame) SSAST checkpoint"
             )
-        depth = 1 + max((int(k.split(".")[2]) for k in state if k.startswith("v.blocks.")), default=-1)
-        if depth != self.spec.depth:
-            raise CheckpointError(f"{path}: the checkpoint has {depth} transformer blocks but the model has "
-                                  f"{self.spec.depth}; use the matching model.backbone.variant")
+        check_depth(state, "v.blocks.", self.spec.depth, path=path)
 
     def _pretrain_grid(self, pos: torch.Tensor, state: dict, path) -> tuple[int, int]:
         """(F, T) patch grid of the checkpoint's pos_embed, from ``p_input_fdim/tdim`` when present."""
