@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from reports.build import build_report
 from studies.launcher import run_study
 from studies.tracking import default_tracking_uri
 
@@ -31,4 +32,6 @@ def test_tiny_four_factor_ablation_lands_every_cell_in_mlflow(tmp_path: Path):
         assert 0.0 <= run.data.metrics["psds1"] <= 1.0
         assert run.data.params["model.backbone.variant"] == "tiny"
         assert run.data.params["model.backbone.name"] == run.data.tags["sedstudy.factor.model.backbone.name"]
-    assert (tmp_path / "reports" / "tiny_ablation" / "report.md").is_file()
+    paths = build_report(default_tracking_uri(tmp_path), "tiny_ablation", tmp_path / "report")
+    table = paths.markdown.read_text()
+    assert all(factor in table for factor in FACTORS)
