@@ -70,11 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         study = load_study(args.study, workdir=workdir)
         check_study(study)
-        epochs = sum(t.config.training.epochs for t in study.trials)
-        print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
-              f"trials, {epochs} epochs in all; resources per trial {study.spec.resources.model_dump()}")
-        for trial in study.trials:
-            print(f"  {trial.trial_id}  {trial.cell.id}  seed={trial.seed}")
+        print_dry_run(study)
         return 0
     outcome = run_study(args.study, workdir=workdir, tracking_uri=args.tracking_uri, address=args.address,
                         storage=args.storage)
@@ -84,6 +80,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         _report(outcome.study.name, outcome.tracking_uri, workdir / "reports" / outcome.study.name)
     print(f"browse the runs:  {_program()} ui --tracking-uri {shlex.quote(outcome.tracking_uri)}")
     return 1 if outcome.failed else 0
+
+
+def print_dry_run(study) -> None:
+    from studies.estimate import DEFAULT_EFFECTIVE_TFLOPS, estimate_study
+
+    epochs = sum(t.config.training.epochs for t in study.trials)
+    print(f"study {study.name} ({study.spec.design.type}): {len(study.cells)} cells x {len(study.spec.seeds)} "
+          f"seeds = {len(study.trials)} trials, {epochs} epochs in all; resources per trial "
+          f"{study.spec.resources.model_dump(exclude_none=True)}")
+    cost = estimate_study(study)
+    print(f"{'steps/trial':>12} {'TFLOP/step':>11} {'TFLOP/trial':>12}  cell (trials)")
+    for row in cost.rows:
+        steps = "?" if row["steps_per_trial"] is None else f"{row['steps_per_trial']:,}"
+        per_trial = "?" if row["tflop_per_trial"] is None else f"{row['tflop_per_trial']:.3g}"
+        print(f"{steps:>12} {row['tflop_per_step']:>11.3g} {per_trial:>12}  {row['cell']} ({row['trials']})")
+    if cost.gpu_hours is None:
+        print("estimate: steps unknown until the data is in place (or set training.steps_per_epoch)")
+    else:
+        assumed = " (assumed; measure it and set resources.effective_tflops)" \
+            if cost.effective_tflops == DEFAULT_EFFECTIVE_TFLOPS and study.spec.resources.effective_tflops is None else ""
+        print(f"estimate: {cost.total_tflop:.3g} TFLOP = {cost.gpu_hours:.3g} GPU-hours at "
+              f"{cost.effective_tflops:g} TFLOP/s per trial{assumed}")
+    for trial in study.trials:
+        print(f"  {trial.trial_id}  {trial.cell.id}  seed={trial.seed}")
 
 
 def _program() -> str:

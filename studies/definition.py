@@ -13,7 +13,7 @@ from sed_core.config.loading import apply_overrides, config_from_dict, flatten, 
 from sed_core.config.schema import ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
 from sed_core.training.evaluate import METRIC_NAMES
-from search_spaces import Cell, FactorSpace
+from search_spaces import Cell, FactorSpace, design_cells
 
 
 class _Spec(BaseModel):
@@ -21,9 +21,11 @@ class _Spec(BaseModel):
 
 
 class DesignSpec(_Spec):
-    type: Literal["full_factorial"] = "full_factorial"
+    type: Literal["full_factorial", "one_factor_at_a_time", "leave_one_out"] = "full_factorial"
     factors: dict[str, list[Any] | dict[str, dict[str, Any]]]
     baseline: dict[str, Any] = Field(default_factory=dict)
+    exclude: list[dict[str, Any]] = Field(default_factory=list)
+    ablated: dict[str, Any] = Field(default_factory=dict)  # leave_one_out: each factor's "off" level
 
 
 class ObjectiveSpec(_Spec):
@@ -33,7 +35,9 @@ class ObjectiveSpec(_Spec):
 
 class ResourcesSpec(_Spec):
     cpu: float = Field(1.0, gt=0)
-    gpu: float = Field(0.0, ge=0)
+    gpu: float = Field(0.0, ge=0)  # whole or fractional GPUs per trial (0.25 packs four small trials on a GPU)
+    # measured training throughput per trial (TFLOP/s) for the dry run's GPU-hour estimate; null: an assumption
+    effective_tflops: float | None = Field(None, gt=0)
 
 
 class SyntheticDataSpec(_Spec):
@@ -103,8 +107,9 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
             raise ConfigError(f"{path}: metric {metric!r} is not recorded{close_match_hint(metric, METRIC_NAMES)}; "
                               f"choose from {list(METRIC_NAMES)}")
     space = FactorSpace.from_mapping(spec.design.factors, source=str(path))
-    cells = tuple(space.full_factorial())
     baseline = space.cell(spec.design.baseline, source=str(path), field="design.baseline")
+    cells = tuple(design_cells(space, spec.design.type, baseline, exclude=spec.design.exclude,
+                               ablated=spec.design.ablated, source=str(path)))
     trials = []
     for cell in cells:
         for seed in spec.seeds:
