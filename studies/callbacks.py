@@ -9,6 +9,7 @@ from typing import Any
 
 from ray import tune
 
+from sed_core.training.trainer import BEST_FILE, SCORES_DIR
 from studies.definition import Trial
 from studies.tracking import StudyTracker
 
@@ -49,9 +50,12 @@ class MLflowStudyCallback(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         ours = self._trial(trial)
-        best = Path(trial.config["trial"]["output_dir"]) / "best_model.pt"
+        output_dir = Path(trial.config["trial"]["output_dir"])
+        best = output_dir / BEST_FILE
         if best.exists():
             self.tracker.log_artifact(ours, best, "checkpoints")
+        if (output_dir / SCORES_DIR).is_dir():
+            self.tracker.log_artifacts(ours, output_dir / SCORES_DIR, SCORES_DIR)
         self.tracker.end_trial(ours)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

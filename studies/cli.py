@@ -24,7 +24,6 @@ def _workdir_arg(p: argparse.ArgumentParser) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from sed_core.data.synth import generate_dataset
-
     from studies.launcher import print_progress
 
     manifest = generate_dataset(args.preset, args.out, seed=args.seed, workers=args.workers,
@@ -64,7 +63,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from studies.definition import load_study
-    from studies.launcher import check_study, run_study
+    from studies.launcher import check_study
 
     workdir = args.workdir.resolve()
     if args.dry_run:
@@ -72,18 +71,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_study(study)
         print_dry_run(study)
         return 0
-    outcome = run_study(args.study, workdir=workdir, tracking_uri=args.tracking_uri, address=args.address,
-                        storage=args.storage)
+    return _launch(args.study, workdir, args.tracking_uri, args.address, args.storage, report=not args.no_report)
+
+
+def _launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: str | None, storage: str | None, *,
+            report: bool) -> int:
+    from studies.launcher import run_study
+
+    outcome = run_study(study_path, workdir=workdir, tracking_uri=tracking_uri, address=address, storage=storage)
     print(f"study {outcome.study.name}: ran {outcome.ran} trials ({outcome.failed} failed), "
           f"{outcome.skipped} were already finished")
-    if not args.no_report:
+    if report:
         _report(outcome.study.name, outcome.tracking_uri, workdir / "reports" / outcome.study.name)
     print(f"browse the runs:  {_program()} ui --tracking-uri {shlex.quote(outcome.tracking_uri)}")
     return 1 if outcome.failed else 0
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Finish an interrupted study: the same launch, from its YAML or from what its parent run recorded."""
+    from studies.resume import resume_plan
+
+    plan = resume_plan(args.study, workdir=args.workdir.resolve(), tracking_uri=args.tracking_uri)
+    print(f"resuming study {plan.study} from {plan.study_path} (workdir {plan.workdir})", flush=True)
+    return _launch(plan.study_path, plan.workdir, plan.tracking_uri, args.address or plan.address,
+                   args.storage or plan.storage, report=not args.no_report)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from studies.status import format_status, study_status
+    from studies.tracking import default_tracking_uri
+
+    tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+    status = study_status(tracking_uri, args.study)
+    if args.json:
+        print(json.dumps({"study": status.study, "status": status.parent_status, "totals": status.totals,
+                          "best": status.best, "cells": [vars(c) for c in status.cells]}, indent=2))
+    else:
+        print(format_status(status))
+    return 0
+
+
 def print_dry_run(study) -> None:
-    from studies.estimate import DEFAULT_EFFECTIVE_TFLOPS, estimate_study
+    from studies.estimate import estimate_study
 
     epochs = sum(t.config.training.epochs for t in study.trials)
     print(f"study {study.name} ({study.spec.design.type}): {len(study.cells)} cells x {len(study.spec.seeds)} "
@@ -98,8 +127,8 @@ def print_dry_run(study) -> None:
     if cost.gpu_hours is None:
         print("estimate: steps unknown until the data is in place (or set training.steps_per_epoch)")
     else:
-        assumed = " (assumed; measure it and set resources.effective_tflops)" \
-            if cost.effective_tflops == DEFAULT_EFFECTIVE_TFLOPS and study.spec.resources.effective_tflops is None else ""
+        measured = study.spec.resources.effective_tflops is not None
+        assumed = "" if measured else " (assumed; measure it and set resources.effective_tflops)"
         print(f"estimate: {cost.total_tflop:.3g} TFLOP = {cost.gpu_hours:.3g} GPU-hours at "
               f"{cost.effective_tflops:g} TFLOP/s per trial{assumed}")
     for trial in study.trials:
@@ -218,6 +247,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     _workdir_arg(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="finish an interrupted study: finished trials are kept, the rest run",
+                       description="Resume a study by name (its YAML and launch settings are read back from its "
+                                   "parent run) or by YAML path. Finished trials are never rerun; interrupted "
+                                   "trials continue from their last epoch checkpoint and re-attach to their "
+                                   "MLflow runs.")
+    p.add_argument("study", help="study name, or the study YAML")
+    p.add_argument("--address", help="join a running Ray cluster (default: as launched)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workdir>/mlflow.db)")
+    p.add_argument("--storage", help="shared storage path (default: as launched)")
+    p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("status", help="cells finished / running / failed / not started, and the best so far",
+                       description="Print a study's progress from the tracking store: per cell the trials "
+                                   "finished, running, failed and not started, and the best objective so far.")
+    p.add_argument("study", help="study name")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workdir>/mlflow.db)")
+    p.add_argument("--json", action="store_true")
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("report", help="tables and figure of a study, from the tracking store alone",
                        description="Rebuild the study's report (Markdown table, CSV, seaborn figure) from MLflow.")

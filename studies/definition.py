@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from search_spaces import Cell, FactorSpace, design_cells
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
 from sed_core.config.schema import ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
 from sed_core.training.evaluate import METRIC_NAMES
-from search_spaces import Cell, FactorSpace, design_cells
 
 
 class _Spec(BaseModel):
@@ -88,10 +88,15 @@ class Study:
         return self.spec.name
 
 
-def trial_identity(config: ExperimentConfig) -> str:
-    """A trial's identity: hash of its resolved config (seed included), independent of where it writes."""
+def config_hash(config: ExperimentConfig) -> str:
+    """sha256 of the resolved config (seed included), independent of where the run writes."""
     flat = {k: v for k, v in flatten(config).items() if k != "output_dir"}
-    return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()
+
+
+def trial_identity(config: ExperimentConfig) -> str:
+    """A trial's identity: the first 16 hex digits of its config hash."""
+    return config_hash(config)[:16]
 
 
 def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sed_core.data.layout import SPLITS
-from sed_core.errors import SedStudyError
 from sed_core.data.splits import load_split
+from sed_core.errors import SedStudyError
 from sed_core.models.build import build_model
 from sed_core.models.pretrained import pretrained_checkpoint
 from sed_core.training.trainer import required_splits
 from studies.definition import Study, load_study
+from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +94,12 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     workdir.mkdir(parents=True, exist_ok=True)
     study = load_study(path, workdir=workdir)
     check_study(study)
-    ensure_data(study)
     tracking_uri = tracking_uri or default_tracking_uri(workdir)
-    tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts")
+    check_tracking_uri(tracking_uri, cluster=bool(address))
+    check_storage(storage, cluster=bool(address))
+    ensure_data(study)
+    launch = {"workdir": str(workdir), "storage": storage or "", "address": address or ""}
+    tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts", launch=launch)
     finished = tracker.finished_trial_ids()
     pending = [t for t in study.trials if t.trial_id not in finished]
     print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
@@ -111,7 +115,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
         started_here = not ray.is_initialized()
         if started_here:
             if address:
-                ray.init(address=address, log_to_driver=False)
+                connect_ray(address)
             else:
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
                          configure_logging=False)

@@ -10,9 +10,10 @@ from pathlib import Path
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from sed_core.config.loading import flatten
 from search_spaces.factors import level_text
-from studies.definition import Study, Trial
+from sed_core.config.loading import flatten
+from studies.definition import Study, Trial, config_hash
+from studies.provenance import code_version
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ def default_tracking_uri(workdir: Path) -> str:
 class StudyTracker:
     """The only writer of a study's MLflow records."""
 
-    def __init__(self, tracking_uri: str, study: Study, artifact_root: Path | None = None) -> None:
+    def __init__(self, tracking_uri: str, study: Study, artifact_root: Path | None = None,
+                 launch: Mapping[str, str] | None = None) -> None:
         self.client = MlflowClient(tracking_uri)
         self.tracking_uri = tracking_uri
         self.study = study
@@ -40,8 +42,10 @@ class StudyTracker:
             self.experiment_id = self.client.create_experiment(study.name, artifact_location=location)
         else:
             self.experiment_id = experiment.experiment_id
+        self.launch = dict(launch or {})
         self.parent_run_id = self._parent_run()
         self._runs: dict[str, str] = {}
+        self._logged_epochs: dict[str, set[int]] = {}  # re-attached runs: epochs already in the store
 
     def __getstate__(self) -> dict:
         # Ray pickles callbacks with the experiment state; a client is rebuilt from the URI
@@ -70,6 +74,8 @@ class StudyTracker:
             "sedstudy.objective": json.dumps(study.spec.objective.model_dump()),
             "sedstudy.cells": json.dumps([c.id for c in study.cells]),
             "sedstudy.seeds": json.dumps(study.spec.seeds),
+            **{f"sedstudy.launch.{k}": v for k, v in self.launch.items()},
+            **code_version(),
         }
         planned = [{"cell": t.cell.id, "seed": t.seed} for t in study.trials]
         self.client.log_dict(run_id, planned, PLANNED_ARTIFACT)
@@ -100,9 +106,11 @@ class StudyTracker:
         if existing:
             run_id = existing[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
+            self._logged_epochs[trial.trial_id] = {m.step for m in self.client.get_metric_history(run_id, "epoch")}
         else:
             tags = {PARENT: self.parent_run_id, KIND: "trial", STUDY: self.study.name, CELL: trial.cell.id,
-                    SEED: str(trial.seed), TRIAL_ID: trial.trial_id}
+                    SEED: str(trial.seed), TRIAL_ID: trial.trial_id, "sedstudy.config_hash": config_hash(trial.config),
+                    **code_version()}
             tags.update({f"sedstudy.factor.{name}": level_text(value) for name, value in trial.cell.levels})
             run_id = self.client.create_run(self.experiment_id, run_name=f"{trial.cell.id} seed={trial.seed}",
                                             tags=tags).info.run_id
@@ -115,6 +123,12 @@ class StudyTracker:
         return run_id
 
     def log_metrics(self, trial: Trial, metrics: Mapping[str, float], step: int) -> None:
+        """Log one report; an epoch a resumed trial replays that the store already holds is not logged twice."""
+        if "epoch" in metrics:
+            logged = self._logged_epochs.setdefault(trial.trial_id, set())
+            if step in logged:
+                return
+            logged.add(step)
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         for i in range(0, len(batch), 500):
@@ -122,6 +136,9 @@ class StudyTracker:
 
     def log_artifact(self, trial: Trial, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self._runs[trial.trial_id], str(path), artifact_path)
+
+    def log_artifacts(self, trial: Trial, directory: Path, artifact_path: str) -> None:
+        self.client.log_artifacts(self._runs[trial.trial_id], str(directory), artifact_path)
 
     def end_trial(self, trial: Trial, *, failure: str | None = None) -> None:
         run_id = self._runs[trial.trial_id]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,3 +77,16 @@ def evaluate(model: nn.Module, dataset: ClipDataset, config: EvaluationConfig,
     preds = predict(model, dataset, batch_size=config.batch_size, median_window=config.median_window,
                     median_mode=config.median_mode)
     return score_predictions(preds, dataset, config, model.frame_hop_s, metrics), preds
+
+
+def write_frame_scores(preds: SplitPredictions, classes: tuple[str, ...], frame_hop_s: float, out_dir: Path) -> Path:
+    """The median-filtered frame scores of every clip in sed_scores_eval's TSV format (onset, offset, classes),
+    one file per clip, so any metric can be recomputed later without the model."""
+    from sed_scores_eval.base_modules.io import write_sed_scores
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for audio_id, probs in preds.frame_probs.items():
+        frame = frame_scores_to_dataframe(probs, frame_hop_s=frame_hop_s, duration_s=preds.durations[audio_id],
+                                          classes=classes)
+        write_sed_scores(frame, out_dir / f"{audio_id}.tsv")
+    return out_dir

@@ -23,7 +23,7 @@ from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
 from sed_core.models.pretrained import load_pretrained
 from sed_core.training.checkpoint import load_training_state, save_training_state
-from sed_core.training.evaluate import METRIC_NAMES, evaluate
+from sed_core.training.evaluate import METRIC_NAMES, evaluate, write_frame_scores
 from sed_core.training.freeze import apply_freeze, parameter_groups
 from sed_core.training.mean_teacher import (
     consistency_loss,
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 LAST_DIR = "last"
 BEST_FILE = "best_model.pt"
+SCORES_DIR = "scores"  # frame-level scores of the reported model: scores/<split>/<audio_id>.tsv
 
 
 @dataclass
@@ -246,6 +247,8 @@ class Trainer:
         if resume and last.exists():
             self.load_state(load_training_state(last))
             logger.info("resumed from %s at epoch %d", last, self.epoch)
+            for metrics in self.history:  # replayed: a reporter that lost some (a killed driver) gets them again
+                self.reporter.report(metrics, step=int(metrics["epoch"]))
         ecfg = self.config.evaluation
         selection_key = f"val/{ecfg.selection_split}/{ecfg.selection_metric}"
         while self.epoch < self.config.training.epochs:
@@ -274,11 +277,14 @@ class Trainer:
         for role in ("student", "teacher"):
             model = copy.deepcopy(self.student)
             model.load_state_dict(best[role])
-            metrics, _ = evaluate(model, dataset, ecfg, metrics=METRIC_NAMES)
+            metrics, preds = evaluate(model, dataset, ecfg, metrics=METRIC_NAMES)
             for k, v in metrics.items():
                 out[f"{role}/{k}"] = v
                 if role == ecfg.report_model:
                     out[k] = v
+            if role == ecfg.report_model:
+                write_frame_scores(preds, self.encoder.classes, model.frame_hop_s,
+                                   self.output_dir / SCORES_DIR / ecfg.test_split)
         return out
 
 

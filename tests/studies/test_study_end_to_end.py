@@ -103,3 +103,33 @@ def test_planned_trials_survive_without_the_tag(finished_study):
     client.delete_tag(parent.info.run_id, "sedstudy.planned_trials")
     runs = load_report_study(uri, "tiny_e2e")
     assert len(runs.planned) == 8 and {p.seed for p in runs.planned} == {1, 2}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_status_reads_progress_and_best_from_the_store(finished_study, capsys: pytest.CaptureFixture[str]):
+    from studies.cli import main
+
+    workdir, _ = finished_study
+    assert main(["status", "tiny_e2e", "--workdir", str(workdir), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["totals"] == {"finished": 8, "running": 0, "failed": 0, "not started": 0}
+    assert len(status["cells"]) == 4 and all(c["planned"] == 2 for c in status["cells"])
+    value, cell, seed = status["best"]
+    assert 0.0 <= value <= 1.0 and cell.startswith("model.pooling=") and seed in (1, 2)
+    assert main(["status", "tiny_e2f", "--workdir", str(workdir)]) == 2
+    assert "no study 'tiny_e2f'" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_trials_carry_code_version_config_hash_and_frame_scores(finished_study):
+    workdir, _ = finished_study
+    client = MlflowClient(default_tracking_uri(workdir))
+    experiment = client.get_experiment_by_name("tiny_e2e")
+    run = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'", max_results=1)[0]
+    tags = run.data.tags
+    assert len(tags["sedstudy.config_hash"]) == 64 and tags["sedstudy.config_hash"].startswith(tags["sedstudy.trial_id"])
+    assert tags["sedstudy.code.dirty"] in ("true", "false", "unknown") and tags["sedstudy.code.commit"]
+    scores = client.list_artifacts(run.info.run_id, "scores/validation")
+    assert len(scores) > 0 and all(a.path.endswith(".tsv") for a in scores)

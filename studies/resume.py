@@ -1,0 +1,55 @@
+"""What ``sedstudy resume`` needs to relaunch a study: its YAML and the settings it was launched with."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from sed_core.errors import SedStudyError
+from studies.tracking import KIND, default_tracking_uri
+
+STUDY_ARTIFACT = "study.yaml"
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    study: str
+    study_path: Path
+    workdir: Path
+    tracking_uri: str
+    address: str | None
+    storage: str | None
+
+
+def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> ResumePlan:
+    """A YAML path resumes as it is; a study name is looked up in the tracking store of ``workdir``."""
+    path = Path(study)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise SedStudyError(f"{path}: no such study file")
+        from studies.definition import load_study
+
+        name = load_study(path).name
+        uri = tracking_uri or default_tracking_uri(workdir)
+        return ResumePlan(name, path, workdir, uri, None, None)
+    uri = tracking_uri or default_tracking_uri(workdir)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(study)
+    parents = [] if experiment is None else client.search_runs(
+        [experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1, order_by=["attributes.start_time DESC"])
+    if not parents:
+        names = sorted(e.name for e in client.search_experiments())
+        raise SedStudyError(f"no study {study!r} in {uri}; pass the study YAML, or --workdir/--tracking-uri of the "
+                            f"store it was run with (studies there: {names or 'none'})")
+    parent = parents[0]
+    tags = parent.data.tags
+    launched_in = Path(tags.get("sedstudy.launch.workdir") or workdir)
+    saved = launched_in / ".sedstudy" / f"{study}.yaml"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        text = Path(client.download_artifacts(parent.info.run_id, STUDY_ARTIFACT, tmp)).read_text(encoding="utf-8")
+    saved.write_text(text, encoding="utf-8")
+    return ResumePlan(study, saved, launched_in, uri, tags.get("sedstudy.launch.address") or None,
+                      tags.get("sedstudy.launch.storage") or None)

@@ -1,0 +1,99 @@
+"""``sedstudy status``: a study's cells done / running / failed / not started, and the best result so far.
+
+Read from the tracking store alone, so it works for a running study (from another shell) and a finished one.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from sed_core.errors import SedStudyError
+from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED
+
+STATES = ("finished", "running", "failed", "not started")
+
+
+@dataclass
+class CellStatus:
+    cell: str
+    planned: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
+
+
+@dataclass
+class StudyStatus:
+    study: str
+    parent_status: str
+    objective: str
+    mode: str
+    cells: list[CellStatus]
+    best: tuple[float, str, int] | None  # (value, cell, seed)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {s: sum(c.counts[s] for c in self.cells) for s in STATES}
+
+
+def study_status(tracking_uri: str, study: str) -> StudyStatus:
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        names = sorted(e.name for e in client.search_experiments())
+        raise SedStudyError(f"no study {study!r} in {tracking_uri}; studies there: {names or 'none'}")
+    parents = client.search_runs([experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
+                                 order_by=["attributes.start_time DESC"])
+    if not parents:
+        raise SedStudyError(f"study {study!r} in {tracking_uri} has no parent run; was it started by sedstudy?")
+    parent = parents[0]
+    objective = json.loads(parent.data.tags.get("sedstudy.objective", '{"metric": "psds1", "mode": "max"}'))
+    with tempfile.TemporaryDirectory() as tmp:
+        planned = json.loads(Path(client.download_artifacts(parent.info.run_id, PLANNED_ARTIFACT, tmp)).read_text())
+    cells: dict[str, CellStatus] = {}
+    for trial in planned:
+        cells.setdefault(trial["cell"], CellStatus(trial["cell"])).planned += 1
+    seen: dict[tuple[str, str], str] = {}
+    best = None
+    for run in _children(client, experiment.experiment_id, parent.info.run_id):
+        key = (run.data.tags.get(CELL, "?"), run.data.tags.get(SEED, "?"))
+        state = {"FINISHED": "finished", "RUNNING": "running", "SCHEDULED": "running"}.get(run.info.status, "failed")
+        if seen.get(key) == "finished":
+            continue
+        seen[key] = state
+        value = run.data.metrics.get(objective["metric"])
+        if state == "finished" and value is not None:
+            better = best is None or (value > best[0] if objective["mode"] == "max" else value < best[0])
+            if better:
+                best = (value, key[0], int(key[1]) if key[1].lstrip("-").isdigit() else -1)
+    for (cell, _), state in seen.items():
+        cells.setdefault(cell, CellStatus(cell)).counts[state] += 1
+    for status in cells.values():
+        status.counts["not started"] = max(status.planned - sum(status.counts[s] for s in STATES[:3]), 0)
+    return StudyStatus(study, parent.info.status, objective["metric"], objective["mode"], list(cells.values()), best)
+
+
+def _children(client: MlflowClient, experiment_id: str, parent_id: str):
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], f"tags.`{PARENT}` = '{parent_id}'", max_results=1000,
+                                  page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def format_status(status: StudyStatus) -> str:
+    totals = status.totals
+    lines = [f"study {status.study} ({status.parent_status.lower()}): " + ", ".join(f"{totals[s]} {s}" for s in STATES)]
+    if status.best is not None:
+        value, cell, seed = status.best
+        lines.append(f"best {status.objective} so far: {value:.4f} ({cell}, seed {seed})")
+    lines.append(f"{'finished':>8} {'running':>7} {'failed':>6} {'todo':>4}  cell")
+    for c in status.cells:
+        lines.append(f"{c.counts['finished']:>8} {c.counts['running']:>7} {c.counts['failed']:>6} "
+                     f"{c.counts['not started']:>4}  {c.cell}")
+    return "\n".join(lines)
