@@ -27,10 +27,13 @@ def metrics_of(result: dict[str, Any]) -> dict[str, float]:
 
 
 def failure_reason(trial: Any) -> str:
+    """The last line of the trial's error (the exception), from storage or, before it is synced, the local file."""
     error = trial.get_error()
+    if error is None and trial.error_file and Path(trial.error_file).is_file():
+        error = Path(trial.error_file).read_text(errors="replace")
     if error is None:
         return "unknown error (see the trial's error file)"
-    text = str(error).strip().splitlines()
+    text = [line for line in str(error).strip().splitlines() if line.strip()]
     return text[-1] if text else type(error).__name__
 
 
@@ -60,6 +63,9 @@ class MLflowStudyCallback(tune.Callback):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.tracker.end_trial(self._trial(trial), failure=failure_reason(trial))
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.note_retry(self._trial(trial), failure_reason(trial))
 
 
 class ProgressCallback(tune.Callback):

@@ -40,6 +40,14 @@ class ResourcesSpec(_Spec):
     effective_tflops: float | None = Field(None, gt=0)
 
 
+class FailuresSpec(_Spec):
+    """What happens to a trial that raises: Tune retries it from its last checkpoint ``max_retries`` times; an
+    out-of-memory failure is retried once more at the end with twice the GPU share (fewer trials per GPU)."""
+
+    max_retries: int = Field(0, ge=0)
+    oom_retry: bool = True
+
+
 class SyntheticDataSpec(_Spec):
     """Generate this synthetic preset at ``experiment.data.root`` when no dataset is there."""
 
@@ -56,6 +64,7 @@ class StudySpec(_Spec):
     objective: ObjectiveSpec = ObjectiveSpec()
     metrics: list[str] = Field(default_factory=lambda: ["psds1", "psds2", "collar_f1"])
     resources: ResourcesSpec = ResourcesSpec()
+    failures: FailuresSpec = FailuresSpec()
     synthetic_data: SyntheticDataSpec | None = None
 
     @field_validator("seeds")

@@ -13,7 +13,7 @@ from sed_core.errors import SedStudyError
 from sed_core.models.build import build_model
 from sed_core.models.pretrained import pretrained_checkpoint
 from sed_core.training.trainer import required_splits
-from studies.definition import Study, load_study
+from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 
 logger = logging.getLogger(__name__)
@@ -84,11 +84,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
-    from ray import tune
 
-    from studies.callbacks import MLflowStudyCallback, ProgressCallback
     from studies.tracking import StudyTracker, default_tracking_uri
-    from studies.trainable import run_trial
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -106,12 +103,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
           f"trials; {len(study.trials) - len(pending)} already finished, {len(pending)} to run", flush=True)
     failed = 0
     if pending:
-        trials = {t.trial_id: t for t in pending}
         storage_path = storage or str(workdir / "ray_results")
         trial_root = Path(storage_path) / study.name / "trials" if storage else workdir / "trials" / study.name
-        param_space = {"trial": tune.grid_search([
-            {"trial_id": t.trial_id, "config": t.config.model_dump(mode="json"),
-             "output_dir": str(trial_root / t.trial_id)} for t in pending])}
         started_here = not ray.is_initialized()
         if started_here:
             if address:
@@ -120,26 +113,56 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
                          configure_logging=False)
         try:
-            resources = {"cpu": study.spec.resources.cpu, "gpu": study.spec.resources.gpu}
-            tuner = tune.Tuner(
-                tune.with_resources(run_trial, resources),
-                param_space=param_space,
-                run_config=tune.RunConfig(
-                    name=study.name,
-                    storage_path=storage_path,
-                    callbacks=[MLflowStudyCallback(tracker, trials),
-                               ProgressCallback(trials, study.spec.objective.metric,
-                                                lambda t: t.config.training.epochs)],
-                    verbose=0,
-                    failure_config=tune.FailureConfig(max_failures=0),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                ),
-            )
-            results = tuner.fit()
-            failed = sum(1 for r in results if r.error is not None)
+            gpu = study.spec.resources.gpu
+            errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name)
+            oom = [t for t in pending if t.trial_id in errors and is_out_of_memory(errors[t.trial_id])]
+            if oom and study.spec.failures.oom_retry and 0 < gpu < 1:
+                print(f"{len(oom)} trial(s) ran out of GPU memory: retrying them with {min(2 * gpu, 1.0):g} GPU "
+                      f"each (fewer trials per GPU)", flush=True)
+                retried = tune_pass(study, oom, tracker, trial_root, storage_path, gpu=min(2 * gpu, 1.0),
+                                    name=f"{study.name}-oom-retry")
+                errors = {k: v for k, v in errors.items() if k not in {t.trial_id for t in oom}} | retried
+            failed = len(errors)
         finally:
             if started_here:
                 ray.shutdown()
     tracker.end_study()
     return StudyOutcome(study, tracking_uri, tracker.parent_run_id, len(pending), len(study.trials) - len(pending),
                         failed)
+
+
+OUT_OF_MEMORY_MARKERS = ("out of memory", "OutOfMemoryError", "CUDA error: out of memory")
+
+
+def is_out_of_memory(reason: str) -> bool:
+    return any(marker in reason for marker in OUT_OF_MEMORY_MARKERS)
+
+
+def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, storage_path: str, *, gpu: float,
+              name: str) -> dict[str, str]:
+    """One Tuner.fit over ``trials``; returns {trial_id: failure reason} of the trials that failed."""
+    from ray import tune
+
+    from studies.callbacks import MLflowStudyCallback, ProgressCallback
+    from studies.trainable import run_trial
+
+    by_id = {t.trial_id: t for t in trials}
+    param_space = {"trial": tune.grid_search([
+        {"trial_id": t.trial_id, "config": t.config.model_dump(mode="json"),
+         "output_dir": str(trial_root / t.trial_id)} for t in trials])}
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
+        param_space=param_space,
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage_path,
+            callbacks=[MLflowStudyCallback(tracker, by_id),
+                       ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs)],
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
+            # the trainer keeps best_model.pt and last/ in the trial's output dir; Tune keeps one checkpoint
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    results = tuner.fit()
+    return {r.config["trial"]["trial_id"]: str(r.error) for r in results if r.error is not None}

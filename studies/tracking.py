@@ -140,6 +140,13 @@ class StudyTracker:
     def log_artifacts(self, trial: Trial, directory: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self._runs[trial.trial_id], str(directory), artifact_path)
 
+    def note_retry(self, trial: Trial, reason: str) -> None:
+        """A failed attempt that Tune retries: counted and explained on the run, which stays RUNNING."""
+        run_id = self._runs[trial.trial_id]
+        attempts = int(self.client.get_run(run_id).data.tags.get("sedstudy.retries", "0")) + 1
+        self.client.set_tag(run_id, "sedstudy.retries", str(attempts))
+        self.client.set_tag(run_id, f"sedstudy.retry.{attempts}", reason[:5000])
+
     def end_trial(self, trial: Trial, *, failure: str | None = None) -> None:
         run_id = self._runs[trial.trial_id]
         if failure is not None:

@@ -158,6 +158,9 @@ class Trainer:
         if mcfg.probability > 0 and float(torch.rand(1, generator=self.generator)) < mcfg.probability:
             inputs, strong_t, weak_t = self._mix(inputs, strong_t, weak_t, strong_mask, weak_mask)
         student = self.student(inputs)
+        if not (torch.isfinite(student.strong).all() and torch.isfinite(student.weak).all()):
+            raise FloatingPointError(f"the student's output is not finite at step {self.step} (epoch {self.epoch}): "
+                                     f"the training diverged; lower training.optimizer.lr or set training.gradient_clip")
         with torch.no_grad():
             teacher = self.teacher(inputs)
         loss_strong = self.bce(student.strong[strong_mask], strong_t[strong_mask])
