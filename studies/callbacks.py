@@ -12,6 +12,7 @@ from ray import tune
 from sed_core.training.trainer import BEST_FILE, SCORES_DIR
 from studies.definition import Trial
 from studies.tracking import StudyTracker
+from studies.trainable import NODE_KEY
 
 # Keys Ray adds to every result; everything else a trial reports is a metric of ours.
 RAY_RESULT_KEYS = {
@@ -41,6 +42,7 @@ class MLflowStudyCallback(tune.Callback):
     def __init__(self, tracker: StudyTracker, trials: dict[str, Trial]) -> None:
         self.tracker = tracker
         self.trials = trials
+        self._nodes: dict[str, str] = {}
 
     def _trial(self, trial: Any) -> Trial:
         return self.trials[trial.config["trial"]["trial_id"]]
@@ -49,7 +51,12 @@ class MLflowStudyCallback(tune.Callback):
         self.tracker.start_trial(self._trial(trial))
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        self.tracker.log_metrics(self._trial(trial), metrics_of(result), int(result.get("step", iteration)))
+        ours = self._trial(trial)
+        node = result.get(NODE_KEY)
+        if node and node != self._nodes.get(ours.trial_id):
+            self._nodes[ours.trial_id] = node
+            self.tracker.set_tag(ours, "sedstudy.ray_node", str(node))
+        self.tracker.log_metrics(ours, metrics_of(result), int(result.get("step", iteration)))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         ours = self._trial(trial)

@@ -38,7 +38,9 @@ class StudyTracker:
         self.study = study
         experiment = self.client.get_experiment_by_name(study.name)
         if experiment is None:
-            location = artifact_root.resolve().as_uri() + f"/{study.name}" if artifact_root else None
+            # a local store keeps artifacts beside it; a tracking server decides where its artifacts go
+            local = not tracking_uri.startswith(("http://", "https://"))
+            location = artifact_root.resolve().as_uri() + f"/{study.name}" if artifact_root and local else None
             self.experiment_id = self.client.create_experiment(study.name, artifact_location=location)
         else:
             self.experiment_id = experiment.experiment_id
@@ -139,6 +141,9 @@ class StudyTracker:
 
     def log_artifacts(self, trial: Trial, directory: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self._runs[trial.trial_id], str(directory), artifact_path)
+
+    def set_tag(self, trial: Trial, key: str, value: str) -> None:
+        self.client.set_tag(self._runs[trial.trial_id], key, value)
 
     def note_retry(self, trial: Trial, reason: str) -> None:
         """A failed attempt that Tune retries: counted and explained on the run, which stays RUNNING."""

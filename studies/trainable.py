@@ -6,10 +6,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import tune
 
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
+
+
+NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
 
 
 class RayReporter:
@@ -17,6 +21,7 @@ class RayReporter:
 
     def __init__(self) -> None:
         self._pending: Path | None = None
+        self._node = ray.get_runtime_context().get_node_id()
 
     def checkpoint(self, path: Path) -> None:
         self._pending = Path(path)
@@ -24,7 +29,7 @@ class RayReporter:
     def report(self, metrics: Mapping[str, float], step: int) -> None:
         checkpoint = tune.Checkpoint.from_directory(str(self._pending)) if self._pending else None
         self._pending = None
-        tune.report({**metrics, "step": step}, checkpoint=checkpoint)
+        tune.report({**metrics, "step": step, NODE_KEY: self._node}, checkpoint=checkpoint)
 
 
 def run_trial(params: dict[str, Any]) -> None:
