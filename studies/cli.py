@@ -42,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = resolve_paths(load_config(args.config, args.set), workdir)
     if not config.output_dir.is_absolute():
         config = config.model_copy(update={"output_dir": workdir / config.output_dir})
-    result = fit(config, LoggingReporter(), resume=not args.restart)
+    result = fit(config, LoggingReporter(), resume=not args.restart, embedding_cache_dir=workdir / "embedding_cache")
     print(json.dumps({"output_dir": str(result.output_dir), "best_epoch": result.best_epoch, **result.metrics},
                      indent=2))
     return 0

@@ -149,7 +149,8 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
     by_id = {t.trial_id: t for t in trials}
     param_space = {"trial": tune.grid_search([
         {"trial_id": t.trial_id, "config": t.config.model_dump(mode="json"),
-         "output_dir": str(trial_root / t.trial_id)} for t in trials])}
+         "output_dir": str(trial_root / t.trial_id),
+         "embedding_cache_dir": str(trial_root.parent.parent / "embedding_cache")} for t in trials])}
     tuner = tune.Tuner(
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,

@@ -42,4 +42,5 @@ def run_trial(params: dict[str, Any]) -> None:
     if restored is not None and not last.exists():
         with restored.as_directory() as directory:
             shutil.copytree(directory, last)
-    fit(config, RayReporter(), resume=True)
+    cache = spec.get("embedding_cache_dir")
+    fit(config, RayReporter(), resume=True, embedding_cache_dir=Path(cache) if cache else None)

@@ -186,6 +186,8 @@ class TrainingConfig(Section):
     ema_buffers: bool = False
     mixup: MixupConfig = MixupConfig()
     gradient_clip: float = Field(5.0, ge=0)
+    # reuse a frozen, deterministic backbone's outputs across epochs and trials when a cache folder is given
+    embedding_cache: Literal["auto", "off"] = "auto"
     steps_per_epoch: int | None = Field(None, gt=0)
     num_threads: int | None = Field(None, gt=0)
     loader_workers: int = Field(0, ge=0)

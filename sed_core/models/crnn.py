@@ -60,6 +60,7 @@ class CRNN(nn.Module):
         self.pooling = POOLINGS.get(mcfg.pooling)(2 * mcfg.rnn.hidden_size, n_classes)
         self.time_pool = math.prod(self.time_pooling)
         self.frame_hop_s = config.features.hop_length * self.time_pool / self.sample_rate
+        self.embedding_cache = None  # set by the trainer for a frozen, deterministic backbone
 
     def _build_backbone(self, config: ExperimentConfig) -> nn.Module:
         bcfg = config.model.backbone
@@ -72,11 +73,21 @@ class CRNN(nn.Module):
         return backbone
 
     def inputs(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(B, S) -> the model's named input features (what mixup mixes)."""
+        """(B, S) -> the model's named input features (what mixup mixes).
+
+        With an embedding cache attached (a frozen, deterministic backbone) the SSL branch arrives as its
+        FAP-pooled tokens ("ssl_tokens", read from or written to the cache) instead of front-end features.
+        """
         named = {"mel": self.frontend(waveform)}
-        if self.backbone is not None:
+        if self.backbone is not None and self.embedding_cache is not None:
+            named["ssl_tokens"] = self.embedding_cache.tokens(waveform, self._tokens_of_waveform)
+        elif self.backbone is not None:
             named["ssl"] = self.backbone.features(waveform)
         return named
+
+    @torch.no_grad()
+    def _tokens_of_waveform(self, waveform: torch.Tensor) -> torch.Tensor:
+        return frequency_average(self.backbone(self.backbone.features(waveform)))
 
     def output_frames(self, n_samples: int) -> int:
         return self.output_frames_of(self.frontend.n_frames(n_samples))
@@ -103,11 +114,17 @@ class CRNN(nn.Module):
         b, c, t, f = x.shape
         return x.permute(0, 2, 1, 3).reshape(b, t, c * f)
 
-    def ssl_frames(self, features: torch.Tensor, n_frames: int) -> torch.Tensor:
-        """Backbone features -> tokens -> FAP -> (B, n_frames, D) aligned to the CNN frames."""
-        trainable = any(p.requires_grad for p in self.backbone.parameters())
-        with torch.set_grad_enabled(trainable and torch.is_grad_enabled()):
-            tokens = frequency_average(self.backbone(features))
+    def ssl_frames(self, features: torch.Tensor, n_frames: int, *, pooled: bool = False) -> torch.Tensor:
+        """Backbone features -> tokens -> FAP -> (B, n_frames, D) aligned to the CNN frames.
+
+        ``pooled``: ``features`` are already FAP-pooled tokens (B, T', D) (from the embedding cache).
+        """
+        if pooled:
+            tokens = features
+        else:
+            trainable = any(p.requires_grad for p in self.backbone.parameters())
+            with torch.set_grad_enabled(trainable and torch.is_grad_enabled()):
+                tokens = frequency_average(self.backbone(features))
         grid = self.backbone.token_grid(self.clip_samples)
         return align(tokens, grid, self.frame_times(n_frames), self.alignment)
 
@@ -115,7 +132,12 @@ class CRNN(nn.Module):
         mel = inputs["mel"]
         t = self.output_frames_of(mel.shape[-1])
         x = self.cnn_frames(mel) if self.cnn is not None else None  # (B, T', C*F')
-        ssl = self.ssl_frames(inputs["ssl"], t) if self.backbone is not None else None
+        if self.backbone is None:
+            ssl = None
+        elif "ssl_tokens" in inputs:
+            ssl = self.ssl_frames(inputs["ssl_tokens"], t, pooled=True)
+        else:
+            ssl = self.ssl_frames(inputs["ssl"], t)
         x = self.fusion(x, ssl)
         x = self.dropout(self.rnn(x))  # (B, T', 2H)
         strong = torch.sigmoid(self.dense(x))  # (B, T', n_classes)

@@ -21,6 +21,7 @@ from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
+from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
 from sed_core.models.pretrained import load_pretrained
 from sed_core.training.checkpoint import load_training_state, save_training_state
 from sed_core.training.evaluate import METRIC_NAMES, evaluate, write_frame_scores
@@ -76,7 +77,8 @@ def make_datasets(config: ExperimentConfig, model: nn.Module) -> tuple[dict[str,
 class Trainer:
     """Holds student, teacher, optimizer and data for one run; ``fit`` drives it."""
 
-    def __init__(self, config: ExperimentConfig, reporter: Reporter) -> None:
+    def __init__(self, config: ExperimentConfig, reporter: Reporter, *,
+                 embedding_cache_dir: Path | None = None) -> None:
         self.config = config
         self.reporter = reporter
         tcfg = config.training
@@ -86,6 +88,7 @@ class Trainer:
         self.student = build_model(config)
         self.datasets, self.encoder = make_datasets(config, self.student)
         load_pretrained(self.student, config)
+        self.cache = self._embedding_cache(embedding_cache_dir)
         self.teacher = self._teacher_of(self.student)
         sources = config.data.batch.sources()
         train_sets = [self.datasets[name] for name in sources]
@@ -103,6 +106,16 @@ class Trainer:
         self.best_epoch = -1
         self.history: list[dict[str, float]] = []
         self.output_dir = Path(config.output_dir)
+
+    def _embedding_cache(self, root: Path | None) -> EmbeddingCache | None:
+        """Attach a shared cache of backbone outputs when the run's backbone is frozen and deterministic."""
+        if root is None or self.config.training.embedding_cache == "off" or cache_blockers(self.config):
+            return None
+        clip_samples = int(round(self.config.data.clip_seconds * self.config.data.sample_rate))
+        cache = EmbeddingCache(root, backbone_namespace(self.student.backbone, clip_samples))
+        self.student.embedding_cache = cache
+        logger.info("frozen backbone: its outputs are cached in %s", cache.dir)
+        return cache
 
     @staticmethod
     def _teacher_of(student: nn.Module) -> nn.Module:
@@ -207,7 +220,10 @@ class Trainer:
             for k, v in self.train_step(batch).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
-        return {f"train/{k}": v / max(n, 1) for k, v in sums.items()}
+        out = {f"train/{k}": v / max(n, 1) for k, v in sums.items()}
+        if self.cache is not None:
+            out |= {"cache/computed": float(self.cache.computed), "cache/served": float(self.cache.served)}
+        return out
 
     def selection_metrics(self) -> dict[str, float]:
         ecfg = self.config.evaluation
@@ -291,6 +307,10 @@ class Trainer:
         return out
 
 
-def fit(config: ExperimentConfig, reporter: Reporter | None = None, *, resume: bool = True) -> FitResult:
-    """Train one run of ``config``; resumes from ``output_dir/last`` when it exists and ``resume`` is set."""
-    return Trainer(config, reporter or NullReporter()).fit(resume=resume)
+def fit(config: ExperimentConfig, reporter: Reporter | None = None, *, resume: bool = True,
+        embedding_cache_dir: Path | None = None) -> FitResult:
+    """Train one run of ``config``; resumes from ``output_dir/last`` when it exists and ``resume`` is set.
+
+    ``embedding_cache_dir``: where frozen-backbone outputs are shared between runs (see models.embedding_cache).
+    """
+    return Trainer(config, reporter or NullReporter(), embedding_cache_dir=embedding_cache_dir).fit(resume=resume)
