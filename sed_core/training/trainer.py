@@ -22,7 +22,7 @@ from sed_core.data.splits import load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
-from sed_core.models.pretrained import load_pretrained
+from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.training.checkpoint import load_training_state, save_training_state
 from sed_core.training.evaluate import METRIC_NAMES, evaluate, write_frame_scores
 from sed_core.training.freeze import apply_freeze, parameter_groups
@@ -84,6 +84,7 @@ class Trainer:
         tcfg = config.training
         if tcfg.num_threads:
             torch.set_num_threads(tcfg.num_threads)
+        pretrained_checkpoint(config)  # a missing backbone checkpoint is refused before any data is read
         seed_everything(config.seed)
         self.student = build_model(config)
         self.datasets, self.encoder = make_datasets(config, self.student)

@@ -133,3 +133,18 @@ def test_trials_carry_code_version_config_hash_and_frame_scores(finished_study):
     assert tags["sedstudy.code.dirty"] in ("true", "false", "unknown") and tags["sedstudy.code.commit"]
     scores = client.list_artifacts(run.info.run_id, "scores/validation")
     assert len(scores) > 0 and all(a.path.endswith(".tsv") for a in scores)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_adding_a_seed_to_a_finished_study_runs_only_the_new_trials(finished_study):
+    """Kept last: it grows the study to 3 seeds (12 trials)."""
+    workdir, path = finished_study
+    path.write_text(STUDY.replace("seeds: [1, 2]", "seeds: [1, 2, 3]"))
+    outcome = run_study(path, workdir=workdir)
+    assert (outcome.ran, outcome.skipped, outcome.failed) == (4, 8, 0)
+    client = MlflowClient(default_tracking_uri(workdir))
+    experiment = client.get_experiment_by_name("tiny_e2e")
+    runs = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'")
+    assert len(runs) == 12 and len({r.data.tags["sedstudy.trial_id"] for r in runs}) == 12
+    assert sorted(r.data.tags["sedstudy.seed"] for r in runs).count("3") == 4
