@@ -110,7 +110,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
             if address:
                 connect_ray(address)
             else:
-                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                # "local" always starts our own instance, never joins a cluster another `ray start` left behind
+                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
                          configure_logging=False)
         try:
             gpu = study.spec.resources.gpu

@@ -59,7 +59,13 @@ class RayCluster:
 @pytest.fixture()
 def two_node_ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
     """A head and a worker node started with `ray start --block`, 1 CPU each, token auth (Ray 2.60)."""
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    import shutil
+    import tempfile
+
+    # our own temp dir (short: Ray's socket paths must fit 107 characters), so nothing is left in /tmp/ray for
+    # other Ray users on this machine (ray start records the cluster there for later ray.init() calls)
+    ray_tmp = tempfile.mkdtemp(prefix="sr-", dir="/tmp")
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_TMPDIR": ray_tmp}
     port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats", "--block"]
@@ -73,10 +79,12 @@ def two_node_ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
         processes.append(worker)
         wait_for(lambda: "--block" in (tmp_path / "ray_worker.log").read_text(), "the Ray worker node",
                  tmp_path / "ray_worker.log")
-        yield RayCluster(address, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": env["RAY_AUTH_TOKEN"]})
+        yield RayCluster(address, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": env["RAY_AUTH_TOKEN"],
+                                   "RAY_TMPDIR": ray_tmp})
     finally:
         for process in reversed(processes):
             stop(process)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 @pytest.fixture()
@@ -97,6 +105,65 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
 
     try:
         wait_for(answers, "the MLflow server", tmp_path / "mlflow_server.log")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(server)
+
+
+POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+
+
+@pytest.fixture()
+def postgres_uri() -> Iterator[str]:
+    """A throwaway PostgreSQL server (Debian's packages) on 127.0.0.1, run as the `postgres` user."""
+    import pwd
+    import shutil
+    import tempfile
+
+    if not POSTGRES_BINARIES or os.geteuid() != 0:
+        pytest.skip("needs Debian's postgresql package and root (to run it as the postgres user); .ci/run installs it")
+    bindir = POSTGRES_BINARIES[-1].parent
+    user = pwd.getpwnam("postgres")
+    root = Path(tempfile.mkdtemp(prefix="sedstudy-pg-"))  # outside pytest's 0700 tmp dirs, which postgres can't enter
+    os.chown(root, user.pw_uid, user.pw_gid)
+    data, port = root / "data", free_port()
+
+    def as_postgres(*command: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *command]
+
+    subprocess.run(as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "mlflow", "--auth=trust"),
+                   check=True, capture_output=True)
+    log = root / "postgres.log"
+    server = subprocess.Popen(as_postgres(str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
+                                          "-c", "listen_addresses=127.0.0.1"),
+                              stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: subprocess.run(as_postgres(str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)),
+                                        capture_output=True).returncode == 0, "PostgreSQL", log)
+        subprocess.run(as_postgres(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "mlflow",
+                                   "mlflow"), check=True, capture_output=True)
+        yield f"postgresql+psycopg2://mlflow@127.0.0.1:{port}/mlflow"
+    finally:
+        stop(server)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture()
+def mlflow_server_on_postgres(tmp_path: Path, postgres_uri: str) -> Iterator[str]:
+    port = free_port()
+    server = start([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", postgres_uri,
+                    "--artifacts-destination", str(tmp_path / "served"), "--host", "127.0.0.1", "--port", str(port),
+                    "--workers", "1"], tmp_path / "mlflow_pg_server.log", dict(os.environ))
+
+    def answers() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(answers, "the MLflow server on PostgreSQL", tmp_path / "mlflow_pg_server.log")
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
