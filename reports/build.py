@@ -1,119 +1,177 @@
-"""Build a study's report (Markdown, PNG figure, CSV summary) from the tracking store alone."""
+"""Build a study's report (Markdown, HTML, LaTeX, CSV, PNG/PDF figures) from the tracking store alone."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
+from mlflow.tracking import MlflowClient
 
-from reports.figures import save_metrics_by_factor
-from reports.load import FAILED_STATUSES, StudyRuns, load_study
-from reports.summary import summarize
-from reports.tables import markdown_table
+from reports.analysis import StudyAnalysis, analyze, ranked_cells
+from reports.clip_section import ClipBootstrap, ClipStatistic, clip_bootstrap
+from reports.fig_per_class import MAX_ROWS
+from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
+from reports.html import HtmlContent, cell_anchor, render_html
+from reports.load import StudyRuns, load_study
+from reports.markdown import render_markdown
+from reports.study_tables import comparison_table, effects_table, format_p, interval_table, paper_table
+from reports.style import FORMATS
+from reports.table_model import Table, TableCell
+from reports.table_render import to_latex
+from reports.uri import default_ui_base, redact_uri
+
+__all__ = ["ReportPaths", "build_report", "redact_uri"]
 
 logger = logging.getLogger(__name__)
 
 MARKDOWN_NAME = "report.md"
-FIGURE_NAME = "metrics_by_factor.png"
+HTML_NAME = "report.html"
+FIGURE_NAME = f"{METRICS_BY_FACTOR}.png"
 SUMMARY_NAME = "summary.csv"
-MAX_LISTED_TRIALS = 50
+COMPARISONS_NAME = "comparisons.csv"
+EFFECTS_NAME = "effects.csv"
+CLIP_NAME = "clip_bootstrap.csv"
+PAPER_LATEX_NAME = "paper_table.tex"
+EFFECTS_LATEX_NAME = "effects.tex"
+CACHE_DIR_NAME = ".cache"
+SHOWN_CELLS = 6
+NO_FACTORS_NOTE = "Effects of the factors: skipped, the study has no factors (seeds only)."
+CLIP_NOTE = ("Paired bootstrap over evaluation clips (same resample for both cells and every seed pair); percentile "
+             "interval, two-sided bootstrap p.")
 
 
 @dataclass(frozen=True)
 class ReportPaths:
-    """The files a report consists of."""
+    """The files a report consists of; `figures` lists every figure file (PNG and PDF), `notes` what was left out."""
 
     out_dir: Path
     markdown: Path
     figure: Path
     summary_csv: Path
+    html: Path
+    latex: Path
+    effects_latex: Path
+    comparisons_csv: Path
+    effects_csv: Path
+    figures: tuple[Path, ...]
+    notes: tuple[str, ...]
 
 
-def build_report(tracking_uri: str, study: str, out_dir: str | Path) -> ReportPaths:
-    """Write report.md, metrics_by_factor.png and summary.csv for `study` into `out_dir`; same store, same bytes."""
-    runs = load_study(tracking_uri, study)
-    summary = summarize(runs)
+def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base: str | None = None,
+                 cache_dir: str | Path | None = None, correction: str = "holm", alpha: float = 0.05,
+                 learning_curves: bool = True, shown_cells: int = SHOWN_CELLS,
+                 clip_statistic: ClipStatistic | None = None, clip_split: str | None = None,
+                 clip_resamples: int = 1000, method: str = "auto", formats: tuple[str, ...] = FORMATS) -> ReportPaths:
+    """Write every table, figure and the HTML page of `study` into `out_dir`; same store, same bytes.
+
+    `ui_base`: the MLflow UI the HTML links runs to (default: the tracking server itself, else
+    http://127.0.0.1:5000, where `sedstudy ui` serves). `cache_dir`: where the fetched trials are cached
+    (default `<out_dir>/.cache`). `correction`: "holm" or "bh" across the comparison table. `shown_cells`: how
+    many cells (the baseline and the best by the objective) get PSD-ROC curves and learning curves, which read
+    per-run data. `clip_statistic`: a clip-set statistic for the bootstrap over clips, used when the trials
+    store frame scores (`clip_resamples` resamples, on `clip_split`). `method`: how trials are read (`load_study`).
+    `formats`: the figure files written (PNG is always needed: the pages embed it).
+    """
+    if "png" not in formats:
+        raise ValueError(f"formats must include 'png' (the Markdown and HTML pages show it), but got {formats}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    runs = load_study(tracking_uri, study, cache_dir=out / CACHE_DIR_NAME if cache_dir is None else cache_dir,
+                      method=method)
+    analysis = analyze(runs, correction=correction, alpha=alpha)
+    shown = ranked_cells(runs, analysis.summary, shown_cells)
+    heat_cells = [cell for cell in runs.cells if cell in set(ranked_cells(runs, analysis.summary, MAX_ROWS))]
+    figures = write_figures(runs, out, shown=shown, heat_cells=heat_cells, learning_curves=learning_curves,
+                            formats=formats)
+    clips = clip_bootstrap(MlflowClient(tracking_uri=tracking_uri), runs, shown, statistic=clip_statistic,
+                           split=clip_split, n_resamples=clip_resamples)
+    tables = _tables(runs, analysis, clips)
+    notes = _notes(runs, figures, clips)
+
     paths = ReportPaths(out_dir=out, markdown=out / MARKDOWN_NAME, figure=out / FIGURE_NAME,
-                        summary_csv=out / SUMMARY_NAME)
-    save_metrics_by_factor(runs, paths.figure)
-    summary.to_csv(paths.summary_csv, index=False, lineterminator="\n")
-    paths.markdown.write_text(render_markdown(runs, summary, figure=FIGURE_NAME), encoding="utf-8", newline="\n")
+                        summary_csv=out / SUMMARY_NAME, html=out / HTML_NAME, latex=out / PAPER_LATEX_NAME,
+                        effects_latex=out / EFFECTS_LATEX_NAME, comparisons_csv=out / COMPARISONS_NAME,
+                        effects_csv=out / EFFECTS_NAME,
+                        figures=tuple(path for figure in figures for path in figure.files), notes=tuple(notes))
+    _csv(analysis.summary, paths.summary_csv)
+    _csv(analysis.comparisons, paths.comparisons_csv)
+    _csv(analysis.effects, paths.effects_csv)
+    if not clips.table.empty:
+        _csv(clips.table, out / CLIP_NAME)
+    _text(paths.latex, to_latex(tables["paper"], label=f"tab:{runs.study}-results") + "\n")
+    _text(paths.effects_latex, to_latex(tables["effects"], label=f"tab:{runs.study}-effects") + "\n")
+    _text(paths.markdown, render_markdown(runs, analysis, tables=tables, figures=figures, notes=notes))
+    facts = [("Parent run", runs.parent_run_id), ("Baseline cell", runs.baseline_cell),
+             ("Factors", ", ".join(runs.factors) or "none"), ("Metrics", ", ".join(runs.metrics)),
+             ("Objective", f"{runs.objective} ({runs.objective_mode})"),
+             ("Trials", _counts(analysis.summary))]
+    html_tables = {"results": [tables["paper"]], "intervals": [tables["intervals"]],
+                   "comparisons": [tables["comparisons"]], "effects": [tables["effects"]] if runs.factors else [],
+                   "clip-bootstrap": [tables["clip_bootstrap"]] if "clip_bootstrap" in tables else []}
+    section_notes = {"clip-bootstrap": clips.note}
+    if not runs.factors:
+        section_notes["effects"] = NO_FACTORS_NOTE
+    _text(paths.html, render_html(runs, HtmlContent(tables=html_tables, figures=figures, notes=notes,
+                                                    ui_base=ui_base or default_ui_base(tracking_uri), facts=facts,
+                                                    section_notes=section_notes)))
     logger.info("report of study %r written to %s", study, out)
     return paths
 
 
-def render_markdown(runs: StudyRuns, summary: pd.DataFrame, *, figure: str = FIGURE_NAME) -> str:
-    """The report's Markdown text; `figure` is the figure's path relative to the Markdown file."""
+def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap) -> dict[str, Table]:
+    def link(cell: str) -> str:
+        return cell_anchor(runs, cell)
+
+    tables = {
+        "paper": paper_table(analysis.summary, analysis.comparisons, runs.metrics, objective=runs.objective,
+                             objective_mode=runs.objective_mode, correction=analysis.correction,
+                             alpha=analysis.alpha, link=link),
+        "intervals": interval_table(analysis.summary, runs.metrics, link=link),
+        "comparisons": comparison_table(analysis.comparisons, runs.cell_levels, runs.factors,
+                                        correction=analysis.correction, alpha=analysis.alpha, link=link),
+        "effects": effects_table(analysis.effects, alpha=analysis.alpha),
+    }
+    if not clips.table.empty:
+        tables["clip_bootstrap"] = _clip_table(clips.table, link)
+    return tables
+
+
+def _clip_table(table: pd.DataFrame, link: Callable[[str], str]) -> Table:
+    rows = []
+    for _, row in table.iterrows():
+        diff = "–" if pd.isna(row["diff"]) else f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+        rows.append((TableCell(str(row["cell"])), TableCell(str(row["split"])), TableCell(str(row["n_pairs"])),
+                     TableCell("–" if pd.isna(row["n_clips"]) else str(int(row["n_clips"]))),
+                     TableCell(diff, link=link(row["cell"])), TableCell(format_p(float(row["p"]))),
+                     TableCell(str(row["note"]))))
+    return Table(name="clip_bootstrap", caption="Bootstrap over clips", header=(
+        "cell", "split", "pairs", "clips", "Δ vs baseline [95 % CI]", "p", "note"),
+        align=("l", "l", "r", "r", "c", "r", "l"),
+        rows=tuple(rows), notes=(CLIP_NOTE,))
+
+
+def _notes(runs: StudyRuns, figures: list[FigureResult], clips: ClipBootstrap) -> list[str]:
+    notes = [figure.note for figure in figures if figure.note]
+    if clips.note:
+        notes.append(clips.note)
+    if not runs.factors:
+        notes.append(NO_FACTORS_NOTE)
+    return notes
+
+
+def _counts(summary: pd.DataFrame) -> str:
     totals = {column: int(summary[column].sum()) for column in
               ("n_planned", "n_finished", "n_failed", "n_running", "n_missing")}
-    counts = (f"{totals['n_planned']} planned, {totals['n_finished']} finished, {totals['n_failed']} failed, "
-              f"{totals['n_missing']} missing")
-    if totals["n_running"]:
-        counts += f", {totals['n_running']} running"
-    factors = ", ".join(f"`{factor}`" for factor in runs.factors) or "none"
-    lines = [
-        f"# Study report: {runs.study}",
-        "",
-        f"- Study: `{runs.study}`",
-        f"- Tracking URI: `{redact_uri(runs.tracking_uri)}`",
-        f"- Parent run: `{runs.parent_run_id}`",
-        f"- Baseline cell: `{runs.baseline_cell}`",
-        f"- Factors: {factors}",
-        f"- Trials: {counts}",
-        "",
-        "## Results per cell",
-        "",
-        "Mean ± sd over seeds (sd with ddof=1) of the finished trials; n = finished trials. "
-        "The first row is the baseline cell.",
-        "",
-        markdown_table(summary, runs.metrics),
-        "",
-        "## Metrics by factor level",
-        "",
-        "Grey dots: single finished trials. Blue: mean per level with a 95 % t confidence interval, pooled over "
-        "the levels of the other factors.",
-        "",
-        f"![Metrics by factor level]({figure})",
-        "",
-    ]
-    lines += _trial_list("Failed trials", _failed(runs), ("cell", "seed", "status", "reason"))
-    lines += _trial_list("Missing trials", _missing(runs), ("cell", "seed"))
-    return "\n".join(lines)
+    text = (f"{totals['n_planned']} planned, {totals['n_finished']} finished, {totals['n_failed']} failed, "
+            f"{totals['n_missing']} missing")
+    return text + (f", {totals['n_running']} running" if totals["n_running"] else "")
 
 
-def redact_uri(uri: str) -> str:
-    """The URI with any password replaced by `***` (a PostgreSQL-backed store's URI may carry one)."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n")
 
 
-def _failed(runs: StudyRuns) -> list[tuple[str, ...]]:
-    failed = runs.runs[runs.runs["status"].isin(FAILED_STATUSES)]
-    return [(row.cell, str(row.seed), row.status, row.failure or "(no reason recorded)")
-            for row in failed.itertuples(index=False)]
-
-
-def _missing(runs: StudyRuns) -> list[tuple[str, ...]]:
-    recorded = set(zip(runs.runs["cell"], runs.runs["seed"]))
-    order = {cell: i for i, cell in enumerate(runs.cells)}
-    missing = sorted({(trial.cell, trial.seed) for trial in runs.planned} - recorded,
-                     key=lambda trial: (order[trial[0]], trial[1]))
-    return [(cell, str(seed)) for cell, seed in missing]
-
-
-def _trial_list(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
-    if not rows:
-        return []
-    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows[:MAX_LISTED_TRIALS]:
-        lines.append("| " + " | ".join(value.replace("|", "\\|") for value in row) + " |")
-    if len(rows) > MAX_LISTED_TRIALS:
-        lines += ["", f"... and {len(rows) - MAX_LISTED_TRIALS} more."]
-    return [*lines, ""]
+def _text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8", newline="\n")

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,32 +14,54 @@ import pandas as pd
 from mlflow.entities import Run, ViewType
 from mlflow.tracking import MlflowClient
 
+from reports.artifacts import download
 from reports.errors import ReportError, StudyNotFoundError
+from reports.fetch_api import MAX_PAGE_SIZE, search_all
+from reports.fetch_sql import is_sql_uri
+from reports.params import is_config_leaf, level_values
+from reports.records import (  # re-exported: the statuses are part of this module's interface
+    FAILED_STATUSES,
+    FINISHED,
+    RUNNING_STATUSES,
+    TAG_CELL,
+    TAG_KIND,
+    TAG_PLANNED,
+    Wanted,
+)
+from reports.trial_frame import (
+    PER_CLASS_COLUMNS,
+    RUN_COLUMNS,
+    one_run_per_trial,
+    params_frame,
+    parse_cell,
+    per_class_frame,
+    trial_frame,
+)
+from reports.trial_source import LOAD_METHODS, fetch_trials
 from sed_core.errors import close_match_hint
+
+__all__ = [
+    "FAILED_STATUSES",
+    "FINISHED",
+    "PER_CLASS_COLUMNS",
+    "RUNNING_STATUSES",
+    "RUN_COLUMNS",
+    "TAG_CELL",
+    "PlannedTrial",
+    "StudyRuns",
+    "list_studies",
+    "load_study",
+    "parse_cell",
+]
 
 logger = logging.getLogger(__name__)
 
-TAG_PARENT = "mlflow.parentRunId"
-TAG_KIND = "sedstudy.kind"
 TAG_STUDY = "sedstudy.study"
 TAG_BASELINE = "sedstudy.baseline_cell"
 TAG_FACTORS = "sedstudy.factors"
 TAG_METRICS = "sedstudy.metrics"
-TAG_PLANNED = "sedstudy.planned_trials"
+TAG_OBJECTIVE = "sedstudy.objective"
 PLANNED_ARTIFACT = "planned_trials.json"  # large designs: the list exceeds a tag's 8,000 characters
-TAG_CELL = "sedstudy.cell"
-TAG_SEED = "sedstudy.seed"
-TAG_FAILURE = "sedstudy.failure"
-TAG_FACTOR_PREFIX = "sedstudy.factor."
-
-FINISHED = "FINISHED"
-FAILED_STATUSES = frozenset({"FAILED", "KILLED"})
-RUNNING_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
-MAX_PAGE_SIZE = 1000
-RUN_COLUMNS = ("run_id", "cell", "seed", "status", "failure")
-
-# Preference when one (cell, seed) has several runs: a finished one, then a live one, then a failed one.
-_STATUS_RANK = {FINISHED: 0, "RUNNING": 1, "SCHEDULED": 1, "FAILED": 2, "KILLED": 2}
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,13 @@ class StudyRuns:
     (level as a string, named by the dotted factor name) and one per metric (final value, NaN when absent).
     `cells` is the design's cell order with the baseline first: planned cells in planning order, then cells
     that have runs but were not planned.
+    `per_class` is long, one row per (run, metric, class) of metrics logged as `<metric>/class/<label>`, with
+    columns run_id, cell, seed, status, metric, label, value (empty when no trial logs per-class metrics).
+    `params` holds the factors that are config fields, typed back through the schema, one row per row of `runs`
+    (same index); `level_values` maps {factor: {level text: typed value}}. `history_keys` are the per-epoch
+    metric keys (`train/*`, `val/*`) seen on any trial. `objective` and `objective_mode` come from the
+    parent's `sedstudy.objective` tag (else the first metric, "max"); metrics other than the objective count as
+    higher-is-better.
     """
 
     study: str
@@ -71,6 +99,17 @@ class StudyRuns:
     planned: tuple[PlannedTrial, ...]
     cells: tuple[str, ...]
     runs: pd.DataFrame
+    per_class: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PER_CLASS_COLUMNS)))
+    params: pd.DataFrame = field(default_factory=pd.DataFrame)
+    level_values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    history_keys: tuple[str, ...] = ()
+    objective: str = ""
+    objective_mode: str = "max"
+    loaded_from: str = ""  # "sql", "api", or either with " (cache)": how the trial table was read
+
+    def __post_init__(self) -> None:
+        if not self.objective and self.metrics:
+            object.__setattr__(self, "objective", self.metrics[0])
 
     @cached_property
     def cell_levels(self) -> Mapping[str, Mapping[str, str]]:
@@ -100,28 +139,22 @@ class StudyRuns:
         return {cell: tuple(values) for cell, values in seeds.items()}
 
 
-def parse_cell(cell: str, factors: Sequence[str]) -> dict[str, str]:
-    """Split a cell id `a.b=x|c.d=y` into {factor: level}; a `|` inside a level is kept when no factor follows it."""
-    parts: list[str] = []
-    for piece in cell.split("|"):
-        if parts and not any(piece.startswith(f"{factor}=") for factor in factors):
-            parts[-1] += "|" + piece
-        else:
-            parts.append(piece)
-    found = dict(part.split("=", 1) for part in parts if "=" in part)
-    missing = [factor for factor in factors if factor not in found]
-    if missing:
-        raise ReportError(
-            f"cell {cell!r}: expected a level for every factor {list(factors)}, but found none for {missing}; "
-            f"the cell id must read 'factor=level|factor=level' (fix the study's {TAG_PLANNED} or {TAG_CELL} tags)"
-        )
-    return {factor: found[factor] for factor in factors}
+def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE, cache_dir: str | Path | None = None,
+               method: str = "auto") -> StudyRuns:
+    """Read the study's parent run and every trial run under it (paginated, `page_size` runs per request).
 
-
-def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE) -> StudyRuns:
-    """Read the study's parent run and every trial run under it (paginated, `page_size` runs per request)."""
+    `method`: "sql" reads only the needed columns of a SQL-backed store (fast), "api" goes through the MLflow
+    client (any store), "auto" takes "sql" where the URI allows and falls back to "api". With `cache_dir`, the
+    fetched trials are kept in a local file keyed by study and the trials' last-update stamp and reused while
+    the stamp holds (never while a trial runs, on the "api" path).
+    """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be in [1, {MAX_PAGE_SIZE}], but got {page_size}")
+    if method not in LOAD_METHODS:
+        raise ValueError(f"method must be one of {list(LOAD_METHODS)}, but got {method!r}")
+    if method == "sql" and not is_sql_uri(tracking_uri):
+        raise ValueError(f"method 'sql' needs a database tracking URI (sqlite:///, postgresql://, ...), "
+                         f"but got {tracking_uri!r}; use method 'api' or 'auto'")
     _check_store_exists(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name(study)
@@ -135,23 +168,29 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE)
         raise ReportError(f"study {study!r}: parent run {parent.info.run_id} has an empty {TAG_METRICS} list; "
                           "expected at least one metric key to report")
     baseline = _required_tag(parent, TAG_BASELINE)
+    objective, objective_mode = _objective(parent, metrics)
     planned = _planned_trials(client, parent)
 
-    trial_runs = _search_all(client, [experiment.experiment_id], f"tags.`{TAG_PARENT}` = '{parent.info.run_id}'",
-                             page_size=page_size)
-    frame = _trial_frame(trial_runs, study, factors, metrics)
-    frame = _one_run_per_trial(frame, study)
+    wanted = Wanted.for_study(factors, metrics, [factor for factor in factors if is_config_leaf(factor)])
+    fetched, source = fetch_trials(client, tracking_uri, study, experiment.experiment_id, parent, wanted,
+                                   page_size=page_size, cache_dir=cache_dir, method=method)
+    frame = trial_frame(fetched.records, study, factors, metrics)
+    frame = one_run_per_trial(frame, study)
 
     cells = _cell_order(planned, frame, baseline, study)
     order = {cell: i for i, cell in enumerate(cells)}
     frame = (frame.assign(_order=frame["cell"].map(order))
              .sort_values(["_order", "seed", "run_id"], kind="stable")
              .drop(columns=["_order", "_start"]).reset_index(drop=True))
-    logger.info("study %r: %d trial runs under parent run %s (%d planned)", study, len(frame),
-                parent.info.run_id, len(planned))
+    params = params_frame(fetched.records, frame, wanted.params)
+    logger.info("study %r: %d trial runs under parent run %s (%d planned), read via %s", study, len(frame),
+                parent.info.run_id, len(planned), source)
     return StudyRuns(study=study, tracking_uri=tracking_uri, experiment_id=experiment.experiment_id,
                      parent_run_id=parent.info.run_id, factors=factors, metrics=metrics, baseline_cell=baseline,
-                     planned=planned, cells=cells, runs=frame)
+                     planned=planned, cells=cells, runs=frame, per_class=per_class_frame(fetched.records, frame),
+                     params=params, level_values=level_values(params, frame, factors),
+                     history_keys=fetched.history_keys, objective=objective, objective_mode=objective_mode,
+                     loaded_from=source)
 
 
 def list_studies(tracking_uri: str) -> list[str]:
@@ -179,7 +218,7 @@ def _check_store_exists(tracking_uri: str) -> None:
 
 
 def _find_parent(client: MlflowClient, tracking_uri: str, study: str, experiment_id: str) -> Run:
-    parents = _search_all(client, [experiment_id],
+    parents = search_all(client, [experiment_id],
                           f"tags.`{TAG_KIND}` = 'study' AND tags.`{TAG_STUDY}` = {_quote(study)}")
     if not parents:
         raise StudyNotFoundError(_not_found_message(
@@ -212,25 +251,11 @@ def _existing_studies(client: MlflowClient) -> list[str]:
     names: set[str] = set()
     ids = [experiment.experiment_id for experiment in experiments]
     for start in range(0, len(ids), 100):
-        for run in _search_all(client, ids[start:start + 100], f"tags.`{TAG_KIND}` = 'study'"):
+        for run in search_all(client, ids[start:start + 100], f"tags.`{TAG_KIND}` = 'study'"):
             name = run.data.tags.get(TAG_STUDY)
             if name:
                 names.add(name)
     return sorted(names)
-
-
-def _search_all(client: MlflowClient, experiment_ids: list[str], filter_string: str, *,
-                page_size: int = MAX_PAGE_SIZE) -> list[Run]:
-    """Every active run matching the filter, fetched page by page."""
-    runs: list[Run] = []
-    token = None
-    while True:
-        page = client.search_runs(experiment_ids, filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY,
-                                  max_results=page_size, order_by=["attributes.start_time ASC"], page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def _quote(value: str) -> str:
@@ -281,56 +306,17 @@ def _planned_trials(client: MlflowClient, parent: Run) -> tuple[PlannedTrial, ..
     return tuple(planned)
 
 
-def _trial_frame(runs: list[Run], study: str, factors: Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:
-    clash = set(factors) & (set(metrics) | set(RUN_COLUMNS))
-    if clash:
-        raise ReportError(f"study {study!r}: factor names {sorted(clash)} clash with metric or run column names")
-    rows = []
-    for run in runs:
-        tags = run.data.tags
-        if tags.get(TAG_KIND) != "trial":
-            logger.warning("run %s under the parent of study %r has %s=%r, expected 'trial'; skipped",
-                           run.info.run_id, study, TAG_KIND, tags.get(TAG_KIND))
-            continue
-        cell = tags.get(TAG_CELL)
-        seed = tags.get(TAG_SEED)
-        try:
-            seed_int = int(seed)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            seed_int = None
-        if cell is None or seed_int is None:
-            raise ReportError(f"trial run {run.info.run_id} of study {study!r}: expected tags {TAG_CELL} and an "
-                              f"integer {TAG_SEED}, but found cell={cell!r}, seed={seed!r}")
-        levels = {factor: tags.get(TAG_FACTOR_PREFIX + factor) for factor in factors}
-        if any(level is None for level in levels.values()):
-            levels = parse_cell(cell, factors)
-        row: dict[str, object] = {"run_id": run.info.run_id, "cell": cell, "seed": seed_int,
-                                  "status": run.info.status, "failure": tags.get(TAG_FAILURE, ""),
-                                  "_start": run.info.start_time or 0, **levels}
-        for metric in metrics:
-            value = run.data.metrics.get(metric, math.nan)
-            if run.info.status == FINISHED and math.isnan(value):
-                logger.warning("finished trial run %s (cell %r, seed %d) has no metric %r", run.info.run_id, cell,
-                               seed_int, metric)
-            row[metric] = float(value)
-        rows.append(row)
-    columns = [*RUN_COLUMNS, "_start", *factors, *metrics]
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype({"seed": "int64", **{metric: "float64" for metric in metrics}})
-
-
-def _one_run_per_trial(frame: pd.DataFrame, study: str) -> pd.DataFrame:
-    """Keep one run per (cell, seed): finished over running over failed, then the newest."""
-    if not frame.duplicated(["cell", "seed"]).any():
-        return frame
-    ranked = frame.assign(_rank=frame["status"].map(_STATUS_RANK).fillna(3))
-    ranked = ranked.sort_values(["_rank", "_start", "run_id"], ascending=[True, False, True], kind="stable")
-    kept = ranked.drop_duplicates(["cell", "seed"], keep="first")
-    dropped = ranked.drop(index=kept.index)
-    logger.warning("study %r: %d trials have several runs; kept the finished (else newest) run of each and left out "
-                   "runs %s", study, dropped[["cell", "seed"]].drop_duplicates().shape[0],
-                   ", ".join(sorted(dropped["run_id"])))
-    return kept.drop(columns="_rank")
+def _objective(parent: Run, metrics: Sequence[str]) -> tuple[str, str]:
+    """(metric, mode) from the optional `sedstudy.objective` tag; else the first metric, maximised."""
+    if TAG_OBJECTIVE not in parent.data.tags:
+        return metrics[0], "max"
+    value = _json_tag(parent, TAG_OBJECTIVE, dict)
+    assert isinstance(value, dict)
+    metric, mode = value.get("metric", metrics[0]), value.get("mode", "max")
+    if mode not in ("max", "min"):
+        raise ReportError(f"parent run {parent.info.run_id}: tag {TAG_OBJECTIVE!r} must have mode 'max' or 'min', "
+                          f"but got {mode!r}")
+    return str(metric), str(mode)
 
 
 def _cell_order(planned: Sequence[PlannedTrial], frame: pd.DataFrame, baseline: str, study: str) -> tuple[str, ...]:
@@ -351,8 +337,8 @@ def _planned_artifact(client: MlflowClient, parent: Run) -> list | None:
     if PLANNED_ARTIFACT not in names:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(parent.info.run_id, PLANNED_ARTIFACT, tmp)
-        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+        path = download(client, parent.info.run_id, PLANNED_ARTIFACT, tmp)
+        entries = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(entries, list):
         raise ReportError(f"parent run {parent.info.run_id}: artifact {PLANNED_ARTIFACT} must hold a JSON list")
     return entries

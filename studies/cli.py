@@ -144,8 +144,11 @@ def _program() -> str:
 def _report(study: str, tracking_uri: str, out: Path) -> None:
     from reports.build import build_report
 
+    from studies.tracking import log_report
+
     paths = build_report(tracking_uri, study, out)
-    print(f"report: {paths.markdown}")
+    log_report(tracking_uri, study, [paths.html, paths.markdown])
+    print(f"report: {paths.html}  (also {paths.markdown.name}, LaTeX and CSV tables, figures in {paths.out_dir})")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -160,3 +160,16 @@ class StudyTracker:
 
     def end_study(self) -> None:
         self.client.set_terminated(self.parent_run_id, "FINISHED")
+
+
+def log_report(tracking_uri: str, study: str, files: list[Path]) -> None:
+    """Attach the built report to the study's parent run (artifact folder ``report/``)."""
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return
+    parents = client.search_runs([experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
+                                 order_by=["attributes.start_time DESC"])
+    for path in files:
+        if parents and Path(path).is_file():
+            client.log_artifact(parents[0].info.run_id, str(path), "report")

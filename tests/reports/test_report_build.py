@@ -10,6 +10,7 @@ import pytest
 from reports.build import ReportPaths, build_report, redact_uri
 from reports.figures import save_metrics_by_factor
 from reports.load import load_study
+from reports.uri import default_ui_base, run_url
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
@@ -17,24 +18,51 @@ REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
 
 @pytest.fixture(scope="module")
 def built(store, tmp_path_factory: pytest.TempPathFactory) -> tuple[ReportPaths, ReportPaths]:
-    first = build_report(store.uri, "quickstart", tmp_path_factory.mktemp("report_1"))
+    """The quickstart report twice: through `sedstudy report` (the CLI) and through build_report."""
+    from studies.cli import main
+
+    by_cli = tmp_path_factory.mktemp("report_1")
+    assert main(["report", "quickstart", "--tracking-uri", store.uri, "--out", str(by_cli)]) == 0
     second = build_report(store.uri, "quickstart", tmp_path_factory.mktemp("report_2"))
+    first = _moved(second, by_cli)
     return first, second
+
+
+def _moved(paths: ReportPaths, out: Path) -> ReportPaths:
+    """The same report's paths under another folder."""
+    def move(value: object) -> object:
+        if isinstance(value, Path):
+            return out / value.relative_to(paths.out_dir) if value != paths.out_dir else out
+        if isinstance(value, tuple):
+            return tuple(move(item) for item in value)
+        return value
+
+    return dataclasses.replace(paths, **{field.name: move(getattr(paths, field.name))
+                                         for field in dataclasses.fields(paths)})
 
 
 def test_files_written(built: tuple[ReportPaths, ReportPaths]) -> None:
     paths = built[0]
-    assert [paths.markdown.name, paths.figure.name, paths.summary_csv.name] == [
-        "report.md", "metrics_by_factor.png", "summary.csv"]
+    assert [paths.markdown.name, paths.figure.name, paths.summary_csv.name, paths.html.name, paths.latex.name,
+            paths.effects_latex.name, paths.comparisons_csv.name, paths.effects_csv.name] == [
+        "report.md", "metrics_by_factor.png", "summary.csv", "report.html", "paper_table.tex", "effects.tex",
+        "comparisons.csv", "effects.csv"]
     assert paths.figure.read_bytes().startswith(PNG_SIGNATURE)
     assert paths.figure.stat().st_size > 10_000
+    assert sorted(path.name for path in paths.figures) == [
+        "interactions.pdf", "interactions.png", "learning_curves.pdf", "learning_curves.png",
+        "metrics_by_factor.pdf", "metrics_by_factor.png"]
+    assert all(path.is_file() for path in (*paths.figures, paths.html, paths.latex, paths.effects_latex))
 
 
 def test_byte_identical_when_built_twice(built: tuple[ReportPaths, ReportPaths]) -> None:
     first, second = built
-    assert first.figure.read_bytes() == second.figure.read_bytes()
-    assert first.markdown.read_bytes() == second.markdown.read_bytes()
-    assert first.summary_csv.read_bytes() == second.summary_csv.read_bytes()
+    pairs = [(first.markdown, second.markdown), (first.summary_csv, second.summary_csv), (first.html, second.html),
+             (first.latex, second.latex), (first.effects_latex, second.effects_latex),
+             (first.comparisons_csv, second.comparisons_csv), (first.effects_csv, second.effects_csv),
+             *zip(first.figures, second.figures)]
+    for a, b in pairs:
+        assert a.name == b.name and a.read_bytes() == b.read_bytes(), a.name
     assert b"Software" not in first.figure.read_bytes()
 
 
@@ -51,6 +79,37 @@ def test_markdown_content(built: tuple[ReportPaths, ReportPaths], store) -> None
             in lines)
     assert "| model.pooling=mean\\|training.mixup.probability=0.5 | 0 |" in lines
     assert text.endswith("\n") and not text.endswith("\n\n")
+    for heading in ("## Confidence intervals", "## Differences to the baseline", "## Effects of the factors",
+                    "## Figures", "### Interactions (psds1)", "### Learning curves", "## Notes"):
+        assert heading in lines
+    assert "- Per-class PSDS: skipped, the trials log no per-class metrics (`psds1/class/<label>`)." in lines
+    assert ("- Bootstrap over clips: skipped, the trials store no frame scores (artifacts `scores/<split>/*.tsv`)."
+            in lines)
+    assert "- Objective: `psds1` (max)" in lines
+
+
+def test_paper_table_latex(built: tuple[ReportPaths, ReportPaths]) -> None:
+    latex = built[0].latex.read_text(encoding="utf-8").splitlines()
+    assert r"\begin{tabular}{llrcccl}" in latex
+    assert (r"attention & 0.5 & 3/3 & \textbf{0.450 $\pm$ 0.020} & \textbf{0.750 $\pm$ 0.020} & "
+            r"\textbf{0.550 $\pm$ 0.020} & baseline \\") in latex
+    assert r"attention & 0.0 & 2/3 & 0.390 $\pm$ 0.014 & 0.690 $\pm$ 0.014 & 0.490 $\pm$ 0.014 & 1 failed \\" in latex
+    effects = pd.read_csv(built[0].effects_csv)
+    assert list(effects.columns) == ["metric", "term", "df", "sum_sq", "F", "p", "partial_eta_sq", "significant",
+                                     "note"]
+    assert len(pd.read_csv(built[0].comparisons_csv)) == 3 * 3
+
+
+def test_ragged_report_shows_failed_and_missing_cells(ragged_report) -> None:
+    text = ragged_report.markdown.read_text(encoding="utf-8")
+    assert "| max | 0.5 | 0 | – | – | – | 4 / 0 | 0 | no finished runs |" in text.splitlines()
+    assert "## Bootstrap over clips" in text
+    clip = pd.read_csv(ragged_report.out_dir / "clip_bootstrap.csv")
+    attention = clip[clip["cell"] == "model.pooling=attention|training.mixup.probability=0.0"].iloc[0]
+    assert attention["n_pairs"] == 3 and attention["n_clips"] == 4
+    assert attention["diff"] == pytest.approx(0.2)  # the fabricated Dog scores of that cell are 0.2 higher
+    others = clip[clip["cell"] != attention["cell"]]
+    assert others["diff"].isna().all() and others["note"].notna().all()
 
 
 def test_summary_csv_round_trips(built: tuple[ReportPaths, ReportPaths]) -> None:
@@ -65,14 +124,21 @@ def test_figure_with_a_level_without_finished_runs(store, tmp_path: Path) -> Non
     frame = runs.runs.copy()
     frame.loc[frame["model.pooling"] == "mean", "status"] = "FAILED"
     empty_level = dataclasses.replace(runs, runs=frame)
-    path = save_metrics_by_factor(empty_level, tmp_path / "a.png")
-    again = save_metrics_by_factor(empty_level, tmp_path / "b.png")
-    full = save_metrics_by_factor(runs, tmp_path / "c.png")
+    path = save_metrics_by_factor(empty_level, tmp_path / "a.png", formats=("png",))
+    again = save_metrics_by_factor(empty_level, tmp_path / "b.png", formats=("png",))
+    full = save_metrics_by_factor(runs, tmp_path / "c.png", formats=("png",))
     assert path.read_bytes() == again.read_bytes()
     assert path.read_bytes() != full.read_bytes()
 
     nothing = dataclasses.replace(runs, runs=frame.assign(status="FAILED"))
-    assert save_metrics_by_factor(nothing, tmp_path / "d.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert save_metrics_by_factor(nothing, tmp_path / "d.png", formats=("png",)).read_bytes().startswith(PNG_SIGNATURE)
+    assert not (tmp_path / "d.pdf").exists()
+
+
+def test_ui_base_defaults() -> None:
+    assert default_ui_base("sqlite:////tmp/mlflow.db") == "http://127.0.0.1:5000"
+    assert default_ui_base("http://tracking.lab:5000/") == "http://tracking.lab:5000"
+    assert run_url("http://x:5000/", "3", "abc") == "http://x:5000/#/experiments/3/runs/abc"
 
 
 def test_redact_uri_hides_password() -> None:

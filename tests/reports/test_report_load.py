@@ -66,7 +66,7 @@ def test_pagination_reads_every_page(store, monkeypatch: pytest.MonkeyPatch) -> 
         return page
 
     monkeypatch.setattr(MlflowClient, "search_runs", counting)
-    paged = load_study(store.uri, "quickstart", page_size=4)
+    paged = load_study(store.uri, "quickstart", page_size=4, method="api")
     assert sorted(paged.runs["run_id"]) == sorted(store.run_ids.values())
     assert sizes[-3:] == [4, 4, 3]  # 11 trial runs in pages of 4
 
@@ -82,7 +82,7 @@ def test_unknown_study_lists_existing_ones(store) -> None:
     message = str(info.value)
     assert "'quickstrat' not found" in message
     assert store.uri in message
-    assert "Studies in this store: 'dup', 'other', 'quickstart'" in message
+    assert "Studies in this store: 'dup', 'other', 'planted', 'quickstart', 'ragged', 'solo'" in message
     assert "did you mean 'quickstart'?" in message
     assert isinstance(info.value, ReportError)
 
@@ -93,7 +93,7 @@ def test_experiment_without_parent_run(store) -> None:
 
 
 def test_list_studies(store) -> None:
-    assert list_studies(store.uri) == ["dup", "other", "quickstart"]
+    assert list_studies(store.uri) == ["dup", "other", "planted", "quickstart", "ragged", "solo"]
 
 
 def test_missing_store_is_not_created(tmp_path: Path) -> None:

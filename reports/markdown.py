@@ -1,0 +1,74 @@
+"""The report's Markdown page: study facts, the results table, statistics, figure links, trial lists, notes."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reports.analysis import StudyAnalysis
+from reports.figure_set import FigureResult
+from reports.load import StudyRuns
+from reports.table_model import Table
+from reports.table_render import to_markdown
+from reports.tables import markdown_table
+from reports.trial_lists import failed_trials, missing_trials
+from reports.uri import redact_uri
+
+MAX_LISTED_TRIALS = 50
+
+
+def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[str, Table],
+                    figures: Sequence[FigureResult], notes: Sequence[str]) -> str:
+    """The Markdown text (ends with one newline); figures are linked by file name, relative to the page."""
+    summary = analysis.summary
+    totals = {column: int(summary[column].sum()) for column in
+              ("n_planned", "n_finished", "n_failed", "n_running", "n_missing")}
+    counts = (f"{totals['n_planned']} planned, {totals['n_finished']} finished, {totals['n_failed']} failed, "
+              f"{totals['n_missing']} missing")
+    if totals["n_running"]:
+        counts += f", {totals['n_running']} running"
+    factors = ", ".join(f"`{factor}`" for factor in runs.factors) or "none"
+    lines = [
+        f"# Study report: {runs.study}",
+        "",
+        f"- Study: `{runs.study}`",
+        f"- Tracking URI: `{redact_uri(runs.tracking_uri)}`",
+        f"- Parent run: `{runs.parent_run_id}`",
+        f"- Baseline cell: `{runs.baseline_cell}`",
+        f"- Factors: {factors}",
+        f"- Objective: `{runs.objective}` ({runs.objective_mode})",
+        f"- Trials: {counts}",
+        "",
+        "## Results per cell",
+        "",
+        ("Mean ± sd over seeds (sd with ddof=1) of the finished trials; n = finished trials. "
+         "The first row is the baseline cell. The paper's version (best in bold, † = differs from the baseline) "
+         "is in `paper_table.tex` and the HTML page."),
+        "",
+        markdown_table(summary, runs.metrics),
+        "",
+    ]
+    for key, title in (("intervals", "Confidence intervals"), ("comparisons", "Differences to the baseline"),
+                       ("effects", "Effects of the factors"), ("clip_bootstrap", "Bootstrap over clips")):
+        if key in tables and tables[key].rows:
+            lines += [f"## {title}", "", to_markdown(tables[key]), ""]
+    lines += ["## Figures", ""]
+    for figure in figures:
+        if figure.png is None:
+            lines += [f"- {figure.note}", ""]
+        else:
+            lines += [f"### {figure.title}", "", figure.caption, "", f"![{figure.title}]({figure.png.name})", ""]
+    lines += _trial_list("Failed trials", failed_trials(runs), ("cell", "seed", "status", "reason"))
+    lines += _trial_list("Missing trials", missing_trials(runs), ("cell", "seed"))
+    if notes:
+        lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
+    return "\n".join(lines)
+
+
+def _trial_list(title: str, rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
+    if not rows:
+        return []
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows[:MAX_LISTED_TRIALS]:
+        lines.append("| " + " | ".join(value.replace("|", "\\|") for value in row) + " |")
+    if len(rows) > MAX_LISTED_TRIALS:
+        lines += ["", f"... and {len(rows) - MAX_LISTED_TRIALS} more."]
+    return [*lines, ""]

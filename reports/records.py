@@ -1,0 +1,64 @@
+"""What a report needs of one trial run, independent of how it was fetched (REST/file API or SQL)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+TAG_PARENT = "mlflow.parentRunId"
+TAG_KIND = "sedstudy.kind"
+TAG_CELL = "sedstudy.cell"
+TAG_SEED = "sedstudy.seed"
+TAG_FAILURE = "sedstudy.failure"
+TAG_FACTOR_PREFIX = "sedstudy.factor."
+CLASS_INFIX = "/class/"  # per-class metrics are logged as `<metric>/class/<label>`, e.g. psds1/class/Dog
+HISTORY_PREFIXES = ("train/", "val/")  # per-epoch metrics, logged at step = epoch
+TAG_PLANNED = "sedstudy.planned_trials"
+
+FINISHED = "FINISHED"
+FAILED_STATUSES = frozenset({"FAILED", "KILLED"})
+RUNNING_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial run reduced to the columns a report reads.
+
+    `tags`: the sedstudy tags only; `metrics`: latest values of the study's metrics and their per-class keys;
+    `params`: the params named in `Wanted.params` (text, as logged).
+    """
+
+    run_id: str
+    status: str
+    start_time: int
+    tags: Mapping[str, str]
+    metrics: Mapping[str, float]
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The columns to pull: tag keys, metric keys (plus `<metric>/class/*` for each), param keys."""
+
+    tags: tuple[str, ...]
+    metrics: tuple[str, ...]
+    params: tuple[str, ...]
+
+    @classmethod
+    def for_study(cls, factors: Sequence[str], metrics: Sequence[str], params: Sequence[str]) -> Wanted:
+        tags = (TAG_KIND, TAG_CELL, TAG_SEED, TAG_FAILURE, *(TAG_FACTOR_PREFIX + factor for factor in factors))
+        return cls(tags=tags, metrics=tuple(metrics), params=tuple(params))
+
+    def wants_metric(self, key: str) -> bool:
+        """A study metric or a per-class key of one."""
+        if key in self.metrics:
+            return True
+        head, sep, label = key.partition(CLASS_INFIX)
+        return bool(sep) and bool(label) and head in self.metrics
+
+
+@dataclass(frozen=True)
+class TrialFetch:
+    """Every trial run of a study's parent run, and the per-epoch metric keys seen on any of them (sorted)."""
+
+    records: tuple[TrialRecord, ...]
+    history_keys: tuple[str, ...]

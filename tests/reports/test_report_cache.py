@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from reports.cache import cache_path, read_cache, write_cache
+from reports.load import load_study
+
+
+@pytest.fixture
+def copied(store, tmp_path: Path) -> str:
+    """A private copy of the session store, free to change."""
+    shutil.copy(store.root / "mlflow.db", tmp_path / "mlflow.db")
+    return f"sqlite:///{tmp_path}/mlflow.db"
+
+
+@pytest.mark.parametrize("method", ["sql", "api"])
+def test_second_load_comes_from_the_cache(copied: str, tmp_path: Path, method: str) -> None:
+    cache = tmp_path / "cache"
+    first = load_study(copied, "quickstart", cache_dir=cache, method=method)
+    second = load_study(copied, "quickstart", cache_dir=cache, method=method)
+    assert (first.loaded_from, second.loaded_from) == (method, f"{method} (cache)")
+    pd.testing.assert_frame_equal(first.runs, second.runs)
+    assert len(list(cache.glob("*.pkl"))) == 1
+
+
+def test_a_new_metric_or_run_invalidates_the_cache(copied: str, tmp_path: Path, store) -> None:
+    cache = tmp_path / "cache"
+    load_study(copied, "quickstart", cache_dir=cache, method="sql")
+    client = MlflowClient(tracking_uri=copied)
+    run_id = next(iter(store.run_ids.values()))
+    client.log_metric(run_id, "psds2", 0.99, timestamp=10**13, step=100)  # logged after the run ended
+    changed = load_study(copied, "quickstart", cache_dir=cache, method="sql")
+    assert changed.loaded_from == "sql"
+    assert changed.runs.set_index("run_id").at[run_id, "psds2"] == pytest.approx(0.99)
+    assert load_study(copied, "quickstart", cache_dir=cache, method="sql").loaded_from == "sql (cache)"
+    client.delete_run(run_id)
+    assert run_id not in set(load_study(copied, "quickstart", cache_dir=cache, method="sql").runs["run_id"])
+
+
+def test_api_path_skips_the_cache_while_a_trial_runs(store, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    load_study(store.uri, "ragged", cache_dir=cache, method="api")  # ragged has a RUNNING trial
+    assert load_study(store.uri, "ragged", cache_dir=cache, method="api").loaded_from == "api"
+    assert not list(cache.glob("*.pkl"))
+
+
+def test_cache_file_with_another_key_or_garbage_is_ignored(tmp_path: Path) -> None:
+    path = cache_path(tmp_path, "sqlite:///x.db", "my study/1")
+    assert path.name.startswith("my_study_1-") and path.suffix == ".pkl"
+    assert read_cache(path, "k") is None
+    write_cache(path, "k", {"a": 1})
+    assert read_cache(path, "k") == {"a": 1}
+    assert read_cache(path, "other") is None
+    path.write_bytes(b"not a pickle")
+    assert read_cache(path, "k") is None

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from reports.analysis import analyze, ranked_cells
+from reports.anova import factor_effects
+from reports.comparisons import adjust, compare_to_baseline, holm
+from reports.intervals import t_interval
+from reports.load import load_study
+
+from .conftest import ragged_cell
+
+
+def test_t_interval_by_hand() -> None:
+    mean, low, high = t_interval([1.0, 2.0, 3.0])
+    half = 4.302652729911275 / math.sqrt(3)  # t(0.975, df=2) * sd 1 / sqrt(3)
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+    assert t_interval([0.4, math.nan]) == (0.4, 0.4, 0.4)
+    assert all(math.isnan(v) for v in t_interval([]))
+    with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\), but got 95"):
+        t_interval([1.0, 2.0], confidence=95)
+
+
+def reference_holm(p: list[float]) -> list[float]:
+    """Holm (1979), step by step: the i-th smallest p times (m - i), never below an earlier one, capped at 1."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    out, running = [0.0] * len(p), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def reference_bh(p: list[float]) -> list[float]:
+    """Benjamini-Hochberg (1995): m p_(i) / i, then the minimum over all larger ranks, capped at 1."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    out = [0.0] * m
+    for rank, i in enumerate(order):
+        out[i] = min(min(1.0, m * p[j] / (later + 1)) for later, j in enumerate(order) if later >= rank)
+    return out
+
+
+def test_holm_and_bh_match_the_references() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = rng.uniform(0, 0.2, int(rng.integers(1, 15)))
+        assert holm(p) == pytest.approx(reference_holm(list(p)))
+        assert adjust(p, "bh") == pytest.approx(reference_bh(list(p)))
+    p = rng.uniform(0, 0.2, 6)
+    assert holm(p) == pytest.approx(multipletests(p, method="holm")[1])  # and the statistics library agrees
+    with_nan = np.concatenate([p[:3], [math.nan]])
+    adjusted = adjust(with_nan, "holm")
+    assert math.isnan(adjusted[3]) and adjusted[:3] == pytest.approx(reference_holm(list(p[:3])))
+
+
+def _frame(values: dict[str, dict[int, float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"cell": cell, "seed": seed, "m": value} for cell, by_seed in values.items()
+                         for seed, value in by_seed.items()])
+
+
+def test_paired_comparison_matches_scipy() -> None:
+    rng = np.random.default_rng(0)
+    base = {seed: 0.4 + rng.normal(0, 0.01) for seed in range(7)}
+    better = {seed: value + 0.02 + rng.normal(0, 0.01) for seed, value in base.items()}
+    few = {0: 0.5, 1: 0.52, 2: 0.49, 9: 0.7}  # seed 9 has no baseline pair
+    table = compare_to_baseline(_frame({"base": base, "better": better, "few": few, "empty": {}}),
+                                cells=["base", "better", "few", "empty", "absent"], baseline="base", metrics=["m"])
+    assert list(table["cell"]) == ["better", "few", "empty", "absent"]
+    row = table.iloc[0]
+    a, b = np.array(list(base.values())), np.array(list(better.values()))
+    assert row["n_pairs"] == 7
+    assert row["diff"] == pytest.approx((b - a).mean())
+    assert (row["diff_ci_low"], row["diff_ci_high"]) == pytest.approx(t_interval(b - a)[1:])
+    assert row["t"] == pytest.approx(stats.ttest_rel(b, a).statistic)
+    assert row["p_t"] == pytest.approx(stats.ttest_rel(b, a).pvalue)
+    assert row["p_wilcoxon"] == pytest.approx(stats.wilcoxon(b - a).pvalue)
+    few_row = table.iloc[1]
+    assert few_row["n_pairs"] == 3 and math.isnan(few_row["p_wilcoxon"])
+    assert few_row["note"] == "seeds without a baseline pair: 9; Wilcoxon needs 6 pairs"
+    p = np.array([row["p_t"], few_row["p_t"]])
+    assert table["p_t_adj"].iloc[:2].to_numpy() == pytest.approx(reference_holm(list(p)))
+    assert list(table["note"].iloc[2:]) == ["no finished runs", "no finished runs"]
+    assert table["p_t"].iloc[2:].isna().all() and not table["significant"].iloc[2:].any()
+
+
+def test_wilcoxon_batches_match_scipy_row_by_row() -> None:
+    rng = np.random.default_rng(5)
+    base = {seed: 0.4 + rng.normal(0, 0.01) for seed in range(8)}
+    tied = [0.01, 0.01, -0.02, 0.03, 0.0, 0.05, 0.02, 0.04]  # a zero and tied magnitudes: scipy's own handling
+    cells = {"base": base, "clean": {s: v + rng.normal(0.01, 0.01) for s, v in base.items()},
+             "tied": {s: v + d for (s, v), d in zip(base.items(), tied)},
+             "clean2": {s: v + rng.normal(0.0, 0.01) for s, v in base.items()}}
+    table = compare_to_baseline(_frame(cells), cells=list(cells), baseline="base", metrics=["m"]).set_index("cell")
+    for cell in ("clean", "tied", "clean2"):
+        diffs = np.array([cells[cell][s] - base[s] for s in range(8)])
+        assert table.loc[cell, "p_wilcoxon"] == pytest.approx(stats.wilcoxon(diffs).pvalue), cell
+        assert table.loc[cell, "p_t"] == pytest.approx(stats.ttest_1samp(diffs, 0.0).pvalue), cell
+
+
+def test_comparison_edge_cases() -> None:
+    frame = _frame({"base": {0: 0.4, 1: 0.5}, "same_shift": {0: 0.45, 1: 0.55}, "one": {1: 0.3}})
+    table = compare_to_baseline(frame, cells=["base", "same_shift", "one"], baseline="base", metrics=["m"],
+                                correction="bh")
+    assert table.iloc[0]["diff"] == pytest.approx(0.05) and math.isnan(table.iloc[0]["p_t"])
+    assert table.iloc[0]["note"] == "the difference is the same for every seed: no test"
+    assert table.iloc[1]["note"] == "1 paired seed(s), a test needs 2"
+    no_base = compare_to_baseline(frame, cells=["gone", "one"], baseline="gone", metrics=["m"])
+    assert list(no_base["note"]) == ["baseline has no finished runs"]
+    with pytest.raises(ValueError, match=r"correction must be one of \['holm', 'bh'\], but got 'bonferroni'"):
+        compare_to_baseline(frame, cells=["base"], baseline="base", metrics=["m"], correction="bonferroni")
+
+
+def _balanced(seed: int = 0, n: int = 4) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [{"A": a, "B": b, "y": 1.0 * (a == "a2") + 0.5 * (a == "a2") * (b == "b2") + rng.normal(0, 0.3)}
+            for a in ("a1", "a2") for b in ("b1", "b2") for _ in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_anova_matches_sums_of_squares_by_hand() -> None:
+    data = _balanced()
+    table = factor_effects(data, ["A", "B"], "y").set_index("term")
+    grand = data["y"].mean()
+    ss_a = sum(len(g) * (g["y"].mean() - grand) ** 2 for _, g in data.groupby("A"))
+    ss_b = sum(len(g) * (g["y"].mean() - grand) ** 2 for _, g in data.groupby("B"))
+    cell_means = data.groupby(["A", "B"])["y"].transform("mean")
+    ss_res = float(((data["y"] - cell_means) ** 2).sum())
+    ss_ab = float(((cell_means - grand) ** 2).sum()) - ss_a - ss_b  # balanced: the cells' SS splits exactly
+    df_res = len(data) - 4
+    assert table.loc["A", "sum_sq"] == pytest.approx(ss_a)
+    assert table.loc["A × B", "sum_sq"] == pytest.approx(ss_ab)
+    assert table.loc["residual", "df"] == df_res and table.loc["residual", "sum_sq"] == pytest.approx(ss_res)
+    assert table.loc["B", "F"] == pytest.approx(ss_b / (ss_res / df_res))
+    assert table.loc["A", "p"] == pytest.approx(stats.f.sf(ss_a / (ss_res / df_res), 1, df_res))
+    assert table.loc["A", "partial_eta_sq"] == pytest.approx(ss_a / (ss_a + ss_res))
+    assert list(table.index) == ["A", "B", "A × B", "residual"]
+
+
+def test_anova_keeps_terms_it_cannot_estimate() -> None:
+    data = _balanced()
+    gap = data[~((data["A"] == "a2") & (data["B"] == "b2"))].assign(C="c1")  # one combination never finished
+    table = factor_effects(gap, ["A", "B", "C"], "y").set_index("term")
+    assert table.loc["C", "note"] == "one level with finished runs: no effect to test"
+    assert table.loc["A × B", "note"] == "not estimable: level combinations without finished runs"
+    assert table.loc["A × C", "note"] == "a factor of the pair has one level with finished runs"
+    assert table.loc["A", "p"] < 0.05 and math.isnan(table.loc["A × B", "p"])
+    flat = factor_effects(data.assign(y=0.0), ["A", "B"], "y").set_index("term")
+    assert flat.loc["A", "note"] == "the metric does not vary: every finished trial has the same value"
+    assert flat["p"].isna().all() and not flat["significant"].any()
+    single = _balanced(n=1)  # one run per cell: the interaction would leave no residual
+    table = factor_effects(single, ["A", "B"], "y").set_index("term")
+    assert table.loc["A × B", "note"] == "left out: no replicates left for a residual (add seeds)"
+    assert table.loc["residual", "df"] == 1
+
+
+def test_ragged_study_statistics(store) -> None:
+    runs = load_study(store.uri, "ragged")
+    analysis = analyze(runs)
+    comparisons = analysis.comparisons.set_index(["cell", "metric"])
+    assert len(comparisons) == 5 * 3  # every non-baseline cell and metric, none dropped
+    assert comparisons.loc[(ragged_cell("max", "0.5"), "psds1"), "note"] == "no finished runs"
+    assert comparisons.loc[(ragged_cell("mean", "0.5"), "psds1"), "note"] == "1 paired seed(s), a test needs 2"
+    diff = comparisons.loc[(ragged_cell("attention", "0.0"), "psds1"), "diff"]
+    assert diff == pytest.approx(-0.01)  # mixup 0.0 loses 0.01 at every paired seed
+    summary = analysis.summary.set_index("cell")
+    assert summary.loc[ragged_cell("max", "0.0"), "n_running"] == 1
+    assert summary.loc[ragged_cell("mean", "0.5"), "psds1_ci_low"] == summary.loc[
+        ragged_cell("mean", "0.5"), "psds1_mean"]
+    effects = analysis.effects
+    assert set(effects["metric"]) == {"psds1", "psds2", "collar_f1"}
+    assert ranked_cells(runs, analysis.summary, 3) == [ragged_cell("attention", "0.5"),
+                                                        ragged_cell("attention", "0.0"), ragged_cell("max", "0.0")]
