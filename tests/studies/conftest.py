@@ -23,6 +23,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
@@ -96,15 +104,8 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                    tmp_path / "mlflow_server.log", dict(os.environ))
 
-    def answers() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            return False
-
     try:
-        wait_for(answers, "the MLflow server", tmp_path / "mlflow_server.log")
+        wait_for(lambda: port_answers(port), "the MLflow server", tmp_path / "mlflow_server.log")
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
@@ -155,15 +156,8 @@ def mlflow_server_on_postgres(tmp_path: Path, postgres_uri: str) -> Iterator[str
                     "--artifacts-destination", str(tmp_path / "served"), "--host", "127.0.0.1", "--port", str(port),
                     "--workers", "1"], tmp_path / "mlflow_pg_server.log", dict(os.environ))
 
-    def answers() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            return False
-
     try:
-        wait_for(answers, "the MLflow server on PostgreSQL", tmp_path / "mlflow_pg_server.log")
+        wait_for(lambda: port_answers(port), "the MLflow server on PostgreSQL", tmp_path / "mlflow_pg_server.log")
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
