@@ -8,7 +8,6 @@ grid (592 frames at 32 kHz: pos_embed (1, 297, 768)) has its position embedding 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sed_core.models.backbones.base import (
     valid_tokens,
     variant_spec,
 )
-from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
+from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank, patch_aligned_frames
 from sed_core.models.backbones.official_checkpoint import (
     check_depth,
     load_strict,
@@ -69,10 +68,8 @@ class ASiT(Backbone):
         super().__init__()
         self.spec = spec
         self.embed_dim = spec.dim
-        frames = spec.target_frames
         fbank = FbankSpec(n_mels=spec.n_mels, norm_mean=NORM_MEAN, norm_std=NORM_STD)
-        if frames is None:
-            frames = math.ceil(KaldiFbank(fbank).real_frames(clip_samples) / spec.patch) * spec.patch
+        frames = patch_aligned_frames(fbank, clip_samples, spec.patch, spec.target_frames)
         self.frontend = KaldiFbank(FbankSpec(**{**fbank.__dict__, "target_frames": frames}))
         self.grid = (frames // spec.patch, spec.n_mels // spec.patch)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, spec.dim))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from torch import nn
 
 from sed_core.errors import CheckpointError
 from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
-from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
+from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank, patch_aligned_frames
 from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, pick, read_checkpoint
 from sed_core.models.backbones.vit import Block, PatchEmbed, drop_path_rates
 
@@ -104,9 +103,7 @@ class AudioMAE(Backbone):
         self.spec = spec
         self.embed_dim = spec.dim
         fbank = FbankSpec(n_mels=spec.n_mels, norm_mean=NORM_MEAN, norm_std=NORM_STD)
-        frames = spec.target_frames
-        if frames is None:
-            frames = math.ceil(KaldiFbank(fbank).real_frames(clip_samples) / spec.patch) * spec.patch
+        frames = patch_aligned_frames(fbank, clip_samples, spec.patch, spec.target_frames)
         pos_frames = spec.pos_frames or frames
         if pos_frames < frames:
             raise ValueError(f"AudioMAESpec: pos_frames ({pos_frames}) must cover target_frames ({frames})")

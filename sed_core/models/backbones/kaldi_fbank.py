@@ -67,3 +67,10 @@ class KaldiFbank(nn.Module):
                 fbank = nn.functional.pad(fbank, (0, 0, 0, pad)) if pad > 0 else fbank[: spec.target_frames]
             rows.append(fbank)
         return (torch.stack(rows) - spec.norm_mean) / (2 * spec.norm_std)
+
+
+def patch_aligned_frames(spec: FbankSpec, clip_samples: int, patch: int, target_frames: int | None) -> int:
+    """``target_frames`` when set (an official fixed length), else the clip's frames rounded up to whole patches."""
+    if target_frames is not None:
+        return target_frames
+    return -(-KaldiFbank(spec).real_frames(clip_samples) // patch) * patch

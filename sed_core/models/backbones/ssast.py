@@ -27,7 +27,6 @@ dropped) is not reproduced: ``forward`` returns every token and FAP is a plain m
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError
 from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
-from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
+from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank, patch_aligned_frames
 from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, read_checkpoint, strip_prefixes
 from sed_core.models.backbones.vit import Block, PatchEmbed, drop_path_rates
 
@@ -98,9 +97,7 @@ class SSAST(Backbone):
         self.spec = spec
         self.embed_dim = spec.dim
         fbank = FbankSpec(n_mels=spec.n_mels, norm_mean=NORM_MEAN, norm_std=NORM_STD)
-        frames = spec.target_frames
-        if frames is None:
-            frames = math.ceil(KaldiFbank(fbank).real_frames(clip_samples) / spec.patch) * spec.patch
+        frames = patch_aligned_frames(fbank, clip_samples, spec.patch, spec.target_frames)
         self.frontend = KaldiFbank(FbankSpec(**{**fbank.__dict__, "target_frames": frames}))
         self.grid = (n_patches(spec.n_mels, spec.patch), n_patches(frames, spec.patch))  # (F', T')
         self.v = SSASTViT(spec, self.grid, drop_path)
