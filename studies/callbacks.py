@@ -9,7 +9,7 @@ from typing import Any
 
 from ray import tune
 
-from sed_core.training.trainer import BEST_FILE, SCORES_DIR
+from sed_core.training.trainer import ARTIFACT_DIRS, BEST_FILE
 from studies.definition import Trial
 from studies.tracking import StudyTracker
 from studies.trainable import NODE_KEY
@@ -64,8 +64,9 @@ class MLflowStudyCallback(tune.Callback):
         best = output_dir / BEST_FILE
         if best.exists():
             self.tracker.log_artifact(ours, best, "checkpoints")
-        if (output_dir / SCORES_DIR).is_dir():
-            self.tracker.log_artifacts(ours, output_dir / SCORES_DIR, SCORES_DIR)
+        for folder in ARTIFACT_DIRS:
+            if (output_dir / folder).is_dir():
+                self.tracker.log_artifacts(ours, output_dir / folder, folder)
         self.tracker.end_trial(ours)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

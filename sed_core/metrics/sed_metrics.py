@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,8 @@ class SedMetrics:
     psds: {scenario name: PSDS}; per_class_psds: {scenario name: {class: PSDS of that class alone}}.
     collar_f1 / intersection_f1: macro averages over classes at the fixed threshold; the per-class values
     are in collar_f1_per_class / intersection_f1_per_class.
+    psd_roc: {scenario name: (efpr, tpr)}, the effective PSD-ROC whose normalised area up to max_efpr is the
+    PSDS (a step function: tpr[i] holds from efpr[i] to efpr[i + 1]).
     """
 
     psds: Mapping[str, float]
@@ -84,6 +86,7 @@ class SedMetrics:
     intersection_f1: float
     collar_f1_per_class: Mapping[str, float]
     intersection_f1_per_class: Mapping[str, float]
+    psd_roc: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def psds1(self) -> float:
@@ -99,15 +102,21 @@ class SedMetrics:
         return self.psds[name]
 
     def as_flat_dict(self) -> dict[str, float]:
-        """Flat {metric name: value}, e.g. for a tracking store: psds1, collar_f1, psds1/Dog, collar_f1/Dog."""
+        """Flat {metric name: value} for a tracking store: psds1, collar_f1, and per class `<metric>/class/<label>`
+        (psds1/class/Dog, collar_f1/class/Dog), the names reports read per-class values from."""
         flat: dict[str, float] = dict(self.psds)
         flat["collar_f1"] = self.collar_f1
         flat["intersection_f1"] = self.intersection_f1
         for name, per_class in self.per_class_psds.items():
-            flat.update({f"{name}/{cls}": value for cls, value in per_class.items()})
-        flat.update({f"collar_f1/{cls}": value for cls, value in self.collar_f1_per_class.items()})
-        flat.update({f"intersection_f1/{cls}": value for cls, value in self.intersection_f1_per_class.items()})
+            flat.update(per_class_names(name, per_class))
+        flat.update(per_class_names("collar_f1", self.collar_f1_per_class))
+        flat.update(per_class_names("intersection_f1", self.intersection_f1_per_class))
         return flat
+
+
+def per_class_names(metric: str, values: Mapping[str, float]) -> dict[str, float]:
+    """{`<metric>/class/<label>`: value}: how per-class values are named in a tracking store."""
+    return {f"{metric}/class/{cls}": float(value) for cls, value in values.items()}
 
 
 def compute_sed_metrics(
@@ -142,8 +151,9 @@ def compute_sed_metrics(
 
     psds: dict[str, float] = {}
     per_class_psds: dict[str, dict[str, float]] = {}
+    psd_roc: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, scenario in psds_scenarios.items():
-        value, per_class, *_ = intersection_based.psds(
+        value, per_class, (tpr, efpr), _ = intersection_based.psds(
             scores=scores,
             ground_truth=gt,
             audio_durations=clip_durations,
@@ -157,6 +167,7 @@ def compute_sed_metrics(
         )
         psds[name] = float(value)
         per_class_psds[name] = {cls: float(per_class[cls]) for cls in classes}
+        psd_roc[name] = (np.asarray(efpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64))
 
     collar_f, *_ = collar_based.fscore(
         scores=scores,
@@ -182,6 +193,7 @@ def compute_sed_metrics(
         intersection_f1=float(intersection_f["macro_average"]),
         collar_f1_per_class={cls: float(collar_f[cls]) for cls in classes},
         intersection_f1_per_class={cls: float(intersection_f[cls]) for cls in classes},
+        psd_roc=psd_roc,
     )
 
 

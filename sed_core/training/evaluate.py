@@ -14,7 +14,7 @@ from sed_core.config.schema import EvaluationConfig
 from sed_core.data.dataset import ClipDataset, collate
 from sed_core.metrics.postprocess import median_filter
 from sed_core.metrics.scores import events_to_ground_truth, frame_scores_to_dataframe
-from sed_core.metrics.sed_metrics import PSDSScenario, compute_sed_metrics
+from sed_core.metrics.sed_metrics import PSDSScenario, SedMetrics, compute_sed_metrics
 
 METRIC_NAMES = ("psds1", "psds2", "collar_f1", "intersection_f1")
 
@@ -51,25 +51,38 @@ def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_w
     return SplitPredictions(frame_probs, clip_probs, durations)
 
 
-def score_predictions(preds: SplitPredictions, dataset: ClipDataset, config: EvaluationConfig,
-                      frame_hop_s: float, metrics: tuple[str, ...] = METRIC_NAMES) -> dict[str, float]:
+def score_split(preds: SplitPredictions, dataset: ClipDataset, config: EvaluationConfig, frame_hop_s: float,
+                metrics: tuple[str, ...] = METRIC_NAMES) -> SedMetrics:
+    """Every metric of the split's predictions, per class and with the PSD-ROC of each PSDS scenario computed."""
     classes = dataset.encoder.classes
     scores = {
         audio_id: frame_scores_to_dataframe(p, frame_hop_s=frame_hop_s, duration_s=preds.durations[audio_id],
                                             classes=classes)
         for audio_id, p in preds.frame_probs.items()
     }
-    events = dataset.split.events if dataset.split.events is not None else pd.DataFrame(
-        columns=["filename", "onset", "offset", "event_label"])
-    ground_truth = events_to_ground_truth(events, dataset.split.filenames)
     scenarios = {name: PSDSScenario(**getattr(config, name).model_dump()) for name in ("psds1", "psds2")
                  if name in metrics}
-    result = compute_sed_metrics(
-        scores, ground_truth, preds.durations, classes=classes, psds_scenarios=scenarios,
+    return compute_sed_metrics(
+        scores, ground_truth_of(dataset), preds.durations, classes=classes, psds_scenarios=scenarios,
         collar_onset=config.collar_onset, collar_offset=config.collar_offset,
         collar_offset_rate=config.collar_offset_rate, threshold=config.threshold,
     )
+
+
+def score_predictions(preds: SplitPredictions, dataset: ClipDataset, config: EvaluationConfig,
+                      frame_hop_s: float, metrics: tuple[str, ...] = METRIC_NAMES) -> dict[str, float]:
+    result = score_split(preds, dataset, config, frame_hop_s, metrics)
     return {name: float(getattr(result, name)) for name in metrics}
+
+
+def ground_truth_of(dataset: ClipDataset) -> dict[str, list[tuple[float, float, str]]]:
+    return events_to_ground_truth(events_of(dataset), dataset.split.filenames)
+
+
+def events_of(dataset: ClipDataset) -> pd.DataFrame:
+    if dataset.split.events is not None:
+        return dataset.split.events
+    return pd.DataFrame(columns=["filename", "onset", "offset", "event_label"])
 
 
 def evaluate(model: nn.Module, dataset: ClipDataset, config: EvaluationConfig,
@@ -89,4 +102,25 @@ def write_frame_scores(preds: SplitPredictions, classes: tuple[str, ...], frame_
         frame = frame_scores_to_dataframe(probs, frame_hop_s=frame_hop_s, duration_s=preds.durations[audio_id],
                                           classes=classes)
         write_sed_scores(frame, out_dir / f"{audio_id}.tsv")
+    return out_dir
+
+
+def write_psd_roc(result: SedMetrics, out_dir: Path) -> Path:
+    """`<scenario>.tsv` per PSDS scenario: the PSD-ROC as columns efpr (per hour) and tpr."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, (efpr, tpr) in result.psd_roc.items():
+        pd.DataFrame({"efpr": efpr, "tpr": tpr}).to_csv(out_dir / f"{name}.tsv", sep="\t", index=False,
+                                                        float_format="%.9g")
+    return out_dir
+
+
+def write_reference(dataset: ClipDataset, preds: SplitPredictions, out_dir: Path) -> Path:
+    """The split's strong labels and the scored clips' durations (DESED's TSV layouts), so a metric can be
+    recomputed from the stored frame scores alone: ground_truth.tsv and durations.tsv."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events = events_of(dataset)[["filename", "onset", "offset", "event_label"]]
+    events.to_csv(out_dir / "ground_truth.tsv", sep="\t", index=False, float_format="%.6f")
+    durations = pd.DataFrame({"filename": [f"{clip}.wav" for clip in preds.durations],
+                              "duration": list(preds.durations.values())})
+    durations.to_csv(out_dir / "durations.tsv", sep="\t", index=False, float_format="%.6f")
     return out_dir

@@ -24,7 +24,16 @@ from sed_core.models.build import build_model
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.training.checkpoint import load_training_state, save_training_state
-from sed_core.training.evaluate import METRIC_NAMES, evaluate, write_frame_scores
+from sed_core.metrics.sed_metrics import per_class_names
+from sed_core.training.evaluate import (
+    METRIC_NAMES,
+    evaluate,
+    predict,
+    score_split,
+    write_frame_scores,
+    write_psd_roc,
+    write_reference,
+)
 from sed_core.training.freeze import apply_freeze, parameter_groups
 from sed_core.training.mean_teacher import (
     consistency_loss,
@@ -40,6 +49,9 @@ logger = logging.getLogger(__name__)
 LAST_DIR = "last"
 BEST_FILE = "best_model.pt"
 SCORES_DIR = "scores"  # frame-level scores of the reported model: scores/<split>/<audio_id>.tsv
+PSD_ROC_DIR = "psd_roc"  # the reported model's PSD-ROC per scenario: psd_roc/<psds1|psds2>.tsv (efpr, tpr)
+REFERENCE_DIR = "reference"  # the test split's labels: reference/<split>/{ground_truth,durations}.tsv
+ARTIFACT_DIRS = (SCORES_DIR, PSD_ROC_DIR, REFERENCE_DIR)  # what a tracker stores of a finished run
 
 
 @dataclass
@@ -289,7 +301,9 @@ class Trainer:
         return FitResult(final, self.best_epoch, self.output_dir, self.history)
 
     def final_metrics(self) -> dict[str, float]:
-        """The best-epoch student and teacher on the test split; the reported model's values under plain names."""
+        """The best-epoch student and teacher on the test split; the reported model's values under plain names,
+        with its per-class PSDS (`psds1/class/<label>`). The reported model's frame scores, PSD-ROC curves and
+        the split's reference labels are written beside the checkpoint (ARTIFACT_DIRS)."""
         ecfg = self.config.evaluation
         best = torch.load(self.output_dir / BEST_FILE, map_location="cpu", weights_only=True)
         dataset = self.datasets[ecfg.test_split]
@@ -297,14 +311,19 @@ class Trainer:
         for role in ("student", "teacher"):
             model = copy.deepcopy(self.student)
             model.load_state_dict(best[role])
-            metrics, preds = evaluate(model, dataset, ecfg, metrics=METRIC_NAMES)
-            for k, v in metrics.items():
-                out[f"{role}/{k}"] = v
-                if role == ecfg.report_model:
-                    out[k] = v
+            preds = predict(model, dataset, batch_size=ecfg.batch_size, median_window=ecfg.median_window,
+                            median_mode=ecfg.median_mode)
+            result = score_split(preds, dataset, ecfg, model.frame_hop_s, METRIC_NAMES)
+            for k in METRIC_NAMES:
+                out[f"{role}/{k}"] = float(getattr(result, k))
             if role == ecfg.report_model:
+                out |= {k: float(getattr(result, k)) for k in METRIC_NAMES}
+                for name, per_class in result.per_class_psds.items():
+                    out |= per_class_names(name, per_class)
                 write_frame_scores(preds, self.encoder.classes, model.frame_hop_s,
                                    self.output_dir / SCORES_DIR / ecfg.test_split)
+                write_psd_roc(result, self.output_dir / PSD_ROC_DIR)
+                write_reference(dataset, preds, self.output_dir / REFERENCE_DIR / ecfg.test_split)
         return out
 
 

@@ -75,7 +75,7 @@ def test_all_zero_scores_give_zero() -> None:
     assert metrics.psds == {"psds1": 0.0, "psds2": 0.0}
     assert metrics.collar_f1 == 0.0 and metrics.intersection_f1 == 0.0
     flat = metrics.as_flat_dict()
-    assert flat["psds2/Dog"] == 0.0 and flat["collar_f1/Cat"] == 0.0 and set(flat) >= {"psds1", "intersection_f1"}
+    assert flat["psds2/class/Dog"] == 0.0 and flat["collar_f1/class/Cat"] == 0.0 and set(flat) >= {"psds1", "intersection_f1"}
 
 
 SHIFT_GROUND_TRUTH = {"a": [(1.0, 1.4, "Cat"), (5.0, 6.0, "Dog")]}
@@ -126,6 +126,22 @@ def test_cross_trigger_lowers_psds2_only(false_cat: tuple[float, float]) -> None
     expected_efpr = FP_PER_HOUR + (0.5 * CT_PER_HOUR if cross_trigger else 0.0)  # alpha_ct = 0.5
     assert metrics.psds2 == pytest.approx(1 - expected_efpr / 100)  # 0.7 without, 0.443 with a cross trigger
     assert metrics.collar_f1 == pytest.approx((2 / 3 + 1) / 2)  # Cat: 1 TP, 1 FP at threshold 0.5
+
+
+def test_psd_roc_is_the_curve_under_psds() -> None:
+    detections = {
+        "a": [(10.0, 14.0, "Cat", 0.9), (30.0, 50.0, "Dog", 0.9), (35.0, 40.0, "Cat", 0.95)],
+        "b": [(5.0, 55.0, "Dog", 0.9)],
+    }
+    metrics = evaluate(detections, CT_GROUND_TRUTH, CT_DURATIONS, hop=0.5, n_frames=120)
+    for name, scenario in (("psds1", PSDS_SCENARIO_1), ("psds2", PSDS_SCENARIO_2)):
+        efpr, tpr = metrics.psd_roc[name]
+        assert np.all(np.diff(efpr) >= 0) and np.all((tpr >= 0) & (tpr <= 1))
+        # the step function's area up to max_efpr, normalised, is the PSDS itself
+        edges = np.minimum(np.append(efpr, scenario.max_efpr), scenario.max_efpr)
+        area = float(np.sum(tpr * np.diff(edges)))
+        assert area / scenario.max_efpr == pytest.approx(metrics.psds[name])
+    assert metrics.psd_roc["psds2"][1].max() == 1.0 and metrics.psds2 < metrics.psds1
 
 
 def test_durations_shorter_than_score_grid_are_respected() -> None:

@@ -31,6 +31,37 @@ def test_fit_reports_each_epoch_then_final_metrics(tiny_dataset: Path, tmp_path:
     assert (tmp_path / "run" / LAST_DIR / "state.pt").is_file()
 
 
+def test_final_run_stores_what_recomputes_its_metrics(tiny_dataset: Path, tmp_path: Path):
+    """Per-class PSDS, PSD-ROC curves, frame scores and the split's labels: the stored files alone give back the
+    reported PSDS (what a report's bootstrap over clips relies on)."""
+    import pandas as pd
+    from sed_scores_eval.base_modules.io import read_sed_scores
+
+    from sed_core.metrics.sed_metrics import compute_sed_metrics
+    from sed_core.training.trainer import PSD_ROC_DIR, REFERENCE_DIR, SCORES_DIR
+
+    config = tiny_config(tiny_dataset, tmp_path / "run")
+    final = fit(config).metrics
+    classes = config.data.classes
+    assert {f"psds1/class/{c}" for c in classes} | {f"psds2/class/{c}" for c in classes} <= set(final)
+    split = config.evaluation.test_split
+    run = tmp_path / "run"
+    for name in ("psds1", "psds2"):
+        curve = pd.read_csv(run / PSD_ROC_DIR / f"{name}.tsv", sep="\t")
+        assert list(curve.columns) == ["efpr", "tpr"] and curve["efpr"].is_monotonic_increasing
+    scores = {p.stem: read_sed_scores(p) for p in sorted((run / SCORES_DIR / split).glob("*.tsv"))}
+    events = pd.read_csv(run / REFERENCE_DIR / split / "ground_truth.tsv", sep="\t")
+    durations = pd.read_csv(run / REFERENCE_DIR / split / "durations.tsv", sep="\t")
+    truth = {clip: [] for clip in scores}
+    for row in events.itertuples(index=False):
+        truth[row.filename.removesuffix(".wav")].append((row.onset, row.offset, row.event_label))
+    again = compute_sed_metrics(scores, truth, dict(zip(durations["filename"], durations["duration"])),
+                                classes=classes)
+    assert again.psds1 == pytest.approx(final["psds1"], abs=1e-6)
+    assert again.per_class_psds["psds2"] == pytest.approx(
+        {c: final[f"psds2/class/{c}"] for c in classes}, abs=1e-6)
+
+
 def test_resume_midway_gives_bit_identical_results(tiny_dataset: Path, tmp_path: Path):
     straight = fit(tiny_config(tiny_dataset, tmp_path / "straight"))
     fit(tiny_config(tiny_dataset, tmp_path / "resumed", epochs=1))  # stops after epoch 0, as if interrupted
