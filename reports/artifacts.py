@@ -2,10 +2,13 @@
 
 - `psd_roc/<metric>.tsv`: the PSD-ROC of the reported model, columns `efpr` and `tpr` (a step function).
 - `scores/<split>/<clip>.tsv`: frame scores in sed_scores_eval's format, for the bootstrap over clips.
-Trials do not write these yet; each reader returns nothing when they are absent, and the report says so.
+- `reference/<split>/{ground_truth,durations}.tsv`: the split's labels, which PSDS over resampled clips needs.
+- `config.json`: the trial's typed config (its PSDS scenarios).
+Trials of older versions lack some; each reader returns nothing when they are absent, and the report says so.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -17,11 +20,14 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from reports.bootstrap import read_score_tables
+from reports.clip_psds import Reference
 
 logger = logging.getLogger(__name__)
 
 PSD_ROC_DIR = "psd_roc"
 SCORES_DIR = "scores"
+REFERENCE_DIR = "reference"
+CONFIG_FILE = "config.json"
 PSD_ROC_COLUMNS = ("run_id", "metric", "efpr", "tpr")
 _PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
@@ -85,3 +91,22 @@ def load_scores(client: MlflowClient, run_id: str, split: str) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         local = download(client, run_id, f"{SCORES_DIR}/{split}", tmp)
         return read_score_tables(sorted(local.glob("*.tsv")))
+
+
+def load_reference(client: MlflowClient, run_id: str, split: str) -> Reference | None:
+    """The split's labels the run was scored against, or None when the run stores none."""
+    if split not in artifact_names(client, run_id, REFERENCE_DIR):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        local = download(client, run_id, f"{REFERENCE_DIR}/{split}", tmp)
+        events = pd.read_csv(local / "ground_truth.tsv", sep="\t")
+        durations = pd.read_csv(local / "durations.tsv", sep="\t")
+    return Reference.from_tables(events, durations)
+
+
+def load_config(client: MlflowClient, run_id: str) -> dict | None:
+    """The run's typed config (`config.json`), or None when the run stores none."""
+    if CONFIG_FILE not in artifact_names(client, run_id, ""):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        return json.loads(download(client, run_id, CONFIG_FILE, tmp).read_text(encoding="utf-8"))

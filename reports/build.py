@@ -10,7 +10,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from reports.analysis import StudyAnalysis, analyze, ranked_cells
-from reports.clip_section import ClipBootstrap, ClipStatistic, clip_bootstrap
+from reports.clip_section import PSDS_STATISTICS, ClipBootstrap, ClipStatistic, clip_bootstrap
 from reports.fig_per_class import MAX_ROWS
 from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
 from reports.html import HtmlContent, cell_anchor, render_html
@@ -37,6 +37,7 @@ PAPER_LATEX_NAME = "paper_table.tex"
 EFFECTS_LATEX_NAME = "effects.tex"
 CACHE_DIR_NAME = ".cache"
 SHOWN_CELLS = 6
+CLIP_RESAMPLES = 1000
 NO_FACTORS_NOTE = "Effects of the factors: skipped, the study has no factors (seeds only)."
 CLIP_NOTE = ("Paired bootstrap over evaluation clips (same resample for both cells and every seed pair); percentile "
              "interval, two-sided bootstrap p.")
@@ -62,16 +63,17 @@ class ReportPaths:
 def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base: str | None = None,
                  cache_dir: str | Path | None = None, correction: str = "holm", alpha: float = 0.05,
                  learning_curves: bool = True, shown_cells: int = SHOWN_CELLS,
-                 clip_statistic: ClipStatistic | None = None, clip_split: str | None = None,
-                 clip_resamples: int = 1000, method: str = "auto", formats: tuple[str, ...] = FORMATS) -> ReportPaths:
+                 clip_statistic: ClipStatistic | str | None = "auto", clip_split: str | None = None,
+                 clip_resamples: int = CLIP_RESAMPLES, method: str = "auto", formats: tuple[str, ...] = FORMATS) -> ReportPaths:
     """Write every table, figure and the HTML page of `study` into `out_dir`; same store, same bytes.
 
     `ui_base`: the MLflow UI the HTML links runs to (default: the tracking server itself, else
     http://127.0.0.1:5000, where `sedstudy ui` serves). `cache_dir`: where the fetched trials are cached
     (default `<out_dir>/.cache`). `correction`: "holm" or "bh" across the comparison table. `shown_cells`: how
     many cells (the baseline and the best by the objective) get PSD-ROC curves and learning curves, which read
-    per-run data. `clip_statistic`: a clip-set statistic for the bootstrap over clips, used when the trials
-    store frame scores (`clip_resamples` resamples, on `clip_split`). `method`: how trials are read (`load_study`).
+    per-run data. `clip_statistic`: the statistic of the bootstrap over clips, used when the trials store
+    frame scores (`clip_resamples` resamples, on `clip_split`): "auto" (the objective when it is a PSDS, else
+    psds1), "psds1", "psds2", a `bootstrap.ClipStatistic`, or None to skip it. `method`: how trials are read (`load_study`).
     `formats`: the figure files written (PNG is always needed: the pages embed it).
     """
     if "png" not in formats:
@@ -85,6 +87,8 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     heat_cells = [cell for cell in runs.cells if cell in set(ranked_cells(runs, analysis.summary, MAX_ROWS))]
     figures = write_figures(runs, out, shown=shown, heat_cells=heat_cells, learning_curves=learning_curves,
                             formats=formats)
+    if clip_statistic == "auto":
+        clip_statistic = runs.objective if runs.objective in PSDS_STATISTICS else PSDS_STATISTICS[0]
     clips = clip_bootstrap(MlflowClient(tracking_uri=tracking_uri), runs, shown, statistic=clip_statistic,
                            split=clip_split, n_resamples=clip_resamples)
     tables = _tables(runs, analysis, clips)
@@ -142,12 +146,13 @@ def _clip_table(table: pd.DataFrame, link: Callable[[str], str]) -> Table:
     rows = []
     for _, row in table.iterrows():
         diff = "–" if pd.isna(row["diff"]) else f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-        rows.append((TableCell(str(row["cell"])), TableCell(str(row["split"])), TableCell(str(row["n_pairs"])),
+        rows.append((TableCell(str(row["cell"])), TableCell(f"{row['statistic']} on {row['split']}"),
+                     TableCell(str(row["n_pairs"])),
                      TableCell("–" if pd.isna(row["n_clips"]) else str(int(row["n_clips"]))),
                      TableCell(diff, link=link(row["cell"])), TableCell(format_p(float(row["p"]))),
                      TableCell(str(row["note"]))))
     return Table(name="clip_bootstrap", caption="Bootstrap over clips", header=(
-        "cell", "split", "pairs", "clips", "Δ vs baseline [95 % CI]", "p", "note"),
+        "cell", "statistic", "pairs", "clips", "Δ vs baseline [95 % CI]", "p", "note"),
         align=("l", "l", "r", "r", "c", "r", "l"),
         rows=tuple(rows), notes=(CLIP_NOTE,))
 

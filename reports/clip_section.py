@@ -1,18 +1,29 @@
-"""The report's bootstrap over clips: wired when the trials store frame scores (`scores/<split>/*.tsv`)."""
+"""The report's bootstrap over clips: wired when the trials store frame scores (`scores/<split>/*.tsv`).
+
+The default statistic is a PSDS scenario ("psds1", "psds2"), recomputed on each resample from the stored frame
+scores and the stored labels of the split (`reference/<split>/`), with the scenario the trials were scored with
+(`config.json`). Each run's bootstrap distribution is computed once and shared by every comparison it is in.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from reports.artifacts import SCORES_DIR, load_scores, score_splits
-from reports.bootstrap import paired_clip_bootstrap
+from reports.artifacts import SCORES_DIR, load_config, load_reference, load_scores, score_splits
+from reports.bootstrap import ClipStatistic, clip_draws, common_clips, paired_result, statistic_values
+from reports.clip_psds import PsdsStatistic
 from reports.load import FINISHED, StudyRuns
+from sed_core.metrics.sed_metrics import DEFAULT_PSDS_SCENARIOS, PSDSScenario
 
-CLIP_COLUMNS = ("cell", "split", "n_pairs", "n_clips", "diff", "ci_low", "ci_high", "p", "note")
-ClipStatistic = Callable[[pd.DataFrame], float]
+logger = logging.getLogger(__name__)
+
+CLIP_COLUMNS = ("cell", "split", "statistic", "n_pairs", "n_clips", "diff", "ci_low", "ci_high", "p", "note")
+PSDS_STATISTICS = tuple(DEFAULT_PSDS_SCENARIOS)
 
 
 @dataclass(frozen=True)
@@ -24,25 +35,26 @@ class ClipBootstrap:
 
 
 def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], *,
-                   statistic: ClipStatistic | None, split: str | None, n_resamples: int = 1000,
+                   statistic: ClipStatistic | str | None, split: str | None, n_resamples: int = 1000,
                    seed: int = 0) -> ClipBootstrap:
-    """Each of `cells` against the baseline, paired by seed, resampling clips (`bootstrap.paired_clip_bootstrap`).
+    """Each of `cells` against the baseline, paired by seed, resampling clips (the same draws for every run).
 
-    Looks at the first finished baseline run only to decide whether scores are stored at all (one listing);
-    a cell whose paired runs lack the split's scores gets a row with a note instead of numbers.
+    `statistic`: a PSDS scenario name ("psds1", "psds2"), a clip statistic (`bootstrap.ClipStatistic`), or
+    None to skip. Looks at the first finished baseline run to decide whether scores are stored at all; a cell
+    whose paired runs lack the split's scores gets a row with a note instead of numbers.
     """
     empty = pd.DataFrame(columns=list(CLIP_COLUMNS))
     finished = runs.runs[runs.runs["status"] == FINISHED]
     baseline = finished[finished["cell"] == runs.baseline_cell]
     if baseline.empty:
         return ClipBootstrap(empty, "Bootstrap over clips: skipped, the baseline cell has no finished run.")
-    splits = score_splits(client, baseline["run_id"].iloc[0])
+    if statistic is None:
+        return ClipBootstrap(empty, "Bootstrap over clips: not computed (no clip statistic was chosen).")
+    first = baseline["run_id"].iloc[0]
+    splits = score_splits(client, first)
     if not splits:
         return ClipBootstrap(empty, f"Bootstrap over clips: skipped, the trials store no frame scores (artifacts "
                                     f"`{SCORES_DIR}/<split>/*.tsv`).")
-    if statistic is None:
-        return ClipBootstrap(empty, f"Bootstrap over clips: frame scores are stored (splits {', '.join(splits)}) "
-                                    "but no clip statistic was given (build_report(clip_statistic=...)).")
     if split is None and len(splits) > 1:
         return ClipBootstrap(empty, f"Bootstrap over clips: skipped, scores of several splits ({', '.join(splits)}) "
                                     "are stored; choose one (build_report(clip_split=...)).")
@@ -50,6 +62,12 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
     if split not in splits:
         return ClipBootstrap(empty, f"Bootstrap over clips: skipped, no scores of split {split!r} (stored: "
                                     f"{', '.join(splits)}).")
+    name = statistic if isinstance(statistic, str) else getattr(statistic, "__name__", type(statistic).__name__)
+    if isinstance(statistic, str):
+        statistic, note = psds_statistic(client, first, split, statistic)
+        if statistic is None:
+            return ClipBootstrap(empty, note)
+
     reference = dict(zip(baseline["seed"], baseline["run_id"]))
     stored: dict[str, bool] = {}
 
@@ -58,23 +76,49 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
             stored[run_id] = split in score_splits(client, run_id)
         return stored[run_id]
 
-    rows = []
+    plans, rows = [], []
     for cell in cells:
         if cell == runs.baseline_cell:
             continue
         trials = finished[finished["cell"] == cell]
         mine = dict(zip(trials["seed"], trials["run_id"]))
         seeds = sorted(set(mine) & set(reference))
-        lacking = [seed for seed in seeds if not (has_scores(reference[seed]) and has_scores(mine[seed]))]
+        lacking = [s for s in seeds if not (has_scores(reference[s]) and has_scores(mine[s]))]
         if not seeds or lacking:
             note = "no finished seed pairs" if not seeds else \
                 f"no stored scores of split {split!r} for seeds {', '.join(map(str, lacking))}"
-            rows.append({"cell": cell, "split": split, "n_pairs": len(seeds), "note": note})
-            continue
-        result = paired_clip_bootstrap([load_scores(client, reference[s], split) for s in seeds],
-                                       [load_scores(client, mine[s], split) for s in seeds], statistic,
-                                       n_resamples=n_resamples, seed=seed)
-        rows.append({"cell": cell, "split": split, "n_pairs": len(seeds), "n_clips": result.n_clips,
-                     "diff": result.diff, "ci_low": result.ci_low, "ci_high": result.ci_high, "p": result.p_value,
-                     "note": ""})
+            rows.append({"cell": cell, "split": split, "statistic": name, "n_pairs": len(seeds), "note": note})
+        else:
+            plans.append((cell, [(reference[s], mine[s]) for s in seeds]))
+    if plans:
+        started = time.monotonic()
+        needed = sorted({run for _, pairs in plans for pair in pairs for run in pair})
+        tables = {run: load_scores(client, run, split) for run in needed}
+        clips = common_clips([tables[run] for run in needed])
+        draws = clip_draws(len(clips), n_resamples, seed)
+        values = {run: statistic_values(tables[run], statistic, clips, draws) for run in needed}
+        for cell, pairs in plans:
+            result = paired_result([values[a] for a, _ in pairs], [values[b] for _, b in pairs], n_clips=len(clips))
+            rows.append({"cell": cell, "split": split, "statistic": name, "n_pairs": len(pairs),
+                         "n_clips": result.n_clips, "diff": result.diff, "ci_low": result.ci_low,
+                         "ci_high": result.ci_high, "p": result.p_value, "note": ""})
+        logger.info("bootstrap over %d clips: %d runs x %d resamples of %s in %.1f s", len(clips), len(needed),
+                    n_resamples, name, time.monotonic() - started)
+    order = {cell: i for i, cell in enumerate(cells)}
+    rows.sort(key=lambda row: order[row["cell"]])
     return ClipBootstrap(pd.DataFrame(rows, columns=list(CLIP_COLUMNS)), "")
+
+
+def psds_statistic(client: MlflowClient, run_id: str, split: str, metric: str) -> tuple[PsdsStatistic | None, str]:
+    """PSDS of `metric`'s scenario as the trials computed it, against the split's stored labels; else a note."""
+    if metric not in PSDS_STATISTICS:
+        raise ValueError(f"clip statistic {metric!r} is not a PSDS scenario; choose from {list(PSDS_STATISTICS)}")
+    reference = load_reference(client, run_id, split)
+    if reference is None:
+        return None, (f"Bootstrap over clips: skipped, the trials store no labels of split {split!r} "
+                      f"(artifacts `reference/{split}/`; trials of sedstudy before per-class metrics lack them).")
+    config = load_config(client, run_id) or {}
+    stored = config.get("evaluation", {}).get(metric)
+    scenario = PSDSScenario(**stored) if stored else DEFAULT_PSDS_SCENARIOS[metric]
+    return PsdsStatistic(reference, scenario), ""
+

@@ -16,6 +16,16 @@ from sed_core.errors import SedStudyError
 DEFAULT_WORKDIR = Path("sedstudy_work")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _workdir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
                    help="folder for data, the MLflow store, trials and reports; relative paths in configs are "
@@ -141,12 +151,14 @@ def _program() -> str:
     return shlex.quote(called) if Path(called).name == "sedstudy" else "sedstudy"
 
 
-def _report(study: str, tracking_uri: str, out: Path) -> None:
-    from reports.build import build_report
+def _report(study: str, tracking_uri: str, out: Path, *, clip_metric: str = "auto",
+            clip_resamples: int | None = None) -> None:
+    from reports.build import CLIP_RESAMPLES, build_report
 
     from studies.tracking import log_report
 
-    paths = build_report(tracking_uri, study, out)
+    paths = build_report(tracking_uri, study, out, clip_statistic=None if clip_metric == "none" else clip_metric,
+                         clip_resamples=clip_resamples or CLIP_RESAMPLES)
     log_report(tracking_uri, study, [paths.html, paths.markdown])
     print(f"report: {paths.html}  (also {paths.markdown.name}, LaTeX and CSV tables, figures in {paths.out_dir})")
 
@@ -156,7 +168,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     workdir = args.workdir.resolve()
     tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
-    _report(args.study, tracking_uri, args.out or workdir / "reports" / args.study)
+    _report(args.study, tracking_uri, args.out or workdir / "reports" / args.study, clip_metric=args.clip_metric,
+            clip_resamples=args.clip_resamples)
     return 0
 
 
@@ -278,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("study", help="study name")
     p.add_argument("--tracking-uri")
     p.add_argument("--out", type=Path, help="output folder (default: <workdir>/reports/<study>)")
+    p.add_argument("--clip-metric", choices=("auto", "psds1", "psds2", "none"), default="auto",
+                   help="statistic of the paired bootstrap over evaluation clips, recomputed from the stored frame "
+                        "scores (default auto: the objective when it is a PSDS, else psds1; none skips it)")
+    p.add_argument("--clip-resamples", type=_positive_int, default=None,
+                   help="resamples of the bootstrap over clips (default 1000)")
     _workdir_arg(p)
     p.set_defaults(func=cmd_report)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -83,10 +84,18 @@ def test_report_from_the_store(finished_study):
     from reports.build import build_report
 
     workdir, _ = finished_study
-    paths = build_report(default_tracking_uri(workdir), "tiny_e2e", workdir / "report")
+    paths = build_report(default_tracking_uri(workdir), "tiny_e2e", workdir / "report", clip_resamples=50)
     text = paths.markdown.read_text()
     assert "model.pooling" in text and "psds1" in text.lower()
     assert paths.figure.stat().st_size > 1000
+    # what the trials store makes every section real: per-class PSDS, PSD-ROC and PSDS over resampled clips
+    assert not [note for note in paths.notes if "skipped" in note], paths.notes
+    names = {path.name for path in paths.figures}
+    assert {"per_class.png", "psd_roc.png"} <= names
+    clips = pd.read_csv(paths.out_dir / "clip_bootstrap.csv")
+    assert len(clips) == 3 and set(clips["statistic"]) == {"psds1"} and clips["diff"].notna().all()
+    assert (clips["ci_low"] <= clips["diff"]).all() and (clips["diff"] <= clips["ci_high"]).all()
+    assert set(clips["n_clips"]) == {16} and set(clips["n_pairs"]) == {2}
 
 
 @pytest.mark.integration
@@ -133,6 +142,11 @@ def test_trials_carry_code_version_config_hash_and_frame_scores(finished_study):
     assert tags["sedstudy.code.dirty"] in ("true", "false", "unknown") and tags["sedstudy.code.commit"]
     scores = client.list_artifacts(run.info.run_id, "scores/validation")
     assert len(scores) > 0 and all(a.path.endswith(".tsv") for a in scores)
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "psd_roc")} == {"psd_roc/psds1.tsv",
+                                                                                 "psd_roc/psds2.tsv"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "reference/validation")} == {
+        "reference/validation/ground_truth.tsv", "reference/validation/durations.tsv"}
+    assert {f"psds1/class/{c}" for c in ("Speech", "Dog")} <= set(run.data.metrics)
 
 
 @pytest.mark.integration
