@@ -7,10 +7,14 @@ scores and the stored labels of the split (`reference/<split>/`), with the scena
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -96,7 +100,7 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
         tables = {run: load_scores(client, run, split) for run in needed}
         clips = common_clips([tables[run] for run in needed])
         draws = clip_draws(len(clips), n_resamples, seed)
-        values = {run: statistic_values(tables[run], statistic, clips, draws) for run in needed}
+        values = _values_of_runs(tables, statistic, clips, draws)
         for cell, pairs in plans:
             result = paired_result([values[a] for a, _ in pairs], [values[b] for _, b in pairs], n_clips=len(clips))
             rows.append({"cell": cell, "split": split, "statistic": name, "n_pairs": len(pairs),
@@ -107,6 +111,17 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
     order = {cell: i for i, cell in enumerate(cells)}
     rows.sort(key=lambda row: order[row["cell"]])
     return ClipBootstrap(pd.DataFrame(rows, columns=list(CLIP_COLUMNS)), "")
+
+
+def _values_of_runs(tables: dict[str, pd.DataFrame], statistic: ClipStatistic, clips: list[str],
+                    draws: list) -> dict[str, np.ndarray]:
+    """Each run's bootstrap distribution; PSDS runs in parallel processes (same values, one run per process)."""
+    workers = min(len(tables), os.cpu_count() or 1)
+    if workers < 2 or not isinstance(statistic, PsdsStatistic):
+        return {run: statistic_values(table, statistic, clips, draws) for run, table in tables.items()}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {run: pool.submit(statistic_values, table, statistic, clips, draws) for run, table in tables.items()}
+        return {run: future.result() for run, future in futures.items()}
 
 
 def psds_statistic(client: MlflowClient, run_id: str, split: str, metric: str) -> tuple[PsdsStatistic | None, str]:
