@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ray import tune
+from rich.live import Live
 
 from sed_core.training.trainer import ARTIFACT_DIRS, BEST_FILE
 from studies.definition import Trial
+from studies.progress import StudyProgress
 from studies.tracking import StudyTracker
 from studies.trainable import NODE_KEY
 
@@ -77,56 +78,69 @@ class MLflowStudyCallback(tune.Callback):
 
 
 class ProgressCallback(tune.Callback):
-    """One line per epoch and per finished trial: counts, the latest numbers, elapsed and estimated time left."""
+    """The driver's progress display. On a terminal, a live table of cells (done, running, failed, todo, best so
+    far) under a line of totals, best result and time left; elsewhere (logs, CI) one line per epoch and per
+    finished or failed trial. Both come from one `progress.StudyProgress`."""
 
-    def __init__(self, trials: dict[str, Trial], objective: str, epochs_of: Callable[[Trial], int]) -> None:
+    def __init__(self, trials: dict[str, Trial], objective: str, epochs_of: Callable[[Trial], int], *,
+                 mode: str = "max", study: str = "", live: bool | None = None) -> None:
         self.trials = trials
         self.objective = objective
-        self.epochs_of = epochs_of
-        self.start = time.monotonic()
-        self.done = 0
-        self.failed = 0
-        self.epochs_done = 0
-        self.total_epochs = sum(epochs_of(t) for t in trials.values())
-        self.best: tuple[float, str] | None = None
+        self.progress = StudyProgress(study, [(t.trial_id, t.cell.id, t.seed, epochs_of(t)) for t in trials.values()],
+                                      objective, mode)
+        self.epochs_of = {t.trial_id: epochs_of(t) for t in trials.values()}
+        self.want_live = sys.stdout.isatty() if live is None else live
+        self._live: Live | None = None
 
-    def _line(self, text: str) -> None:
-        elapsed = time.monotonic() - self.start
-        left = ""
-        if self.epochs_done:
-            remaining = elapsed / self.epochs_done * max(self.total_epochs - self.epochs_done, 0)
-            left = f", ~{_clock(remaining)} left"
-        n = len(self.trials)
-        print(f"[{_clock(elapsed)}{left}] {self.done}/{n} done, {self.failed} failed | {text}",
-              file=sys.stdout, flush=True)
+    def __getstate__(self) -> dict:
+        # Tune pickles callbacks with its experiment state; a live display (threads, the terminal) is not state
+        state = dict(self.__dict__)
+        state["_live"] = None
+        return state
+
+    def _show(self, line: str | None) -> None:
+        if self.want_live:
+            if self._live is None:
+                self._live = Live(self.progress.render(), refresh_per_second=2, transient=False)
+                self._live.start()
+            if line is not None:
+                self._live.console.print(line, highlight=False, markup=False)
+            self._live.update(self.progress.render())
+        elif line is not None:
+            print(f"{self.progress.summary()} | {line}", file=sys.stdout, flush=True)
+
+    def _ours(self, trial: Any) -> Trial:
+        return self.trials[trial.config["trial"]["trial_id"]]
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.progress.started_trial(self._ours(trial).trial_id)
+        self._show(None)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        ours = self.trials[trial.config["trial"]["trial_id"]]
+        ours = self._ours(trial)
         if "train/loss" in result:
-            self.epochs_done += 1
+            epoch = int(result["step"])
+            self.progress.epoch_done(ours.trial_id, epoch)
             val = {k: v for k, v in result.items() if k.startswith("val/")}
             shown = " ".join(f"{k.rsplit('/', 1)[-1]}={v:.3f}" for k, v in val.items())
-            self._line(f"{ours.cell.id} seed={ours.seed} epoch {int(result['step']) + 1}/{self.epochs_of(ours)} "
+            self._show(f"{ours.cell.id} seed={ours.seed} epoch {epoch + 1}/{self.epochs_of[ours.trial_id]} "
                        f"loss={result['train/loss']:.3f} {shown}")
-        elif self.objective in result:
-            value = float(result[self.objective])
-            if self.best is None or value > self.best[0]:
-                self.best = (value, ours.cell.id)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.done += 1
-        ours = self.trials[trial.config["trial"]["trial_id"]]
-        result = trial.last_result or {}
-        value = result.get(self.objective)
-        shown = f"{self.objective}={value:.3f}" if isinstance(value, float) else "no result"
-        self._line(f"finished {ours.cell.id} seed={ours.seed}: {shown}")
+        ours = self._ours(trial)
+        value = (trial.last_result or {}).get(self.objective)
+        value = float(value) if isinstance(value, (int, float)) else None
+        self.progress.finished_trial(ours.trial_id, ours.seed, value)
+        shown = f"{self.objective}={value:.3f}" if value is not None else "no result"
+        self._show(f"finished {ours.cell.id} seed={ours.seed}: {shown}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.failed += 1
-        ours = self.trials[trial.config["trial"]["trial_id"]]
-        self._line(f"FAILED {ours.cell.id} seed={ours.seed}: {failure_reason(trial)}")
+        ours = self._ours(trial)
+        self.progress.failed_trial(ours.trial_id)
+        self._show(f"FAILED {ours.cell.id} seed={ours.seed}: {failure_reason(trial)}")
 
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if self._live is not None:
+            self._live.update(self.progress.render())
+            self._live.stop()
+            self._live = None

@@ -159,7 +159,8 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
             name=name,
             storage_path=storage_path,
             callbacks=[MLflowStudyCallback(tracker, by_id),
-                       ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs)],
+                       ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs,
+                                        mode=study.spec.objective.mode, study=study.name)],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
             # the trainer keeps best_model.pt and last/ in the trial's output dir; Tune keeps one checkpoint
