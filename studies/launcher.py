@@ -83,6 +83,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     # Our progress lines replace Tune's own console output and its checkpoint-frequency warnings.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # MLflow prints a "View run ... at: <url>" line whenever a run on a tracking server ends; ours say it once
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import ray
 
     from studies.tracking import StudyTracker, default_tracking_uri
