@@ -11,6 +11,7 @@ from ray import tune
 
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
+from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config  # the driver builds a sample's config with the same call
 
 
 NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
@@ -32,10 +33,43 @@ class RayReporter:
         tune.report({**metrics, "step": step, NODE_KEY: self._node}, checkpoint=checkpoint)
 
 
+class ObjectiveReporter(RayReporter):
+    """Adds ``TUNE_OBJECTIVE`` = the best value of ``metric`` reported so far to every report of a tuning sample.
+
+    Tune refuses a result without the metric its searcher and scheduler use, and a sample's worth is its best
+    epoch (the one the trainer would keep), so ASHA and TPE compare best-so-far validation values.
+    """
+
+    def __init__(self, metric: str) -> None:
+        super().__init__()
+        self.metric = metric
+        self.best = float("-inf")
+        self.epochs = 0  # epochs trained: ASHA's and the stopper's time (a replayed history does not count twice)
+
+    def report(self, metrics: Mapping[str, float], step: int) -> None:
+        if self.metric in metrics:
+            self.best = max(self.best, float(metrics[self.metric]))
+        if "epoch" in metrics:
+            self.epochs = int(metrics["epoch"]) + 1
+        super().report({**metrics, TUNE_OBJECTIVE: self.best, TUNE_EPOCHS: self.epochs}, step)
+
+
 def run_trial(params: dict[str, Any]) -> None:
+    """One trial of a study; or, with ``params["trial"]["tuning"]``, one tuning sample: the searcher's values
+    (top-level keys of ``params``, dotted config paths) laid over the cell's experiment dict."""
     spec = params["trial"]
-    config = ExperimentConfig.model_validate(spec["config"])
-    output_dir = Path(spec["output_dir"])
+    tuning = spec.get("tuning")
+    reporter: RayReporter
+    if tuning is None:
+        config = ExperimentConfig.model_validate(spec["config"])
+        output_dir = Path(spec["output_dir"])
+        reporter = RayReporter()
+    else:
+        values = [(path, params[path]) for path in tuning["space"]]
+        config = build_config(tuning["experiment"], [*tuning["overrides"], *values], source="tuning sample",
+                              workdir=Path(tuning["workdir"]) if tuning["workdir"] else None)
+        output_dir = Path(tuning["output_root"]) / tune.get_context().get_trial_id()
+        reporter = ObjectiveReporter(tuning["metric"])
     config = config.model_copy(update={"output_dir": output_dir})
     last = output_dir / LAST_DIR
     restored = tune.get_checkpoint()
@@ -43,4 +77,4 @@ def run_trial(params: dict[str, Any]) -> None:
         with restored.as_directory() as directory:
             shutil.copytree(directory, last)
     cache = spec.get("embedding_cache_dir")
-    fit(config, RayReporter(), resume=True, embedding_cache_dir=Path(cache) if cache else None)
+    fit(config, reporter, resume=True, embedding_cache_dir=Path(cache) if cache else None)
