@@ -84,7 +84,7 @@ class StudyTracker:
         }
         if study.spec.tuning is not None:
             tags["sedstudy.tuning"] = json.dumps(study.spec.tuning.model_dump(mode="json", exclude_none=False))
-            tags["sedstudy.tuned_cells"] = json.dumps([c.id for c in study.tuned_cells])
+            tags["sedstudy.tuned_cells"] = json.dumps({c.id: study.tuning_metric(c) for c in study.tuned_cells})
         planned = [{"cell": t.cell.id, "seed": t.seed} for t in study.trials]
         self.client.log_dict(run_id, planned, PLANNED_ARTIFACT)
         if len(json.dumps(planned)) <= MAX_TAG_CHARS:  # large designs keep only the artifact
