@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 import json
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -216,7 +216,8 @@ class Study:
         """The per-epoch validation metric the tuning of ``cell`` optimises (checked at load)."""
         return selection_key(self.cell_config(cell))
 
-    def cell_config(self, cell: Cell, values: Mapping[str, Any] | None = None, seed: int | None = None) -> ExperimentConfig:
+    def cell_config(self, cell: Cell, values: Mapping[str, Any] | None = None,
+                    seed: int | None = None) -> ExperimentConfig:
         """The config of ``cell`` with ``values`` laid over its levels; seed defaults to tuning.seed."""
         if seed is None:
             assert self.spec.tuning is not None

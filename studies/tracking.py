@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
-from studies.definition import TUNE_OBJECTIVE, Sample, Study, Trial, config_hash
+from studies.definition import Sample, Study, Trial, config_hash
 from studies.provenance import code_version
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,8 @@ class StudyTracker:
     def _children(self, where: str) -> list:
         runs, page_token = [], None
         while True:
-            page = self.client.search_runs([self.experiment_id], f"tags.`{PARENT}` = '{self.parent_run_id}' and {where}",
+            page = self.client.search_runs([self.experiment_id],
+                                           f"tags.`{PARENT}` = '{self.parent_run_id}' and {where}",
                                            max_results=1000, page_token=page_token)
             runs.extend(page)
             page_token = page.token

@@ -11,7 +11,7 @@ from ray import tune
 
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
-from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config  # the driver builds a sample's config with the same call
+from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config
 
 
 NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run

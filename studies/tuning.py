@@ -152,7 +152,9 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=make_searcher(study, state), scheduler=scheduler,
-                                    num_samples=missing, metric=TUNE_OBJECTIVE, mode="max"),
+                                    num_samples=missing, metric=TUNE_OBJECTIVE, mode="max",
+                                    # samples are short and alike: one worker process per slot, not per sample
+                                    reuse_actors=True),
         run_config=tune.RunConfig(
             name=f"{study.name}-tune-{label}",
             storage_path=storage_path,
@@ -193,8 +195,8 @@ def describe_tuning(study: Study) -> list[str]:
         return []
     asha = ("ASHA off: every sample trains all epochs" if tuning.asha is None else
             f"ASHA grace_period {tuning.asha.grace_period}, reduction_factor {tuning.asha.reduction_factor:g}")
-    lines = [f"tuning: {len(study.tuned_cells)} cell(s) x {tuning.num_samples} samples (TPE seed {tuning.seed}, "
-             f"{tuning.max_concurrent} at a time, {asha}) before their seed trials, which take the best values"]
+    lines = [(f"tuning: {len(study.tuned_cells)} cell(s) x {tuning.num_samples} samples (TPE seed {tuning.seed}, "
+              f"{tuning.max_concurrent} at a time, {asha}) before their seed trials, which take the best values")]
     lines += [f"  {path}: {dist.describe()}" for path, dist in tuning.space.items()]
     lines += [f"  tuned cell {c.id} on {study.tuning_metric(c)}" for c in study.tuned_cells]
     return lines
