@@ -101,7 +101,15 @@ def test_report_and_status_keep_samples_apart_from_seeds(tuned_study, capsys: py
     best, index = best_of(runs_of(workdir, "tune"))
     assert tuning["cell"] == TUNED and tuning["finished"] == NUM_SAMPLES and tuning["failed"] == 0
     assert tuning["best"]["values"] == best and tuning["best"]["sample"] == index
-    assert tuning["stopped_early"] == sum("sedstudy.tune.stopped_early" in r.data.tags for r in runs_of(workdir, "tune"))
+    stopped = sum("sedstudy.tune.stopped_early" in r.data.tags for r in runs_of(workdir, "tune"))
+    assert tuning["stopped_early"] == stopped
+
+    from reports.build import build_report
+
+    paths = build_report(default_tracking_uri(workdir), "tiny_tuning", workdir / "report", learning_curves=False)
+    row = f"| {TUNED} | {NUM_SAMPLES} | {stopped} | 0 | val/synthetic_validation/intersection_f1 | "
+    assert "## Tuning inside cells" in paths.markdown.read_text() and row in paths.markdown.read_text()
+    assert 'id="tuning"' in paths.html.read_text()
 
 
 @pytest.mark.integration
