@@ -19,9 +19,9 @@ from reports.uri import redact_uri, run_url
 
 SECTIONS = (("overview", "Overview"), ("results", "Results per cell"), ("intervals", "Confidence intervals"),
             ("comparisons", "Differences to the baseline"), ("effects", "Effects of the factors"),
-            ("clip-bootstrap", "Bootstrap over clips"), ("tuning", "Tuning inside cells"),
-            ("figures", "Figures"), ("trials", "Failed and missing trials"),
+            ("clip-bootstrap", "Bootstrap over clips"), ("figures", "Figures"), ("trials", "Failed and missing trials"),
             ("runs", "Runs"), ("notes", "Notes"))
+TUNING_SECTION = ("tuning", "Tuning inside cells")  # only for studies that tuned, after "clip-bootstrap"
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;font-size:14px;margin:0 auto;max-width:1200px;padding:0 1em 3em;
 color:#222}
@@ -81,13 +81,14 @@ def render_html(runs: StudyRuns, content: HtmlContent) -> str:
 
 
 def _nav(tuned: bool) -> str:
-    items = "".join(f'<li><a href="#{key}">{escape(title)}</a></li>' for key, title in SECTIONS
-                    if tuned or key != "tuning")
+    sections = [s for section in SECTIONS for s in
+                ([section, TUNING_SECTION] if tuned and section[0] == "clip-bootstrap" else [section])]
+    items = "".join(f'<li><a href="#{key}">{escape(title)}</a></li>' for key, title in sections)
     return f"<nav><ul>{items}</ul></nav>"
 
 
 def _section(key: str, body: Sequence[str]) -> str:
-    title = dict(SECTIONS)[key]
+    title = dict([*SECTIONS, TUNING_SECTION])[key]
     return "\n".join([f'<section id="{key}">', f"<h2>{escape(title)}</h2>", *body, "</section>"])
 
 
