@@ -16,6 +16,7 @@ from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
 from reports.html import HtmlContent, cell_anchor, render_html
 from reports.load import StudyRuns, load_study
 from reports.markdown import render_markdown
+from reports.tuning_table import tuning_table
 from reports.study_tables import comparison_table, effects_table, format_p, interval_table, paper_table
 from reports.style import FORMATS
 from reports.table_model import Table, TableCell
@@ -92,6 +93,9 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     clips = clip_bootstrap(MlflowClient(tracking_uri=tracking_uri), runs, shown, statistic=clip_statistic,
                            split=clip_split, n_resamples=clip_resamples)
     tables = _tables(runs, analysis, clips)
+    tuning = tuning_table(MlflowClient(tracking_uri=tracking_uri), runs)
+    if tuning is not None:
+        tables["tuning"] = tuning
     notes = _notes(runs, figures, clips)
 
     paths = ReportPaths(out_dir=out, markdown=out / MARKDOWN_NAME, figure=out / FIGURE_NAME,
@@ -113,7 +117,8 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
              ("Trials", _counts(analysis.summary))]
     html_tables = {"results": [tables["paper"]], "intervals": [tables["intervals"]],
                    "comparisons": [tables["comparisons"]], "effects": [tables["effects"]] if runs.factors else [],
-                   "clip-bootstrap": [tables["clip_bootstrap"]] if "clip_bootstrap" in tables else []}
+                   "clip-bootstrap": [tables["clip_bootstrap"]] if "clip_bootstrap" in tables else [],
+                   "tuning": [tables["tuning"]] if "tuning" in tables else []}
     section_notes = {"clip-bootstrap": clips.note}
     if not runs.factors:
         section_notes["effects"] = NO_FACTORS_NOTE

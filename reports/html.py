@@ -21,6 +21,7 @@ SECTIONS = (("overview", "Overview"), ("results", "Results per cell"), ("interva
             ("comparisons", "Differences to the baseline"), ("effects", "Effects of the factors"),
             ("clip-bootstrap", "Bootstrap over clips"), ("figures", "Figures"), ("trials", "Failed and missing trials"),
             ("runs", "Runs"), ("notes", "Notes"))
+TUNING_SECTION = ("tuning", "Tuning inside cells")  # only for studies that tuned, after "clip-bootstrap"
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;font-size:14px;margin:0 auto;max-width:1200px;padding:0 1em 3em;
 color:#222}
@@ -58,12 +59,14 @@ def cell_anchor(runs: StudyRuns, cell: str) -> str:
 
 def render_html(runs: StudyRuns, content: HtmlContent) -> str:
     """The whole page as text (ends with a newline); same inputs, same text."""
+    tuned = bool(content.tables.get("tuning"))  # the section exists only for studies that tuned
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>Study report: {escape(runs.study)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-             f"<h1>Study report: {escape(runs.study)}</h1>", _nav()]
+             f"<h1>Study report: {escape(runs.study)}</h1>", _nav(tuned)]
     parts.append(_section("overview", [_facts(content.facts, runs)]))
-    for section in ("results", "intervals", "comparisons", "effects", "clip-bootstrap"):
+    sections = ["results", "intervals", "comparisons", "effects", "clip-bootstrap"] + (["tuning"] if tuned else [])
+    for section in sections:
         tables = content.tables.get(section, ())
         empty = escape(content.section_notes.get(section, "Nothing to show."))
         body = [_table(table) for table in tables] or [f'<p class="note">{empty}</p>']
@@ -77,13 +80,15 @@ def render_html(runs: StudyRuns, content: HtmlContent) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _nav() -> str:
-    items = "".join(f'<li><a href="#{key}">{escape(title)}</a></li>' for key, title in SECTIONS)
+def _nav(tuned: bool) -> str:
+    sections = [s for section in SECTIONS for s in
+                ([section, TUNING_SECTION] if tuned and section[0] == "clip-bootstrap" else [section])]
+    items = "".join(f'<li><a href="#{key}">{escape(title)}</a></li>' for key, title in sections)
     return f"<nav><ul>{items}</ul></nav>"
 
 
 def _section(key: str, body: Sequence[str]) -> str:
-    title = dict(SECTIONS)[key]
+    title = dict([*SECTIONS, TUNING_SECTION])[key]
     return "\n".join([f'<section id="{key}">', f"<h2>{escape(title)}</h2>", *body, "</section>"])
 
 

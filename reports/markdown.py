@@ -47,7 +47,8 @@ def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[st
         "",
     ]
     for key, title in (("intervals", "Confidence intervals"), ("comparisons", "Differences to the baseline"),
-                       ("effects", "Effects of the factors"), ("clip_bootstrap", "Bootstrap over clips")):
+                       ("effects", "Effects of the factors"), ("clip_bootstrap", "Bootstrap over clips"),
+                       ("tuning", "Tuning inside cells")):
         if key in tables and tables[key].rows:
             lines += [f"## {title}", "", to_markdown(tables[key]), ""]
     lines += ["## Figures", ""]

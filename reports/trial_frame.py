@@ -52,7 +52,8 @@ def trial_frame(records: Sequence[TrialRecord], study: str, factors: Sequence[st
     """One row per trial run: RUN_COLUMNS, `_start` (start time, for de-duplication), factor levels, metrics.
 
     Levels come from the `sedstudy.factor.*` tags, else from the cell id; a missing metric is NaN (and a warning
-    when the run finished). Runs under the parent that are not trials are skipped with a warning.
+    when the run finished). Tuning samples (`sedstudy.kind=tune`) are skipped; other runs under the parent that
+    are not trials are skipped with a warning.
     """
     clash = set(factors) & (set(metrics) | set(RUN_COLUMNS))
     if clash:
@@ -60,6 +61,8 @@ def trial_frame(records: Sequence[TrialRecord], study: str, factors: Sequence[st
     rows = []
     for record in records:
         tags = record.tags
+        if tags.get(TAG_KIND) == "tune":  # a tuning sample, not a seed of its cell
+            continue
         if tags.get(TAG_KIND) != "trial":
             logger.warning("run %s under the parent of study %r has %s=%r, expected 'trial'; skipped",
                            record.run_id, study, TAG_KIND, tags.get(TAG_KIND))

@@ -9,10 +9,11 @@ from typing import Any
 from ray import tune
 from rich.live import Live
 
+from search_spaces.factors import Cell
 from sed_core.training.trainer import ARTIFACT_DIRS, BEST_FILE
-from studies.definition import Trial
-from studies.progress import StudyProgress
-from studies.tracking import StudyTracker
+from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, Sample, Study, Trial
+from studies.progress import StudyProgress, clock_text
+from studies.tracking import TUNE_STOPPED, StudyTracker
 from studies.trainable import NODE_KEY
 
 # Keys Ray adds to every result; everything else a trial reports is a metric of ours.
@@ -144,3 +145,78 @@ class ProgressCallback(tune.Callback):
             self._live.update(self.progress.render())
             self._live.stop()
             self._live = None
+
+
+class TuningCallback(tune.Callback):
+    """MLflow records of one cell's tuning phase: one run per sample (``sedstudy.kind=tune``), numbered from
+    ``first_index`` in the order Tune starts them; a sample ASHA stops ends FINISHED, tagged with its epochs."""
+
+    def __init__(self, tracker: StudyTracker, study: Study, cell: Cell, first_index: int, epochs: int) -> None:
+        self.tracker = tracker
+        self.study = study
+        self.cell = cell
+        self.next_index = first_index
+        self.epochs = epochs
+        self._samples: dict[str, Sample] = {}  # Tune trial id -> our sample
+        self._epochs: dict[str, int] = {}
+
+    def _sample(self, trial: Any) -> Sample:
+        sample = self._samples.get(trial.trial_id)
+        if sample is None:
+            assert self.study.spec.tuning is not None
+            values = {path: trial.config[path] for path in self.study.spec.tuning.space}
+            sample = self.study.sample(self.cell, self.next_index, values)
+            self.next_index += 1
+            self._samples[trial.trial_id] = sample
+        return sample
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.start_sample(self._sample(trial))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        sample = self._sample(trial)
+        if "epoch" in result:
+            self._epochs[trial.trial_id] = max(self._epochs.get(trial.trial_id, 0), int(result["epoch"]) + 1)
+        self.tracker.log_metrics(sample, metrics_of(result), int(result.get("step", iteration)))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        sample = self._sample(trial)
+        trained = self._epochs.get(trial.trial_id, 0)
+        if trained < self.epochs:
+            self.tracker.set_tag(sample, TUNE_STOPPED, str(trained))
+        self.tracker.end_trial(sample)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.end_trial(self._sample(trial), failure=failure_reason(trial))
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.note_retry(self._sample(trial), failure_reason(trial))
+
+
+class TuningProgressCallback(tune.Callback):
+    """One line per finished sample: its values, its best validation value and whether ASHA stopped it."""
+
+    def __init__(self, cell: Cell, paths: list[str], samples: int, epochs: int) -> None:
+        self.cell = cell
+        self.paths = paths
+        self.samples = samples
+        self.epochs = epochs
+        self.start = time.monotonic()
+        self.done = 0
+
+    def _line(self, trial: Any, text: str) -> None:
+        self.done += 1
+        values = " ".join(f"{p.rsplit('.', 1)[-1]}={trial.config[p]:.4g}" if isinstance(trial.config[p], float)
+                          else f"{p.rsplit('.', 1)[-1]}={trial.config[p]}" for p in self.paths)
+        print(f"[{clock_text(time.monotonic() - self.start)}] tuning {self.cell.id} {self.done}/{self.samples}: "
+              f"{values} -> {text}", file=sys.stdout, flush=True)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        result = trial.last_result or {}
+        value, trained = result.get(TUNE_OBJECTIVE), int(result.get(TUNE_EPOCHS, 0))
+        shown = f"{value:.3f}" if isinstance(value, float) else "no result"
+        early = f" (ASHA stopped it after {trained}/{self.epochs} epochs)" if trained < self.epochs else ""
+        self._line(trial, shown + early)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._line(trial, f"FAILED: {failure_reason(trial)}")

@@ -64,10 +64,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     study = load_study(args.study, workdir=args.workdir.resolve())
     check_study(study)
+    from studies.tuning import describe_tuning
+
     print(f"{args.study}: valid. study {study.name!r}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds "
           f"= {len(study.trials)} trials; baseline {study.baseline.id}")
     for cell in study.cells:
         print(f"  {cell.id}")
+    for line in describe_tuning(study):
+        print(line)
     return 0
 
 
@@ -89,7 +93,8 @@ def _launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: 
     from studies.launcher import run_study
 
     outcome = run_study(study_path, workdir=workdir, tracking_uri=tracking_uri, address=address, storage=storage)
-    print(f"study {outcome.study.name}: ran {outcome.ran} trials ({outcome.failed} failed), "
+    tuned = f", after {outcome.sampled} tuning samples" if outcome.sampled else ""
+    print(f"study {outcome.study.name}: ran {outcome.ran} trials ({outcome.failed} failed){tuned}, "
           f"{outcome.skipped} were already finished")
     if report:
         _report(outcome.study.name, outcome.tracking_uri, workdir / "reports" / outcome.study.name)
@@ -115,7 +120,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = study_status(tracking_uri, args.study)
     if args.json:
         print(json.dumps({"study": status.study, "status": status.parent_status, "totals": status.totals,
-                          "best": status.best, "cells": [vars(c) for c in status.cells]}, indent=2))
+                          "best": status.best, "cells": [vars(c) for c in status.cells], "tuning": status.tuning},
+                         indent=2))
     else:
         print(format_status(status))
     return 0
@@ -141,8 +147,21 @@ def print_dry_run(study) -> None:
         assumed = "" if measured else " (assumed; measure it and set resources.effective_tflops)"
         print(f"estimate: {cost.total_tflop:.3g} TFLOP = {cost.gpu_hours:.3g} GPU-hours at "
               f"{cost.effective_tflops:g} TFLOP/s per trial{assumed}")
+    from studies.tuning import describe_tuning
+
+    for line in describe_tuning(study):
+        print(line)
+    if cost.tuning_tflop is not None:
+        if cost.tuning_gpu_hours is None:
+            print("tuning budget: steps unknown until the data is in place (or set training.steps_per_epoch)")
+        else:
+            print(f"tuning budget: at most {cost.tuning_tflop:.3g} TFLOP = {cost.tuning_gpu_hours:.3g} GPU-hours "
+                  f"(num_samples x all epochs at each tuned cell's own config; ASHA usually stops most samples "
+                  f"well before that); with the seed trials at most {cost.total_gpu_hours:.3g} GPU-hours")
+    tuned = {c.id for c in study.tuned_cells}
     for trial in study.trials:
-        print(f"  {trial.trial_id}  {trial.cell.id}  seed={trial.seed}")
+        note = "  (tuned: its id follows from the best values)" if trial.cell.id in tuned else ""
+        print(f"  {trial.trial_id}  {trial.cell.id}  seed={trial.seed}{note}")
 
 
 def _program() -> str:

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from search_spaces import Cell, FactorSpace, design_cells
+from search_spaces.factors import check_config_path
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
 from sed_core.config.schema import ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
@@ -55,6 +58,90 @@ class SyntheticDataSpec(_Spec):
     seed: int = 0
 
 
+DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
+TUNE_OBJECTIVE = "tune/objective"  # a sample's best value of the tuning metric so far: reported and logged each epoch
+TUNE_EPOCHS = "tune/epochs"  # epochs a sample has trained: the time ASHA and the stopper count
+# fields a tuning space may not sample: they define the trial or the tuning itself
+UNTUNABLE = {
+    "seed": "the sampled trials' training seed is tuning.seed; the seed trials use `seeds`",
+    "output_dir": "the launcher chooses where trials write",
+    "training.epochs": "it is ASHA's max_t (every sample trains up to training.epochs); make it a design factor",
+    "evaluation": "the tuning metric is the per-epoch evaluation.selection_metric on evaluation.selection_split; "
+                  "set evaluation in `experiment` or as a design factor",
+}
+
+
+class DistributionSpec(_Spec):
+    """One dimension of a tuning space: ``uniform``/``loguniform`` floats in [low, high], ``int`` in [low, high]
+    (both included), or ``choice`` among ``values`` (scalars)."""
+
+    distribution: Literal["uniform", "loguniform", "int", "choice"]
+    low: float | None = None
+    high: float | None = None
+    values: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DistributionSpec:
+        if self.distribution == "choice":
+            if self.low is not None or self.high is not None or not self.values:
+                raise ValueError("choice takes a non-empty list `values` (and no low/high), e.g. "
+                                 "{distribution: choice, values: [2, 4, 8]}")
+            if not all(v is None or isinstance(v, (str, int, float, bool)) for v in self.values):
+                raise ValueError(f"choice values must be scalars (text, numbers, booleans), got {self.values}; "
+                                 f"for lists or sections use a design factor")
+            if len({json.dumps(v) for v in self.values}) != len(self.values):
+                raise ValueError(f"choice values must be unique, got {self.values}")
+            return self
+        if self.values is not None or self.low is None or self.high is None:
+            raise ValueError(f"{self.distribution} takes `low` and `high` (and no values), e.g. "
+                             f"{{distribution: {self.distribution}, low: 1, high: 10}}")
+        if not self.low < self.high:
+            raise ValueError(f"`low < high` must hold, but got (low={self.low:g}, high={self.high:g})")
+        if self.distribution == "loguniform" and self.low <= 0:
+            raise ValueError(f"loguniform needs `low > 0`, but got low={self.low:g}")
+        if self.distribution == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            raise ValueError(f"int needs integer bounds, but got (low={self.low:g}, high={self.high:g})")
+        return self
+
+    def probes(self) -> list[tuple[str, Any]]:
+        """The values that must all be valid config values: the bounds, or every choice."""
+        if self.distribution == "choice":
+            return [(f"values[{i}]", v) for i, v in enumerate(self.values or [])]
+        cast = int if self.distribution == "int" else float
+        return [("low", cast(self.low)), ("high", cast(self.high))]
+
+    def describe(self) -> str:
+        if self.distribution == "choice":
+            return f"choice {self.values}"
+        cast = int if self.distribution == "int" else float
+        return f"{self.distribution} [{cast(self.low):g}, {cast(self.high):g}]"
+
+
+class AshaSpec(_Spec):
+    """ASHA early stopping on the tuning metric; ``max_t`` is the cell's ``training.epochs``."""
+
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(3, gt=1)
+
+
+class TuningSpec(_Spec):
+    """Hyperparameter tuning inside cells: ``num_samples`` configs from TPE (seeded), ASHA on the per-epoch
+    validation metric; the cell's seed trials then run with the best sampled values."""
+
+    cells: list[str] = Field(default_factory=lambda: ["baseline"], min_length=1)  # cell ids, "baseline" or "all"
+    space: dict[str, DistributionSpec] = Field(min_length=1)
+    num_samples: int = Field(ge=1)
+    seed: int = 0
+    metric: str | None = None  # default: val/<evaluation.selection_split>/<evaluation.selection_metric>
+    asha: AshaSpec | None = AshaSpec()
+    max_concurrent: int = Field(1, ge=1)
+
+    @field_validator("cells", mode="before")
+    @classmethod
+    def _one_cell(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class StudySpec(_Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -66,6 +153,7 @@ class StudySpec(_Spec):
     resources: ResourcesSpec = ResourcesSpec()
     failures: FailuresSpec = FailuresSpec()
     synthetic_data: SyntheticDataSpec | None = None
+    tuning: TuningSpec | None = None
 
     @field_validator("seeds")
     @classmethod
@@ -81,6 +169,32 @@ class Trial:
     seed: int
     config: ExperimentConfig
     trial_id: str
+    tuned: tuple[tuple[str, Any], ...] = ()  # the tuning phase's best values, applied on top of the cell's levels
+
+    @property
+    def key(self) -> str:
+        """What the tracker keys this run by."""
+        return self.trial_id
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One config a tuning phase sampled for a cell: the cell's overrides + ``values``, seed = tuning.seed."""
+
+    cell: Cell
+    index: int  # order of sampling within the cell's tuning phase, over all launches
+    values: tuple[tuple[str, Any], ...]
+    config: ExperimentConfig
+    trial_id: str
+
+    @property
+    def key(self) -> str:
+        # two samples may draw the same values (a choice-only space): the index keeps their runs apart
+        return f"tune:{self.cell.id}:{self.index}"
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
 
 
 @dataclass(frozen=True)
@@ -90,11 +204,44 @@ class Study:
     space: FactorSpace
     cells: tuple[Cell, ...]
     baseline: Cell
-    trials: tuple[Trial, ...]
+    trials: tuple[Trial, ...]  # tuned cells: with the cell's own values, before tuning (see with_tuned)
+    tuned_cells: tuple[Cell, ...] = ()
+    workdir: Path | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def tuning_metric(self, cell: Cell) -> str:
+        """The per-epoch validation metric the tuning of ``cell`` optimises (checked at load)."""
+        return selection_key(self.cell_config(cell))
+
+    def cell_config(self, cell: Cell, values: Mapping[str, Any] | None = None,
+                    seed: int | None = None) -> ExperimentConfig:
+        """The config of ``cell`` with ``values`` laid over its levels; seed defaults to tuning.seed."""
+        if seed is None:
+            assert self.spec.tuning is not None
+            seed = self.spec.tuning.seed
+        return build_config(self.spec.experiment, [*cell.overrides, *(values or {}).items(), ("seed", seed)],
+                            source=f"{self.source}: cell {cell.id}", workdir=self.workdir)
+
+    def sample(self, cell: Cell, index: int, values: Mapping[str, Any]) -> Sample:
+        config = self.cell_config(cell, values)
+        return Sample(cell, index, tuple(values.items()), config, trial_identity(config))
+
+    def with_tuned(self, best: Mapping[str, Mapping[str, Any]]) -> tuple[Trial, ...]:
+        """The study's trials with each tuned cell's best values applied (``best``: cell id -> values); the trials
+        of a tuned cell missing from ``best`` (its tuning found nothing) are left out."""
+        tuned = {c.id for c in self.tuned_cells}
+        out = []
+        for trial in self.trials:
+            if trial.cell.id not in tuned:
+                out.append(trial)
+            elif trial.cell.id in best:
+                values = dict(best[trial.cell.id])
+                config = self.cell_config(trial.cell, values, seed=trial.seed)
+                out.append(Trial(trial.cell, trial.seed, config, trial_identity(config), tuple(values.items())))
+        return tuple(out)
 
 
 def config_hash(config: ExperimentConfig) -> str:
@@ -127,12 +274,90 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     trials = []
     for cell in cells:
         for seed in spec.seeds:
-            raw_cfg = apply_overrides(spec.experiment, [*cell.overrides, ("seed", seed)])
-            config = config_from_dict(raw_cfg, source=f"{path}: cell {cell.id}")
-            if workdir is not None:
-                config = resolve_paths(config, workdir)
+            config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)], source=f"{path}: cell {cell.id}",
+                                  workdir=workdir)
             trials.append(Trial(cell, seed, config, trial_identity(config)))
-    return Study(spec, path, space, cells, baseline, tuple(trials))
+    tuned = check_tuning(spec, space, cells, baseline, source=str(path)) if spec.tuning is not None else ()
+    return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir)
+
+
+def build_config(experiment: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], *, source: str,
+                 workdir: Path | None = None) -> ExperimentConfig:
+    """The study's experiment dict with dotted ``overrides`` set, validated; paths resolved against ``workdir``."""
+    config = config_from_dict(apply_overrides(experiment, overrides), source=source)
+    return resolve_paths(config, workdir) if workdir is not None else config
+
+
+def selection_key(config: ExperimentConfig) -> str:
+    """The validation metric the trainer reports every epoch (and selects the best epoch on)."""
+    return f"val/{config.evaluation.selection_split}/{config.evaluation.selection_metric}"
+
+
+def check_tuning(spec: StudySpec, space: FactorSpace, cells: Sequence[Cell], baseline: Cell, *,
+                 source: str) -> tuple[Cell, ...]:
+    """The cells ``spec.tuning`` tunes; every space path, bound, choice and the metric checked for each."""
+    tuning = spec.tuning
+    assert tuning is not None
+    by_id = {c.id: c for c in cells}
+    tuned: dict[str, Cell] = {}
+    for i, name in enumerate(tuning.cells):
+        if name == "all":
+            tuned.update(by_id)
+        elif name == "baseline":
+            tuned[baseline.id] = baseline
+        elif name in by_id:
+            tuned[name] = by_id[name]
+        else:
+            raise ConfigError(f"{source}: tuning.cells[{i}]: {name!r} is not a cell of the design"
+                              f"{close_match_hint(name, by_id)}; give a cell id (listed by `sedstudy validate`), "
+                              f"'baseline' or 'all'")
+    set_by = {}  # config path -> the factor whose levels set it
+    for factor in space.factors:
+        for path in [factor.name] if not factor.bundles else [p for _, items in factor.bundles for p, _ in items]:
+            set_by[path] = factor.name
+    for path in tuning.space:
+        field = f"tuning.space.{path}"
+        check_config_path(path, source=source, field=field)
+        for refused, why in UNTUNABLE.items():
+            if path == refused or path.startswith(refused + "."):
+                raise ConfigError(f"{source}: {field}: {path} cannot be tuned: {why}")
+        for set_path, factor in set_by.items():
+            if path == set_path or path.startswith(set_path + ".") or set_path.startswith(path + "."):
+                raise ConfigError(f"{source}: {field}: {set_path} is set by the design factor {factor}; tuning it "
+                                  f"would silently override the factor's levels. Remove it from tuning.space or "
+                                  f"from design.factors")
+    asha = tuning.asha
+    for cell in tuned.values():
+        where = f"{source}: cell {cell.id}"
+        base = build_config(spec.experiment, cell.overrides, source=where)
+        key = selection_key(base)
+        ecfg = base.evaluation
+        if ecfg.selection_split == ecfg.test_split:
+            raise ConfigError(f"{where}: evaluation.selection_split is the test split {ecfg.test_split!r}; tuning "
+                              f"must never select on the test split. Choose a validation split")
+        if tuning.metric is not None and tuning.metric != key:
+            test = f"/{ecfg.test_split}/" in tuning.metric
+            raise ConfigError(f"{source}: tuning.metric: {tuning.metric!r} "
+                              + ("is a test-split metric; tuning must never select on the test split. " if test else
+                                 "is not reported every epoch. ")
+                              + f"Trials report one validation metric per epoch, {key!r} in cell {cell.id} "
+                                f"(evaluation.selection_split/selection_metric); set tuning.metric to it or null")
+        if asha is not None and asha.grace_period > base.training.epochs:
+            raise ConfigError(f"{source}: tuning.asha.grace_period: {asha.grace_period} is more than "
+                              f"training.epochs ({base.training.epochs}) of cell {cell.id}; lower it")
+        for path, dist in tuning.space.items():
+            for what, value in dist.probes():
+                try:
+                    config = build_config(spec.experiment, [*cell.overrides, (path, value)], source=where)
+                except ConfigError as err:
+                    raise ConfigError(f"{source}: tuning.space.{path}.{what}: {value!r} is not a valid value in "
+                                      f"cell {cell.id}:\n{err}") from None
+                stored = flatten(config).get(path)
+                if dist.distribution in ("uniform", "loguniform") and isinstance(stored, int) \
+                        and not isinstance(stored, bool):
+                    raise ConfigError(f"{source}: tuning.space.{path}: an integer field; use "
+                                      f"{{distribution: int, low: {int(dist.low or 0)}, high: {int(dist.high or 0)}}}")
+    return tuple(c for c in cells if c.id in tuned)  # in design order
 
 
 def resolve_paths(config: ExperimentConfig, workdir: Path) -> ExperimentConfig:
@@ -151,8 +376,25 @@ def format_study_error(err: ValidationError, source: str) -> str:
     for e in err.errors():
         dotted = ".".join(str(p) for p in e["loc"]) or "<top>"
         if e["type"] == "extra_forbidden":
-            fields = list(StudySpec.model_fields) if len(e["loc"]) == 1 else []
+            fields = _fields_at(e["loc"][:-1])
             lines.append(f"{source}: {dotted}: unknown key{close_match_hint(str(e['loc'][-1]), fields)}")
         else:
-            lines.append(f"{source}: {dotted}: {e['msg']}")
+            lines.append(f"{source}: {dotted}: {e['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
+
+
+def _fields_at(loc: Sequence[Any]) -> list[str]:
+    """The keys of the study-spec section at ``loc`` (for close-match hints); [] where it is not a section."""
+    model: Any = StudySpec
+    keyed = False  # the previous part was a dict field: this part is one of its keys
+    for part in loc:
+        if keyed:
+            keyed = False
+            continue
+        field = model.model_fields.get(str(part)) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return []
+        keyed = typing.get_origin(field.annotation) is dict
+        model = next((t for t in (field.annotation, *typing.get_args(field.annotation))
+                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []

@@ -95,6 +95,16 @@ class StudyCost:
     total_tflop: float | None
     gpu_hours: float | None
     effective_tflops: float
+    # tuning phases (num_samples x all epochs per tuned cell): an upper bound, ASHA stops most samples earlier
+    tuning_tflop: float | None = None
+    tuning_gpu_hours: float | None = None
+
+    @property
+    def total_gpu_hours(self) -> float | None:
+        """Seed trials plus the tuning budget (its upper bound)."""
+        if self.gpu_hours is None or (self.tuning_tflop is not None and self.tuning_gpu_hours is None):
+            return None
+        return self.gpu_hours + (self.tuning_gpu_hours or 0.0)
 
 
 def estimate_study(study: Study) -> StudyCost:
@@ -118,4 +128,13 @@ def estimate_study(study: Study) -> StudyCost:
     per_cell = [r["tflop_per_trial"] for r in rows]
     total = None if any(v is None for v in per_cell) else sum(r["tflop_per_trial"] * r["trials"] for r in rows)
     hours = None if total is None else total / tflops / 3600
-    return StudyCost(rows, total, hours, tflops)
+    tuning_tflop = tuning_hours = None
+    if study.spec.tuning is not None and study.tuned_cells:
+        by_cell = {r["cell"]: r["tflop_per_trial"] for r in rows}
+        per_cell = [by_cell[c.id] for c in study.tuned_cells]
+        if all(v is not None for v in per_cell):
+            tuning_tflop = study.spec.tuning.num_samples * sum(per_cell)
+            tuning_hours = tuning_tflop / tflops / 3600
+        else:
+            tuning_tflop = float("nan")  # planned, but the steps are unknown until the data is in place
+    return StudyCost(rows, total, hours, tflops, tuning_tflop, tuning_hours)

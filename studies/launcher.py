@@ -1,6 +1,7 @@
 """Launching a study: validate everything, make the data, skip finished trials, run the rest on Ray Tune."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -26,7 +27,8 @@ class StudyOutcome:
     parent_run_id: str
     ran: int
     skipped: int
-    failed: int
+    failed: int  # failed seed trials, and those of tuned cells whose tuning found nothing
+    sampled: int = 0  # tuning samples run by this launch
 
 
 def check_study(study: Study) -> None:
@@ -99,24 +101,40 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     ensure_data(study)
     launch = {"workdir": str(workdir), "storage": storage or "", "address": address or ""}
     tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts", launch=launch)
-    finished = tracker.finished_trial_ids()
-    pending = [t for t in study.trials if t.trial_id not in finished]
-    print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
-          f"trials; {len(study.trials) - len(pending)} already finished, {len(pending)} to run", flush=True)
-    failed = 0
-    if pending:
-        storage_path = storage or str(workdir / "ray_results")
-        trial_root = Path(storage_path) / study.name / "trials" if storage else workdir / "trials" / study.name
-        started_here = not ray.is_initialized()
-        if started_here:
-            if address:
-                connect_ray(address)
-            else:
-                # "local" always starts our own instance, never joins a cluster another `ray start` left behind
-                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
-        try:
-            gpu = study.spec.resources.gpu
+    storage_path = storage or str(workdir / "ray_results")
+    trial_root = Path(storage_path) / study.name / "trials" if storage else workdir / "trials" / study.name
+    gpu = study.spec.resources.gpu
+    failed = sampled = 0
+    started_here = False
+    try:
+        if study.tuned_cells:
+            from studies.tuning import best_values, run_tuning, tuning_state
+
+            for cell in study.tuned_cells:
+                state = tuning_state(tracker, study, cell)
+                for run in state.with_status("RUNNING", "SCHEDULED"):  # left by a launch that stopped
+                    tracker.mark_interrupted(run.info.run_id)
+                if not state.complete:
+                    started_here = _start_ray(address) or started_here
+                    sampled += run_tuning(study, cell, tracker, trial_root, storage_path, gpu=gpu)
+            best = best_values(tracker, study)
+            for cell in study.tuned_cells:
+                if cell.id not in best:
+                    print(f"tuning {cell.id}: no sample finished with a result; its seed trials cannot run "
+                          f"(see its sedstudy.kind=tune runs)", flush=True)
+                else:
+                    print(f"tuning {cell.id}: best {json.dumps(best[cell.id])}", flush=True)
+            trials = study.with_tuned(best)
+            failed += len(study.trials) - len(trials)
+        else:
+            trials = study.trials
+        finished = tracker.finished_trial_ids()
+        pending = [t for t in trials if t.trial_id not in finished]
+        done = len(trials) - len(pending)
+        print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
+              f"trials; {done} already finished, {len(pending)} to run", flush=True)
+        if pending:
+            started_here = _start_ray(address) or started_here
             errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name)
             oom = [t for t in pending if t.trial_id in errors and is_out_of_memory(errors[t.trial_id])]
             if oom and study.spec.failures.oom_retry and 0 < gpu < 1:
@@ -125,13 +143,27 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
                 retried = tune_pass(study, oom, tracker, trial_root, storage_path, gpu=min(2 * gpu, 1.0),
                                     name=f"{study.name}-oom-retry")
                 errors = {k: v for k, v in errors.items() if k not in {t.trial_id for t in oom}} | retried
-            failed = len(errors)
-        finally:
-            if started_here:
-                ray.shutdown()
+            failed += len(errors)
+    finally:
+        if started_here:
+            ray.shutdown()
     tracker.end_study()
-    return StudyOutcome(study, tracking_uri, tracker.parent_run_id, len(pending), len(study.trials) - len(pending),
-                        failed)
+    return StudyOutcome(study, tracking_uri, tracker.parent_run_id, len(pending), done, failed, sampled)
+
+
+def _start_ray(address: str | None) -> bool:
+    """Start (or join) Ray unless it runs already; True when this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        connect_ray(address)
+    else:
+        # "local" always starts our own instance, never joins a cluster another `ray start` left behind
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    return True
 
 
 OUT_OF_MEMORY_MARKERS = ("out of memory", "OutOfMemoryError", "CUDA error: out of memory")

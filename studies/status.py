@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from sed_core.errors import SedStudyError
 from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED
+from studies.tuning import TuningState, sample_index, tuning_summary
 
 STATES = ("finished", "running", "failed", "not started")
 
@@ -32,6 +33,7 @@ class StudyStatus:
     mode: str
     cells: list[CellStatus]
     best: tuple[float, str, int] | None  # (value, cell, seed)
+    tuning: list[dict] = field(default_factory=list)  # per tuned cell: samples finished/stopped early/failed, best
 
     @property
     def totals(self) -> dict[str, int]:
@@ -57,7 +59,11 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
         cells.setdefault(trial["cell"], CellStatus(trial["cell"])).planned += 1
     seen: dict[tuple[str, str], str] = {}
     best = None
+    samples: dict[str, list] = {}
     for run in _children(client, experiment.experiment_id, parent.info.run_id):
+        if run.data.tags.get(KIND) == "tune":  # tuning samples are not seeds of their cell
+            samples.setdefault(run.data.tags.get(CELL, "?"), []).append(run)
+            continue
         key = (run.data.tags.get(CELL, "?"), run.data.tags.get(SEED, "?"))
         state = {"FINISHED": "finished", "RUNNING": "running", "SCHEDULED": "running"}.get(run.info.status, "failed")
         if seen.get(key) == "finished":
@@ -72,7 +78,14 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
         cells.setdefault(cell, CellStatus(cell)).counts[state] += 1
     for status in cells.values():
         status.counts["not started"] = max(status.planned - sum(status.counts[s] for s in STATES[:3]), 0)
-    return StudyStatus(study, parent.info.status, objective["metric"], objective["mode"], list(cells.values()), best)
+    tuning = []
+    spec = json.loads(parent.data.tags.get("sedstudy.tuning", "null"))
+    if spec is not None:
+        for cell, metric in json.loads(parent.data.tags.get("sedstudy.tuned_cells", "{}")).items():
+            runs = tuple(sorted(samples.get(cell, []), key=sample_index))
+            tuning.append({**tuning_summary(TuningState(cell, spec["num_samples"], runs)), "metric": metric})
+    return StudyStatus(study, parent.info.status, objective["metric"], objective["mode"], list(cells.values()), best,
+                       tuning)
 
 
 def _children(client: MlflowClient, experiment_id: str, parent_id: str):
@@ -96,4 +109,13 @@ def format_status(status: StudyStatus) -> str:
     for c in status.cells:
         lines.append(f"{c.counts['finished']:>8} {c.counts['running']:>7} {c.counts['failed']:>6} "
                      f"{c.counts['not started']:>4}  {c.cell}")
+    if status.tuning:
+        lines.append("tuning samples (stopped: by ASHA; best: a sample's best epoch on the tuning metric):")
+        lines.append(f"{'samples':>8} {'stopped':>7} {'failed':>6} {'running':>7}  cell: best so far")
+        for t in status.tuning:
+            best = t["best"]
+            shown = "none yet" if best is None else \
+                f"{t['metric']}={best['value']:.4f} (sample {best['sample']}: {json.dumps(best['values'])})"
+            lines.append(f"{t['finished'] + t['failed']:>4}/{t['num_samples']:<3} {t['stopped_early']:>7} "
+                         f"{t['failed']:>6} {t['running']:>7}  {t['cell']}: {shown}")
     return "\n".join(lines)

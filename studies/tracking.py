@@ -12,13 +12,16 @@ from mlflow.tracking import MlflowClient
 
 from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
-from studies.definition import Study, Trial, config_hash
+from studies.definition import Sample, Study, Trial, config_hash
 from studies.provenance import code_version
 
 logger = logging.getLogger(__name__)
 
 KIND, STUDY, CELL, SEED, TRIAL_ID = "sedstudy.kind", "sedstudy.study", "sedstudy.cell", "sedstudy.seed", "sedstudy.trial_id"
 PARENT = "mlflow.parentRunId"
+TUNE_SAMPLE, TUNE_PARAMS, TUNE_STOPPED = "sedstudy.tune.sample", "sedstudy.tune.params", "sedstudy.tune.stopped_early"
+TUNE_BEST, TUNE_INTERRUPTED = "sedstudy.tune.best", "sedstudy.tune.interrupted"
+
 MAX_PARAM_CHARS = 6000
 MAX_TAG_CHARS = 8000
 PLANNED_ARTIFACT = "planned_trials.json"
@@ -79,6 +82,9 @@ class StudyTracker:
             **{f"sedstudy.launch.{k}": v for k, v in self.launch.items()},
             **code_version(),
         }
+        if study.spec.tuning is not None:
+            tags["sedstudy.tuning"] = json.dumps(study.spec.tuning.model_dump(mode="json", exclude_none=False))
+            tags["sedstudy.tuned_cells"] = json.dumps({c.id: study.tuning_metric(c) for c in study.tuned_cells})
         planned = [{"cell": t.cell.id, "seed": t.seed} for t in study.trials]
         self.client.log_dict(run_id, planned, PLANNED_ARTIFACT)
         if len(json.dumps(planned)) <= MAX_TAG_CHARS:  # large designs keep only the artifact
@@ -87,73 +93,106 @@ class StudyTracker:
         self.client.log_text(run_id, study.source.read_text(encoding="utf-8"), "study.yaml")
         return run_id
 
-    def finished_trial_ids(self) -> set[str]:
-        """Trial ids that already have a FINISHED child run: these are never run again."""
-        done: set[str] = set()
-        page_token = None
+    def _children(self, where: str) -> list:
+        runs, page_token = [], None
         while True:
-            page = self.client.search_runs(
-                [self.experiment_id], f"tags.`{PARENT}` = '{self.parent_run_id}' and attributes.status = 'FINISHED'",
-                max_results=1000, page_token=page_token)
-            done.update(r.data.tags.get(TRIAL_ID, "") for r in page)
+            page = self.client.search_runs([self.experiment_id],
+                                           f"tags.`{PARENT}` = '{self.parent_run_id}' and {where}",
+                                           max_results=1000, page_token=page_token)
+            runs.extend(page)
             page_token = page.token
             if not page_token:
-                return done
+                return runs
+
+    def finished_trial_ids(self) -> set[str]:
+        """Trial ids that already have a FINISHED trial run (not a tuning sample): these are never run again."""
+        return {r.data.tags.get(TRIAL_ID, "") for r in self._children(f"tags.`{KIND}` = 'trial' and "
+                                                                        f"attributes.status = 'FINISHED'")}
+
+    def tune_runs(self, cell_id: str) -> list:
+        """The tuning-sample runs of a cell, every status, by sample index."""
+        runs = [r for r in self._children(f"tags.`{KIND}` = 'tune'") if r.data.tags.get(CELL) == cell_id]
+        return sorted(runs, key=lambda r: int(r.data.tags.get(TUNE_SAMPLE, "0")))
+
+    def mark_interrupted(self, run_id: str) -> None:
+        """A sample whose driver went away (still RUNNING in the store): KILLED, never re-attached; a new sample
+        takes its place."""
+        self.client.set_tag(run_id, TUNE_INTERRUPTED, "the launch that ran it stopped; a new sample replaced it")
+        self.client.set_terminated(run_id, "KILLED")
+
+    def _new_run(self, item: Trial | Sample, kind: str, run_name: str, extra: Mapping[str, str]) -> str:
+        tags = {PARENT: self.parent_run_id, KIND: kind, STUDY: self.study.name, CELL: item.cell.id,
+                SEED: str(item.seed), TRIAL_ID: item.trial_id, "sedstudy.config_hash": config_hash(item.config),
+                **code_version(), **extra}
+        tags.update({f"sedstudy.factor.{name}": level_text(value) for name, value in item.cell.levels})
+        run_id = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags).info.run_id
+        params = [Param(k, level_text(v)[:MAX_PARAM_CHARS]) for k, v in sorted(flatten(item.config).items())
+                  if k != "output_dir"]
+        for i in range(0, len(params), 100):
+            self.client.log_batch(run_id, params=params[i:i + 100])
+        self.client.log_dict(run_id, item.config.model_dump(mode="json"), "config.json")
+        return run_id
+
+    def _reattach(self, key: str, run_id: str) -> None:
+        self.client.update_run(run_id, status="RUNNING")
+        self._logged_epochs[key] = {m.step for m in self.client.get_metric_history(run_id, "epoch")}
 
     def start_trial(self, trial: Trial) -> str:
         """The child run of ``trial``: re-attached if one exists (unfinished), else created with params and tags."""
         existing = self.client.search_runs(
-            [self.experiment_id], f"tags.`{PARENT}` = '{self.parent_run_id}' and tags.`{TRIAL_ID}` = '{trial.trial_id}'",
-            max_results=1)
+            [self.experiment_id], f"tags.`{PARENT}` = '{self.parent_run_id}' and tags.`{KIND}` = 'trial' and "
+                                  f"tags.`{TRIAL_ID}` = '{trial.trial_id}'", max_results=1)
         if existing:
             run_id = existing[0].info.run_id
-            self.client.update_run(run_id, status="RUNNING")
-            self._logged_epochs[trial.trial_id] = {m.step for m in self.client.get_metric_history(run_id, "epoch")}
+            self._reattach(trial.key, run_id)
         else:
-            tags = {PARENT: self.parent_run_id, KIND: "trial", STUDY: self.study.name, CELL: trial.cell.id,
-                    SEED: str(trial.seed), TRIAL_ID: trial.trial_id, "sedstudy.config_hash": config_hash(trial.config),
-                    **code_version()}
-            tags.update({f"sedstudy.factor.{name}": level_text(value) for name, value in trial.cell.levels})
-            run_id = self.client.create_run(self.experiment_id, run_name=f"{trial.cell.id} seed={trial.seed}",
-                                            tags=tags).info.run_id
-            params = [Param(k, level_text(v)[:MAX_PARAM_CHARS]) for k, v in sorted(flatten(trial.config).items())
-                      if k != "output_dir"]
-            for i in range(0, len(params), 100):
-                self.client.log_batch(run_id, params=params[i:i + 100])
-            self.client.log_dict(run_id, trial.config.model_dump(mode="json"), "config.json")
-        self._runs[trial.trial_id] = run_id
+            extra = {TUNE_BEST: json.dumps(dict(trial.tuned))} if trial.tuned else {}
+            run_id = self._new_run(trial, "trial", f"{trial.cell.id} seed={trial.seed}", extra)
+        self._runs[trial.key] = run_id
         return run_id
 
-    def log_metrics(self, trial: Trial, metrics: Mapping[str, float], step: int) -> None:
+    def start_sample(self, sample: Sample) -> str:
+        """The run of a tuning sample (keyed by cell and sample index): re-attached within a launch (a Tune retry
+        of the sample), else created."""
+        if sample.key in self._runs:
+            run_id = self._runs[sample.key]
+            self._reattach(sample.key, run_id)
+            return run_id
+        extra = {TUNE_SAMPLE: str(sample.index), TUNE_PARAMS: json.dumps(dict(sample.values))}
+        run_id = self._new_run(sample, "tune", f"{sample.cell.id} tune #{sample.index}", extra)
+        self._runs[sample.key] = run_id
+        return run_id
+
+    def log_metrics(self, trial: Trial | Sample, metrics: Mapping[str, float], step: int) -> None:
         """Log one report; an epoch a resumed trial replays that the store already holds is not logged twice."""
         if "epoch" in metrics:
-            logged = self._logged_epochs.setdefault(trial.trial_id, set())
+            logged = self._logged_epochs.setdefault(trial.key, set())
             if step in logged:
                 return
             logged.add(step)
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         for i in range(0, len(batch), 500):
-            self.client.log_batch(self._runs[trial.trial_id], metrics=batch[i:i + 500])
+            self.client.log_batch(self._runs[trial.key], metrics=batch[i:i + 500])
 
     def log_artifact(self, trial: Trial, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self._runs[trial.trial_id], str(path), artifact_path)
+        self.client.log_artifact(self._runs[trial.key], str(path), artifact_path)
 
     def log_artifacts(self, trial: Trial, directory: Path, artifact_path: str) -> None:
-        self.client.log_artifacts(self._runs[trial.trial_id], str(directory), artifact_path)
+        self.client.log_artifacts(self._runs[trial.key], str(directory), artifact_path)
 
-    def set_tag(self, trial: Trial, key: str, value: str) -> None:
-        self.client.set_tag(self._runs[trial.trial_id], key, value)
+    def set_tag(self, trial: Trial | Sample, key: str, value: str) -> None:
+        self.client.set_tag(self._runs[trial.key], key, value)
 
-    def note_retry(self, trial: Trial, reason: str) -> None:
+    def note_retry(self, trial: Trial | Sample, reason: str) -> None:
         """A failed attempt that Tune retries: counted and explained on the run, which stays RUNNING."""
-        run_id = self._runs[trial.trial_id]
+        run_id = self._runs[trial.key]
         attempts = int(self.client.get_run(run_id).data.tags.get("sedstudy.retries", "0")) + 1
         self.client.set_tag(run_id, "sedstudy.retries", str(attempts))
         self.client.set_tag(run_id, f"sedstudy.retry.{attempts}", reason[:5000])
 
-    def end_trial(self, trial: Trial, *, failure: str | None = None) -> None:
-        run_id = self._runs[trial.trial_id]
+    def end_trial(self, trial: Trial | Sample, *, failure: str | None = None) -> None:
+        run_id = self._runs[trial.key]
         if failure is not None:
             self.client.set_tag(run_id, "sedstudy.failure", failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")

@@ -12,6 +12,7 @@ from ray import tune
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
 from studies.cost import TrialCost
+from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config
 
 
 NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
@@ -36,10 +37,43 @@ class RayReporter:
         tune.report({**metrics, **cost, "step": step, NODE_KEY: self._node}, checkpoint=checkpoint)
 
 
+class ObjectiveReporter(RayReporter):
+    """Adds ``TUNE_OBJECTIVE`` = the best value of ``metric`` reported so far to every report of a tuning sample.
+
+    Tune refuses a result without the metric its searcher and scheduler use, and a sample's worth is its best
+    epoch (the one the trainer would keep), so ASHA and TPE compare best-so-far validation values.
+    """
+
+    def __init__(self, metric: str, cost: TrialCost | None = None) -> None:
+        super().__init__(cost)
+        self.metric = metric
+        self.best = float("-inf")
+        self.epochs = 0  # epochs trained: ASHA's and the stopper's time (a replayed history does not count twice)
+
+    def report(self, metrics: Mapping[str, float], step: int) -> None:
+        if self.metric in metrics:
+            self.best = max(self.best, float(metrics[self.metric]))
+        if "epoch" in metrics:
+            self.epochs = int(metrics["epoch"]) + 1
+        super().report({**metrics, TUNE_OBJECTIVE: self.best, TUNE_EPOCHS: self.epochs}, step)
+
+
 def run_trial(params: dict[str, Any]) -> None:
+    """One trial of a study; or, with ``params["trial"]["tuning"]``, one tuning sample: the searcher's values
+    (top-level keys of ``params``, dotted config paths) laid over the cell's experiment dict."""
     spec = params["trial"]
-    config = ExperimentConfig.model_validate(spec["config"])
-    output_dir = Path(spec["output_dir"])
+    tuning = spec.get("tuning")
+    if tuning is None:
+        config = ExperimentConfig.model_validate(spec["config"])
+        output_dir = Path(spec["output_dir"])
+    else:
+        values = [(path, params[path]) for path in tuning["space"]]
+        config = build_config(tuning["experiment"], [*tuning["overrides"], *values], source="tuning sample",
+                              workdir=Path(tuning["workdir"]) if tuning["workdir"] else None)
+        output_dir = Path(tuning["output_root"]) / tune.get_context().get_trial_id()
+    gpus = float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))
+    cost = TrialCost(output_dir, gpus=gpus)
+    reporter = RayReporter(cost) if tuning is None else ObjectiveReporter(tuning["metric"], cost)
     config = config.model_copy(update={"output_dir": output_dir})
     last = output_dir / LAST_DIR
     restored = tune.get_checkpoint()
@@ -47,9 +81,7 @@ def run_trial(params: dict[str, Any]) -> None:
         with restored.as_directory() as directory:
             shutil.copytree(directory, last)
     cache = spec.get("embedding_cache_dir")
-    gpus = float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))
-    cost = TrialCost(output_dir, gpus=gpus)
     try:
-        fit(config, RayReporter(cost), resume=True, embedding_cache_dir=Path(cache) if cache else None)
+        fit(config, reporter, resume=True, embedding_cache_dir=Path(cache) if cache else None)
     finally:
         cost.stop()
