@@ -16,6 +16,8 @@ from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
 from reports.html import HtmlContent, cell_anchor, render_html
 from reports.load import StudyRuns, load_study
 from reports.markdown import render_markdown
+from reports.provenance import ATTRIBUTES as PROVENANCE_ATTRIBUTES
+from reports.provenance import cost_table, provenance_table
 from reports.tuning_table import tuning_table
 from reports.study_tables import comparison_table, effects_table, format_p, interval_table, paper_table
 from reports.style import FORMATS
@@ -39,6 +41,8 @@ EFFECTS_LATEX_NAME = "effects.tex"
 CACHE_DIR_NAME = ".cache"
 SHOWN_CELLS = 6
 CLIP_RESAMPLES = 1000
+NO_COST_NOTE = "The runs record no time or energy (trials of sedstudy before cost/* metrics)."
+NO_PROVENANCE_NOTE = "The runs record no provenance tags (trials of sedstudy before sedstudy.data.* and sedstudy.metric)."
 NO_FACTORS_NOTE = "Effects of the factors: skipped, the study has no factors (seeds only)."
 CLIP_NOTE = ("Paired bootstrap over evaluation clips (same resample for both cells and every seed pair); percentile "
              "interval, two-sided bootstrap p.")
@@ -93,6 +97,13 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     clips = clip_bootstrap(MlflowClient(tracking_uri=tracking_uri), runs, shown, statistic=clip_statistic,
                            split=clip_split, n_resamples=clip_resamples)
     tables = _tables(runs, analysis, clips)
+    shared_provenance: list[str] = []
+    prov = runs.provenance
+    link = lambda cell: cell_anchor(runs, cell)  # noqa: E731
+    if prov is not None and prov["cost/wall_s"].notna().any():
+        tables["cost"] = cost_table(prov, runs.cells, link=link)
+    if prov is not None and prov[[key for key, _ in PROVENANCE_ATTRIBUTES]].notna().any().any():
+        tables["provenance"], shared_provenance = provenance_table(prov, runs.cells, link=link)
     tuning = tuning_table(MlflowClient(tracking_uri=tracking_uri), runs)
     if tuning is not None:
         tables["tuning"] = tuning
@@ -110,7 +121,8 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
         _csv(clips.table, out / CLIP_NAME)
     _text(paths.latex, to_latex(tables["paper"], label=f"tab:{runs.study}-results") + "\n")
     _text(paths.effects_latex, to_latex(tables["effects"], label=f"tab:{runs.study}-effects") + "\n")
-    _text(paths.markdown, render_markdown(runs, analysis, tables=tables, figures=figures, notes=notes))
+    _text(paths.markdown, render_markdown(runs, analysis, tables=tables, figures=figures, notes=notes,
+                                          provenance=shared_provenance))
     facts = [("Parent run", runs.parent_run_id), ("Baseline cell", runs.baseline_cell),
              ("Factors", ", ".join(runs.factors) or "none"), ("Metrics", ", ".join(runs.metrics)),
              ("Objective", f"{runs.objective} ({runs.objective_mode})"),
@@ -118,13 +130,16 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     html_tables = {"results": [tables["paper"]], "intervals": [tables["intervals"]],
                    "comparisons": [tables["comparisons"]], "effects": [tables["effects"]] if runs.factors else [],
                    "clip-bootstrap": [tables["clip_bootstrap"]] if "clip_bootstrap" in tables else [],
-                   "tuning": [tables["tuning"]] if "tuning" in tables else []}
-    section_notes = {"clip-bootstrap": clips.note}
+                   "tuning": [tables["tuning"]] if "tuning" in tables else [],
+                   "cost": [tables["cost"]] if "cost" in tables else [],
+                   "provenance": [tables["provenance"]] if "provenance" in tables else []}
+    section_notes = {"clip-bootstrap": clips.note, "cost": NO_COST_NOTE, "provenance": NO_PROVENANCE_NOTE}
     if not runs.factors:
         section_notes["effects"] = NO_FACTORS_NOTE
     _text(paths.html, render_html(runs, HtmlContent(tables=html_tables, figures=figures, notes=notes,
                                                     ui_base=ui_base or default_ui_base(tracking_uri), facts=facts,
-                                                    section_notes=section_notes)))
+                                                    section_notes=section_notes,
+                                                    section_lists={"provenance": shared_provenance})))
     logger.info("report of study %r written to %s", study, out)
     return paths
 

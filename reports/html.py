@@ -20,7 +20,7 @@ from reports.uri import redact_uri, run_url
 SECTIONS = (("overview", "Overview"), ("results", "Results per cell"), ("intervals", "Confidence intervals"),
             ("comparisons", "Differences to the baseline"), ("effects", "Effects of the factors"),
             ("clip-bootstrap", "Bootstrap over clips"), ("figures", "Figures"), ("trials", "Failed and missing trials"),
-            ("runs", "Runs"), ("notes", "Notes"))
+            ("runs", "Runs"), ("cost", "Time and energy"), ("provenance", "Provenance"), ("notes", "Notes"))
 TUNING_SECTION = ("tuning", "Tuning inside cells")  # only for studies that tuned, after "clip-bootstrap"
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;font-size:14px;margin:0 auto;max-width:1200px;padding:0 1em 3em;
@@ -50,6 +50,7 @@ class HtmlContent:
     ui_base: str
     facts: Sequence[tuple[str, str]]
     section_notes: dict[str, str] = field(default_factory=dict)  # shown in a section that has no table
+    section_lists: dict[str, Sequence[str]] = field(default_factory=dict)  # bullet lists above a section's tables
 
 
 def cell_anchor(runs: StudyRuns, cell: str) -> str:
@@ -74,6 +75,12 @@ def render_html(runs: StudyRuns, content: HtmlContent) -> str:
     parts.append(_section("figures", [_figure(figure) for figure in content.figures]))
     parts.append(_section("trials", _trial_lists(runs)))
     parts.append(_section("runs", [_runs_table(runs, content.ui_base)]))
+    for section in ("cost", "provenance"):
+        items = [f"<li>{escape(item)}</li>" for item in content.section_lists.get(section, ())]
+        body = (["<ul>", *items, "</ul>"] if items else []) + [_table(t) for t in content.tables.get(section, ())
+                                                               if t.rows]
+        empty = escape(content.section_notes.get(section, "Nothing to show."))
+        parts.append(_section(section, body or [f'<p class="note">{empty}</p>']))
     notes = [f"<li>{escape(note)}</li>" for note in content.notes] or ["<li>None.</li>"]
     parts.append(_section("notes", ["<ul>", *notes, "</ul>"]))
     parts += ["</body>", "</html>"]

@@ -19,6 +19,7 @@ from reports.errors import ReportError, StudyNotFoundError
 from reports.fetch_api import MAX_PAGE_SIZE, search_all
 from reports.fetch_sql import is_sql_uri
 from reports.params import is_config_leaf, level_values
+from reports.provenance import provenance_frame
 from reports.records import (  # re-exported: the statuses are part of this module's interface
     FAILED_STATUSES,
     FINISHED,
@@ -106,6 +107,7 @@ class StudyRuns:
     objective: str = ""
     objective_mode: str = "max"
     loaded_from: str = ""  # "sql", "api", or either with " (cache)": how the trial table was read
+    provenance: pd.DataFrame | None = None  # reports.provenance.provenance_frame: per kept run
 
     def __post_init__(self) -> None:
         if not self.objective and self.metrics:
@@ -190,7 +192,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
                      planned=planned, cells=cells, runs=frame, per_class=per_class_frame(fetched.records, frame),
                      params=params, level_values=level_values(params, frame, factors),
                      history_keys=fetched.history_keys, objective=objective, objective_mode=objective_mode,
-                     loaded_from=source)
+                     loaded_from=source, provenance=provenance_frame(fetched.records, frame))
 
 
 def list_studies(tracking_uri: str) -> list[str]:

@@ -16,7 +16,7 @@ MAX_LISTED_TRIALS = 50
 
 
 def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[str, Table],
-                    figures: Sequence[FigureResult], notes: Sequence[str]) -> str:
+                    figures: Sequence[FigureResult], notes: Sequence[str], provenance: Sequence[str] = ()) -> str:
     """The Markdown text (ends with one newline); figures are linked by file name, relative to the page."""
     summary = analysis.summary
     totals = {column: int(summary[column].sum()) for column in
@@ -59,6 +59,12 @@ def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[st
             lines += [f"### {figure.title}", "", figure.caption, "", f"![{figure.title}]({figure.png.name})", ""]
     lines += _trial_list("Failed trials", failed_trials(runs), ("cell", "seed", "status", "reason"))
     lines += _trial_list("Missing trials", missing_trials(runs), ("cell", "seed"))
+    if "cost" in tables and tables["cost"].rows:
+        lines += ["## Time and energy", "", to_markdown(tables["cost"]), ""]
+    if provenance or ("provenance" in tables and tables["provenance"].rows):
+        lines += ["## Provenance", "", *(f"- {line}" for line in provenance), ""]
+        if "provenance" in tables and tables["provenance"].rows:
+            lines += [to_markdown(tables["provenance"]), ""]
     if notes:
         lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
     return "\n".join(lines)

@@ -13,6 +13,11 @@ TAG_FACTOR_PREFIX = "sedstudy.factor."
 CLASS_INFIX = "/class/"  # per-class metrics are logged as `<metric>/class/<label>`, e.g. psds1/class/Dog
 HISTORY_PREFIXES = ("train/", "val/")  # per-epoch metrics, logged at step = epoch
 TAG_PLANNED = "sedstudy.planned_trials"
+# where a number comes from and what it cost (reports/provenance.py)
+PROVENANCE_TAGS = ("sedstudy.code.commit", "sedstudy.code.dirty", "sedstudy.data.kind", "sedstudy.data.sha256",
+                   "sedstudy.data.coverage", "sedstudy.backbone.sha256", "sedstudy.metric", "sedstudy.environment")
+COST_METRICS = ("cost/wall_s", "cost/gpu_hours", "cost/energy_kwh", "cost/energy_measured",
+                "cost/cpu_energy_measured", "cost/attempts")
 
 FINISHED = "FINISHED"
 FAILED_STATUSES = frozenset({"FAILED", "KILLED"})
@@ -45,8 +50,10 @@ class Wanted:
 
     @classmethod
     def for_study(cls, factors: Sequence[str], metrics: Sequence[str], params: Sequence[str]) -> Wanted:
-        tags = (TAG_KIND, TAG_CELL, TAG_SEED, TAG_FAILURE, *(TAG_FACTOR_PREFIX + factor for factor in factors))
-        return cls(tags=tags, metrics=tuple(metrics), params=tuple(params))
+        tags = (TAG_KIND, TAG_CELL, TAG_SEED, TAG_FAILURE, *(TAG_FACTOR_PREFIX + factor for factor in factors),
+                *PROVENANCE_TAGS)
+        return cls(tags=tags, metrics=(*metrics, *(m for m in COST_METRICS if m not in metrics)),
+                   params=tuple(params))
 
     def wants_metric(self, key: str) -> bool:
         """A study metric or a per-class key of one."""

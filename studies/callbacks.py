@@ -1,6 +1,7 @@
 """Tune callbacks run in the driver: MLflow records (single writer) and the progress display."""
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from sed_core.training.trainer import ARTIFACT_DIRS, BEST_FILE
 from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, Sample, Study, Trial
 from studies.progress import StudyProgress, clock_text
 from studies.tracking import TUNE_STOPPED, StudyTracker
-from studies.trainable import NODE_KEY
+from studies.trainable import ENVIRONMENT_KEY, NODE_KEY
 
 # Keys Ray adds to every result; everything else a trial reports is a metric of ours.
 RAY_RESULT_KEYS = {
@@ -58,6 +59,8 @@ class MLflowStudyCallback(tune.Callback):
         if node and node != self._nodes.get(ours.trial_id):
             self._nodes[ours.trial_id] = node
             self.tracker.set_tag(ours, "sedstudy.ray_node", str(node))
+        if ENVIRONMENT_KEY in result:
+            self.tracker.log_environment(ours, json.loads(result[ENVIRONMENT_KEY]))
         self.tracker.log_metrics(ours, metrics_of(result), int(result.get("step", iteration)))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sed_core.data.layout import SPLITS
-from sed_core.data.splits import load_split
+from sed_core.data.splits import SplitData, load_split
 from sed_core.errors import SedStudyError
 from sed_core.models.build import build_model
 from sed_core.models.pretrained import pretrained_checkpoint
 from sed_core.training.trainer import required_splits
 from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
+from studies.provenance import ProvenanceBook
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def check_study(study: Study) -> None:
                 raise type(err)(f"cell {key}: {err}") from None
 
 
-def ensure_data(study: Study) -> None:
+def ensure_data(study: Study) -> dict[tuple[Path, str], SplitData]:
     """Generate the study's synthetic dataset where it is missing, then read every split the trials use."""
     from sed_core.data.synth import generate_dataset
 
@@ -58,13 +59,14 @@ def ensure_data(study: Study) -> None:
             print(f"generating the synthetic '{spec.preset}' dataset (seed {spec.seed}) at {root}", flush=True)
             generate_dataset(spec.preset, root, seed=spec.seed, workers=os.cpu_count() or 1,
                              progress=print_progress("clips"))
-    checked: set[tuple[Path, str]] = set()
+    loaded: dict[tuple[Path, str], SplitData] = {}
     for trial in study.trials:
         cfg = trial.config
         for name in required_splits(cfg):
-            if (cfg.data.root, name) not in checked:
-                checked.add((cfg.data.root, name))
-                load_split(cfg.data.root, name, classes=cfg.data.classes, check_audio=cfg.data.check_audio_files)
+            if (cfg.data.root, name) not in loaded:
+                loaded[(cfg.data.root, name)] = load_split(cfg.data.root, name, classes=cfg.data.classes,
+                                                           check_audio=cfg.data.check_audio_files)
+    return loaded
 
 
 def print_progress(unit: str, steps: int = 10) -> Callable[[int, int], None]:
@@ -98,9 +100,10 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     tracking_uri = tracking_uri or default_tracking_uri(workdir)
     check_tracking_uri(tracking_uri, cluster=bool(address))
     check_storage(storage, cluster=bool(address))
-    ensure_data(study)
+    splits = ensure_data(study)
     launch = {"workdir": str(workdir), "storage": storage or "", "address": address or ""}
-    tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts", launch=launch)
+    tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts", launch=launch,
+                           provenance=ProvenanceBook(splits))
     storage_path = storage or str(workdir / "ray_results")
     trial_root = Path(storage_path) / study.name / "trials" if storage else workdir / "trials" / study.name
     gpu = study.spec.resources.gpu

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
@@ -12,8 +12,9 @@ from mlflow.tracking import MlflowClient
 
 from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
+from sed_core.config.schema import ExperimentConfig
 from studies.definition import Sample, Study, Trial, config_hash
-from studies.provenance import code_version
+from studies.provenance import RunProvenance, code_version, environment_text
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,8 @@ TUNE_BEST, TUNE_INTERRUPTED = "sedstudy.tune.best", "sedstudy.tune.interrupted"
 MAX_PARAM_CHARS = 6000
 MAX_TAG_CHARS = 8000
 PLANNED_ARTIFACT = "planned_trials.json"
+PROVENANCE_ARTIFACT = "provenance.json"
+ENVIRONMENT_ARTIFACT = "environment.json"
 
 
 def default_tracking_uri(workdir: Path) -> str:
@@ -35,7 +38,8 @@ class StudyTracker:
     """The only writer of a study's MLflow records."""
 
     def __init__(self, tracking_uri: str, study: Study, artifact_root: Path | None = None,
-                 launch: Mapping[str, str] | None = None) -> None:
+                 launch: Mapping[str, str] | None = None,
+                 provenance: Callable[[ExperimentConfig], RunProvenance] | None = None) -> None:
         self.client = MlflowClient(tracking_uri)
         self.tracking_uri = tracking_uri
         self.study = study
@@ -48,6 +52,7 @@ class StudyTracker:
         else:
             self.experiment_id = experiment.experiment_id
         self.launch = dict(launch or {})
+        self.provenance = provenance
         self.parent_run_id = self._parent_run()
         self._runs: dict[str, str] = {}
         self._logged_epochs: dict[str, set[int]] = {}  # re-attached runs: epochs already in the store
@@ -125,7 +130,12 @@ class StudyTracker:
                 SEED: str(item.seed), TRIAL_ID: item.trial_id, "sedstudy.config_hash": config_hash(item.config),
                 **code_version(), **extra}
         tags.update({f"sedstudy.factor.{name}": level_text(value) for name, value in item.cell.levels})
+        provenance = self.provenance(item.config) if self.provenance is not None else None
+        if provenance is not None:
+            tags.update({k: v[:MAX_TAG_CHARS] for k, v in provenance.tags.items()})
         run_id = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags).info.run_id
+        if provenance is not None:
+            self.client.log_dict(run_id, provenance.document, PROVENANCE_ARTIFACT)
         params = [Param(k, level_text(v)[:MAX_PARAM_CHARS]) for k, v in sorted(flatten(item.config).items())
                   if k != "output_dir"]
         for i in range(0, len(params), 100):
@@ -180,6 +190,12 @@ class StudyTracker:
 
     def log_artifacts(self, trial: Trial, directory: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self._runs[trial.key], str(directory), artifact_path)
+
+    def log_environment(self, trial: Trial | Sample, env: Mapping) -> None:
+        """The machine and packages of the trial's (latest) attempt: tag `sedstudy.environment` and a JSON artifact."""
+        run_id = self._runs[trial.key]
+        self.client.set_tag(run_id, "sedstudy.environment", environment_text(env)[:MAX_TAG_CHARS])
+        self.client.log_dict(run_id, dict(env), ENVIRONMENT_ARTIFACT)
 
     def set_tag(self, trial: Trial | Sample, key: str, value: str) -> None:
         self.client.set_tag(self._runs[trial.key], key, value)

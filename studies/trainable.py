@@ -1,6 +1,7 @@
 """The Ray Tune trial function: the composition root of one trial (config -> sed_core.training.fit)."""
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,10 +13,12 @@ from ray import tune
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
 from studies.cost import TrialCost
+from studies.provenance import environment
 from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config
 
 
 NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
+ENVIRONMENT_KEY = "sedstudy_environment"  # JSON of the machine and packages, with an attempt's first report
 
 
 class RayReporter:
@@ -26,6 +29,7 @@ class RayReporter:
         self._pending: Path | None = None
         self._node = ray.get_runtime_context().get_node_id()
         self._cost = cost
+        self._environment: str | None = json.dumps(environment())
 
     def checkpoint(self, path: Path) -> None:
         self._pending = Path(path)
@@ -34,7 +38,9 @@ class RayReporter:
         checkpoint = tune.Checkpoint.from_directory(str(self._pending)) if self._pending else None
         self._pending = None
         cost = self._cost.metrics() if self._cost is not None else {}
-        tune.report({**metrics, **cost, "step": step, NODE_KEY: self._node}, checkpoint=checkpoint)
+        extra = {ENVIRONMENT_KEY: self._environment} if self._environment is not None else {}
+        self._environment = None
+        tune.report({**metrics, **cost, **extra, "step": step, NODE_KEY: self._node}, checkpoint=checkpoint)
 
 
 class ObjectiveReporter(RayReporter):

@@ -96,6 +96,10 @@ def test_report_from_the_store(finished_study):
     assert len(clips) == 3 and set(clips["statistic"]) == {"psds1"} and clips["diff"].notna().all()
     assert (clips["ci_low"] <= clips["diff"]).all() and (clips["diff"] <= clips["ci_high"]).all()
     assert set(clips["n_clips"]) == {16} and set(clips["n_pairs"]) == {2}
+    # where the numbers come from and what they cost
+    assert "## Time and energy" in text and "| all cells (study) | 8 / 8 |" in text.replace("**", "")
+    assert "- Clips per split (of the official list): " in text and "validation 16 / 16" in text
+    assert "- Metric: sed_scores_eval " in text
 
 
 @pytest.mark.integration
@@ -147,6 +151,15 @@ def test_trials_carry_code_version_config_hash_and_frame_scores(finished_study):
     assert {a.path for a in client.list_artifacts(run.info.run_id, "reference/validation")} == {
         "reference/validation/ground_truth.tsv", "reference/validation/durations.tsv"}
     assert {f"psds1/class/{c}" for c in ("Speech", "Dog")} <= set(run.data.metrics)
+    # provenance: data, coverage, the metric's specification, the machine; and the trial's cost
+    assert tags["sedstudy.data.kind"] == "synthetic" and len(tags["sedstudy.data.sha256"]) == 64
+    assert "validation 16 / 16" in tags["sedstudy.data.coverage"]
+    assert tags["sedstudy.metric"].startswith("sed_scores_eval ") and "PSDS1 dtc 0.7 gtc 0.7" in tags["sedstudy.metric"]
+    assert "torch" in tags["sedstudy.environment"]
+    root = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"provenance.json", "environment.json", "config.json"} <= root
+    metrics = run.data.metrics
+    assert metrics["cost/wall_s"] > 0 and metrics["cost/energy_kwh"] > 0 and metrics["cost/attempts"] == 1
 
 
 @pytest.mark.integration
