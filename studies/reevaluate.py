@@ -110,6 +110,11 @@ def check_run(client: MlflowClient, run: Run, split: str, data_root: Path | None
         raw = json.loads(Path(client.download_artifacts(run_id, CONFIG_FILE, tmp)).read_text(encoding="utf-8"))
     config = config_from_dict(raw, source=f"{_describe(run)} {CONFIG_FILE}")
     root = Path(data_root) if data_root is not None else Path(config.data.root)
+    if split == config.evaluation.test_split and root.resolve() != Path(config.data.root).resolve():
+        raise SedStudyError(f"{_describe(run)}: {split!r} is the run's own test split, whose stored scores/{split}/ "
+                            f"and reference/{split}/ (read by reports) come from {config.data.root}; scoring it "
+                            f"from {root} would overwrite them: copy the data into a split of another name, or "
+                            f"leave out --data-root")
     try:
         dataset = open_eval_split(config, split, root)
     except SedStudyError as err:

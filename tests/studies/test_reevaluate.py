@@ -131,6 +131,9 @@ def test_a_broken_run_stops_everything_before_any_compute(study, tmp_path: Path,
     err = capsys.readouterr().err
     assert f"run {runs[0].info.run_id}" in err and f"cannot read split '{SPLIT}' from --data-root" in err
 
+    assert evaluate(workdir, "--data-root", str(tmp_path / "nowhere"), split="validation") == 2
+    assert "'validation' is the run's own test split" in capsys.readouterr().err
+
     broken = runs[-1]  # the last one in order: the first would be computed were nothing checked first
     checkpoint = Path(urlparse(broken.info.artifact_uri).path) / "checkpoints" / "best_model.pt"
     kept = tmp_path / "best_model.pt"
