@@ -239,6 +239,51 @@ def cmd_prepare_desed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from studies.reevaluate import RunEval, reevaluate
+    from studies.tracking import default_tracking_uri
+
+    tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+
+    def show(result: RunEval) -> None:
+        values = " ".join(f"{name}={value:.4f}" for name, value in (("psds1", result.psds1), ("psds2", result.psds2))
+                          if value is not None)
+        note = "  (already evaluated; --force to redo)" if result.skipped else ""
+        print(f"{result.cell} seed={result.seed}  {args.split}: {values}  [{result.run_id}]{note}", flush=True)
+
+    results = reevaluate(tracking_uri, args.target, args.split, data_root=args.data_root, force=args.force,
+                         on_run=show)
+    done = [r for r in results if not r.skipped]
+    psds1 = [r.psds1 for r in done if r.psds1 is not None]
+    mean = f"; mean psds1 {sum(psds1) / len(psds1):.4f}" if psds1 else ""
+    print(f"evaluated {len(done)} run(s) of {args.target} on {args.split}, skipped {len(results) - len(done)} "
+          f"already evaluated{mean}; metrics eval/{args.split}/* in {tracking_uri}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from sed_core.inference import predict_files
+
+    prediction = predict_files(args.checkpoint, args.audio, args.out, config_path=args.config,
+                               threshold=args.threshold, model=args.model)
+    counts = prediction.detections["filename"].value_counts()
+    for name, notes in prediction.notes.items():
+        print(f"{name}: {int(counts.get(name, 0))} events; {'; '.join(notes)}")
+    print(f"detections ({prediction.model}, threshold {prediction.threshold:g}): {prediction.detections_path}; "
+          f"frame scores: {prediction.scores_dir}/")
+    return 0
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (exclusive), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sedstudy", description=__doc__.strip() + " Ablation studies of "
                                      "semi-supervised sound event detection on Ray Tune and MLflow.")
@@ -351,6 +396,39 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write TSVs without clips that have no readable audio (needs --out)")
     p.add_argument("--dry-run", action="store_true", help="report what would be done, write nothing")
     p.set_defaults(func=cmd_prepare_desed)
+
+    p = sub.add_parser("evaluate", help="rescore stored checkpoints on another split, logged to the same runs",
+                       description="Rescore the best checkpoint of every finished trial of a study (or of one run) "
+                                   "on a split with strong labels, without retraining. Logs eval/<split>/* metrics, "
+                                   "the split's frame scores, PSD-ROC curves and labels, and the tag "
+                                   "sedstudy.eval.<split> to the same MLflow runs; their status is kept. Runs that "
+                                   "already have the split's metrics are skipped unless --force.")
+    p.add_argument("target", metavar="RUN_OR_STUDY", help="study name or MLflow run id")
+    p.add_argument("--split", required=True, help="split with strong labels, e.g. validation, synthetic_validation")
+    p.add_argument("--data-root", type=Path,
+                   help="DESED-layout dataset that holds the split (default: each run's own data.root)")
+    p.add_argument("--force", action="store_true", help="re-evaluate runs that already have the split's metrics")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workdir>/mlflow.db)")
+    _workdir_arg(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="detections (DESED TSV) and frame scores for new audio files",
+                       description="Detect sound events in audio files with a trained checkpoint. Files are "
+                                   "downmixed to mono and resampled to the config's rate; recordings longer than a "
+                                   "clip are scored in clip-length windows on one frame grid, shorter ones "
+                                   "zero-padded, and scores end at each file's true duration. Writes "
+                                   "detections.tsv (filename, onset, offset, event_label) and "
+                                   "scores/<audio_id>.tsv (sed_scores_eval format).")
+    p.add_argument("checkpoint", type=Path, help="a best_model.pt, or the trial folder that holds it")
+    p.add_argument("audio", type=Path, nargs="+", metavar="AUDIO", help="WAV/FLAC files")
+    p.add_argument("--config", type=Path, help="experiment YAML/JSON of the checkpoint (default: config.json "
+                                               "beside the checkpoint or one folder up)")
+    p.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default: %(default)s)")
+    p.add_argument("--threshold", type=_threshold,
+                   help="decision threshold of the detections (default: the config's evaluation.threshold)")
+    p.add_argument("--model", choices=("student", "teacher"),
+                   help="which weights to use (default: the config's evaluation.report_model)")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

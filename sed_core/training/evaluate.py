@@ -1,6 +1,7 @@
 """Scoring a model on an evaluation split: frame probabilities -> median filter -> sed_scores_eval metrics."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from sed_core.config.schema import EvaluationConfig
 from sed_core.data.dataset import ClipDataset, collate
 from sed_core.metrics.postprocess import median_filter
 from sed_core.metrics.scores import events_to_ground_truth, frame_scores_to_dataframe
-from sed_core.metrics.sed_metrics import PSDSScenario, SedMetrics, compute_sed_metrics
+from sed_core.metrics.sed_metrics import PSDSScenario, SedMetrics, compute_sed_metrics, per_class_names
 
 METRIC_NAMES = ("psds1", "psds2", "collar_f1", "intersection_f1")
+ROLES = ("student", "teacher")
 
 
 @dataclass
@@ -124,3 +126,38 @@ def write_reference(dataset: ClipDataset, preds: SplitPredictions, out_dir: Path
                               "duration": list(preds.durations.values())})
     durations.to_csv(out_dir / "durations.tsv", sep="\t", index=False, float_format="%.6f")
     return out_dir
+
+
+@dataclass(frozen=True)
+class ArtifactDirs:
+    """Where `score_roles` writes the reported model's files: frame scores (one TSV per clip), PSD-ROC curves
+    (`<scenario>.tsv`) and the split's labels (`ground_truth.tsv`, `durations.tsv`)."""
+
+    scores: Path
+    psd_roc: Path
+    reference: Path
+
+
+def score_roles(model: nn.Module, weights: Mapping[str, Mapping[str, torch.Tensor]], dataset: ClipDataset,
+                config: EvaluationConfig, out: ArtifactDirs) -> dict[str, float]:
+    """Score each role's weights (student, teacher) loaded in turn into ``model`` on ``dataset``.
+
+    Returns `<role>/<metric>` for both roles and, for ``config.report_model``, the plain metric names and its
+    per-class PSDS (`psds1/class/<label>`, `psds2/class/<label>`); the reported model's files go to ``out``.
+    """
+    values: dict[str, float] = {}
+    for role in ROLES:
+        model.load_state_dict(weights[role])
+        preds = predict(model, dataset, batch_size=config.batch_size, median_window=config.median_window,
+                        median_mode=config.median_mode)
+        result = score_split(preds, dataset, config, model.frame_hop_s, METRIC_NAMES)
+        for k in METRIC_NAMES:
+            values[f"{role}/{k}"] = float(getattr(result, k))
+        if role == config.report_model:
+            values |= {k: float(getattr(result, k)) for k in METRIC_NAMES}
+            for name, per_class in result.per_class_psds.items():
+                values |= per_class_names(name, per_class)
+            write_frame_scores(preds, dataset.encoder.classes, model.frame_hop_s, out.scores)
+            write_psd_roc(result, out.psd_roc)
+            write_reference(dataset, preds, out.reference)
+    return values

@@ -24,16 +24,7 @@ from sed_core.models.build import build_model
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.training.checkpoint import load_training_state, save_training_state
-from sed_core.metrics.sed_metrics import per_class_names
-from sed_core.training.evaluate import (
-    METRIC_NAMES,
-    evaluate,
-    predict,
-    score_split,
-    write_frame_scores,
-    write_psd_roc,
-    write_reference,
-)
+from sed_core.training.evaluate import ArtifactDirs, evaluate, score_roles
 from sed_core.training.freeze import apply_freeze, parameter_groups
 from sed_core.training.mean_teacher import (
     consistency_loss,
@@ -306,25 +297,11 @@ class Trainer:
         the split's reference labels are written beside the checkpoint (ARTIFACT_DIRS)."""
         ecfg = self.config.evaluation
         best = torch.load(self.output_dir / BEST_FILE, map_location="cpu", weights_only=True)
-        dataset = self.datasets[ecfg.test_split]
-        out: dict[str, float] = {"best_epoch": float(best["epoch"])}
-        for role in ("student", "teacher"):
-            model = copy.deepcopy(self.student)
-            model.load_state_dict(best[role])
-            preds = predict(model, dataset, batch_size=ecfg.batch_size, median_window=ecfg.median_window,
-                            median_mode=ecfg.median_mode)
-            result = score_split(preds, dataset, ecfg, model.frame_hop_s, METRIC_NAMES)
-            for k in METRIC_NAMES:
-                out[f"{role}/{k}"] = float(getattr(result, k))
-            if role == ecfg.report_model:
-                out |= {k: float(getattr(result, k)) for k in METRIC_NAMES}
-                for name, per_class in result.per_class_psds.items():
-                    out |= per_class_names(name, per_class)
-                write_frame_scores(preds, self.encoder.classes, model.frame_hop_s,
-                                   self.output_dir / SCORES_DIR / ecfg.test_split)
-                write_psd_roc(result, self.output_dir / PSD_ROC_DIR)
-                write_reference(dataset, preds, self.output_dir / REFERENCE_DIR / ecfg.test_split)
-        return out
+        split = ecfg.test_split
+        out_dirs = ArtifactDirs(scores=self.output_dir / SCORES_DIR / split, psd_roc=self.output_dir / PSD_ROC_DIR,
+                                reference=self.output_dir / REFERENCE_DIR / split)
+        scored = score_roles(copy.deepcopy(self.student), best, self.datasets[split], ecfg, out_dirs)
+        return {"best_epoch": float(best["epoch"]), **scored}
 
 
 def fit(config: ExperimentConfig, reporter: Reporter | None = None, *, resume: bool = True,

@@ -10,7 +10,8 @@ from studies.cli import build_parser, main
 from studies.definition import load_study
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["synth", "train", "validate", "run", "resume", "status", "report", "ui", "model-info", "prepare-desed"]
+COMMANDS = ["synth", "train", "validate", "run", "resume", "status", "report", "ui", "model-info", "prepare-desed",
+            "evaluate", "predict"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
