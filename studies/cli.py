@@ -120,7 +120,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = study_status(tracking_uri, args.study)
     if args.json:
         print(json.dumps({"study": status.study, "status": status.parent_status, "totals": status.totals,
-                          "best": status.best, "cells": [vars(c) for c in status.cells], "tuning": status.tuning},
+                          "best": status.best, "cells": [vars(c) for c in status.cells], "tuning": status.tuning,
+                          "time_left_s": status.time_left_s},
                          indent=2))
     else:
         print(format_status(status))

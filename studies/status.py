@@ -5,6 +5,7 @@ Read from the tracking store alone, so it works for a running study (from anothe
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from sed_core.errors import SedStudyError
+from studies.progress import clock_text
 from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED
 from studies.tuning import TuningState, sample_index, tuning_summary
 
@@ -23,6 +25,7 @@ class CellStatus:
     cell: str
     planned: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
+    best: float | None = None  # the cell's best objective over its finished seeds
 
 
 @dataclass
@@ -34,6 +37,11 @@ class StudyStatus:
     cells: list[CellStatus]
     best: tuple[float, str, int] | None  # (value, cell, seed)
     tuning: list[dict] = field(default_factory=list)  # per tuned cell: samples finished/stopped early/failed, best
+    time_left_s: float | None = None  # at the pace of the finished trials, with as many at a time as now run
+
+    @property
+    def elapsed_note(self) -> str:
+        return "" if self.time_left_s is None else f"~{clock_text(self.time_left_s)} left at the current pace"
 
     @property
     def totals(self) -> dict[str, int]:
@@ -52,6 +60,7 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
         raise SedStudyError(f"study {study!r} in {tracking_uri} has no parent run; was it started by sedstudy?")
     parent = parents[0]
     objective = json.loads(parent.data.tags.get("sedstudy.objective", '{"metric": "psds1", "mode": "max"}'))
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # one small file; no bar on the status screen
     with tempfile.TemporaryDirectory() as tmp:
         planned = json.loads(Path(client.download_artifacts(parent.info.run_id, PLANNED_ARTIFACT, tmp)).read_text())
     cells: dict[str, CellStatus] = {}
@@ -60,6 +69,8 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     seen: dict[tuple[str, str], str] = {}
     best = None
     samples: dict[str, list] = {}
+    durations: list[float] = []
+    cell_best: dict[str, float] = {}
     for run in _children(client, experiment.experiment_id, parent.info.run_id):
         if run.data.tags.get(KIND) == "tune":  # tuning samples are not seeds of their cell
             samples.setdefault(run.data.tags.get(CELL, "?"), []).append(run)
@@ -70,14 +81,26 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
             continue
         seen[key] = state
         value = run.data.metrics.get(objective["metric"])
+        if state == "finished" and run.info.end_time and run.info.start_time:
+            durations.append((run.info.end_time - run.info.start_time) / 1000)
         if state == "finished" and value is not None:
-            better = best is None or (value > best[0] if objective["mode"] == "max" else value < best[0])
-            if better:
+            def better(than: float | None) -> bool:
+                return than is None or (value > than if objective["mode"] == "max" else value < than)
+
+            if better(None if best is None else best[0]):
                 best = (value, key[0], int(key[1]) if key[1].lstrip("-").isdigit() else -1)
+            if better(cell_best.get(key[0])):
+                cell_best[key[0]] = value
     for (cell, _), state in seen.items():
         cells.setdefault(cell, CellStatus(cell)).counts[state] += 1
     for status in cells.values():
         status.counts["not started"] = max(status.planned - sum(status.counts[s] for s in STATES[:3]), 0)
+        status.best = cell_best.get(status.cell)
+    totals = {s: sum(c.counts[s] for c in cells.values()) for s in STATES}
+    left = None
+    if durations and parent.info.status == "RUNNING" and (totals["running"] or totals["not started"]):
+        at_once = max(totals["running"], 1)
+        left = sum(durations) / len(durations) * (totals["not started"] + 0.5 * totals["running"]) / at_once
     tuning = []
     spec = json.loads(parent.data.tags.get("sedstudy.tuning", "null"))
     if spec is not None:
@@ -85,7 +108,7 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
             runs = tuple(sorted(samples.get(cell, []), key=sample_index))
             tuning.append({**tuning_summary(TuningState(cell, spec["num_samples"], runs)), "metric": metric})
     return StudyStatus(study, parent.info.status, objective["metric"], objective["mode"], list(cells.values()), best,
-                       tuning)
+                       tuning, left)
 
 
 def _children(client: MlflowClient, experiment_id: str, parent_id: str):
@@ -101,14 +124,17 @@ def _children(client: MlflowClient, experiment_id: str, parent_id: str):
 
 def format_status(status: StudyStatus) -> str:
     totals = status.totals
-    lines = [f"study {status.study} ({status.parent_status.lower()}): " + ", ".join(f"{totals[s]} {s}" for s in STATES)]
+    lines = [f"study {status.study} ({status.parent_status.lower()}): " + ", ".join(f"{totals[s]} {s}" for s in STATES)
+             + (f"; {status.elapsed_note}" if status.elapsed_note else "")]
     if status.best is not None:
         value, cell, seed = status.best
         lines.append(f"best {status.objective} so far: {value:.4f} ({cell}, seed {seed})")
-    lines.append(f"{'finished':>8} {'running':>7} {'failed':>6} {'todo':>4}  cell")
+    best_title = f"best {status.objective}"
+    lines.append(f"{'finished':>8} {'running':>7} {'failed':>6} {'todo':>4} {best_title:>{len(best_title)}}  cell")
     for c in status.cells:
+        best = "–" if c.best is None else f"{c.best:.4f}"
         lines.append(f"{c.counts['finished']:>8} {c.counts['running']:>7} {c.counts['failed']:>6} "
-                     f"{c.counts['not started']:>4}  {c.cell}")
+                     f"{c.counts['not started']:>4} {best:>{len(best_title)}}  {c.cell}")
     if status.tuning:
         lines.append("tuning samples (stopped: by ASHA; best: a sample's best epoch on the tuning metric):")
         lines.append(f"{'samples':>8} {'stopped':>7} {'failed':>6} {'running':>7}  cell: best so far")
