@@ -1,5 +1,6 @@
 """What a trial costs: wall time, GPU hours and energy, measured where the trial runs, summed over its attempts.
 
+CPU and GPU utilisation (`cost/*_utilization_percent`) are CodeCarbon's samples of the current attempt.
 Energy comes from CodeCarbon (the tool DCASE asks for): GPU energy through NVML when a GPU is used, CPU energy
 through RAPL when its counters are readable, otherwise estimated from the CPU load and the model's TDP; the
 `cost/cpu_energy_measured` flag says which. Totals are written to `cost.json` beside the trial's checkpoint
@@ -111,6 +112,11 @@ class TrialCost:
         out = {f"{PREFIX}{k}": float(v) for k, v in asdict(total).items()}
         out[f"{PREFIX}energy_measured"] = float(self.tracker is not None)
         out[f"{PREFIX}cpu_energy_measured"] = float(self.cpu_measured)
+        data = self._latest  # utilisation of this attempt so far, as CodeCarbon samples it (psutil, NVML)
+        for name in ("cpu_utilization_percent", "gpu_utilization_percent"):
+            value = getattr(data, name, None)
+            if isinstance(value, (int, float)):
+                out[f"{PREFIX}{name}"] = float(value)
         return out
 
     def stop(self) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from sed_core.data.fingerprint import OFFICIAL_CLIPS
 from sed_core.data.layout import SPLITS, SplitLayout
 from sed_core.data.metadata import read_durations_tsv, read_strong_tsv, read_unlabelled_tsv, read_weak_tsv
 from sed_core.errors import ConfigError, DataError, close_match_hint
@@ -528,6 +529,12 @@ def format_report(report: PrepareReport) -> str:
             f"  clips in TSV {s.clips}, audio found {s.found}, missing {len(s.missing)}, extra {len(s.extra)}, "
             f"unreadable {len(s.unreadable)}"
         )
+        official = OFFICIAL_CLIPS.get(s.name)
+        if official is not None:
+            usable = s.found - len(s.unreadable)
+            lines.append(f"  coverage {usable:,} / {official:,} clips of the official DESED list"
+                         + ("" if usable == official else f" ({official - usable:,} missing: published numbers "
+                                                          "on this copy are not directly comparable)"))
         duration = f"{s.seconds[0]:.2f}-{s.seconds[1]:.2f} s, {s.seconds[2] / 3600:.2f} h" if s.seconds else "-"
         rates = _counts(s.sample_rates, lambda rate: f"{rate} Hz")
         lines.append(f"  sample rates {rates}; channels {_counts(s.channels, _channels)}; durations {duration}")

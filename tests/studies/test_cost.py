@@ -17,6 +17,7 @@ def test_cost_grows_and_is_carried_to_a_later_attempt(tmp_path: Path) -> None:
     assert two["cost/gpu_hours"] == 0.5 * two["cost/wall_s"] / 3600
     assert one["cost/energy_measured"] == 1.0 and two["cost/energy_kwh"] >= one["cost/energy_kwh"] > 0
     assert two["cost/energy_kwh"] >= two["cost/cpu_energy_kwh"] and two["cost/attempts"] == 1
+    assert 0 <= two["cost/cpu_utilization_percent"] <= 100 and two["cost/gpu_utilization_percent"] == 0
     assert json.loads((tmp_path / COST_FILE).read_text())["wall_s"] == two["cost/wall_s"]
 
     second = TrialCost(tmp_path, gpus=0.5, energy=False)  # a resumed attempt adds to the first one's cost

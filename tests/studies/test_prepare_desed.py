@@ -140,6 +140,9 @@ def test_report_counts_what_it_found_and_did(desed: tuple[Path, dict[str, list[s
     assert "resampled 3, copied 0, skipped 0" in text
     assert "weak_train: 1 of 4 clip(s) have no readable audio" in text and "--drop-missing" in text
     assert "strong_train: not found (optional)" in text and "ready:" not in text
+    # each split's coverage of DESED's official list: weak has 3 of 1,578 clips readable here
+    assert "  coverage 3 / 1,578 clips of the official DESED list (1,575 missing" in text
+    assert "  coverage 3 / 1,168 clips of the official DESED list (1,165 missing" in text
 
 
 def test_output_is_16k_mono_of_the_right_length_and_content(desed: tuple[Path, dict[str, list[str]]],
