@@ -14,7 +14,7 @@ import pandas as pd
 from sed_scores_eval import intersection_based
 from sed_scores_eval.intersection_based.psds import multi_class_psd_roc_from_single_class_psd_rocs, psds_from_psd_roc
 
-from reports.bootstrap import CLIP_COLUMN, resampled_ids
+from reports.bootstrap import CLIP_COLUMN
 from sed_core.metrics.sed_metrics import PSDSScenario
 
 Event = tuple[float, float, str]
