@@ -245,8 +245,8 @@ class Study:
 
 
 def config_hash(config: ExperimentConfig) -> str:
-    """sha256 of the resolved config (seed included), independent of where the run writes."""
-    flat = {k: v for k, v in flatten(config).items() if k != "output_dir"}
+    """sha256 of the resolved config (seed included), independent of where the run writes and on which device."""
+    flat = {k: v for k, v in flatten(config).items() if k not in ("output_dir", "training.device")}
     return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()
 
 

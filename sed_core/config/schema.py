@@ -191,6 +191,9 @@ class TrainingConfig(Section):
     steps_per_epoch: int | None = Field(None, gt=0)
     num_threads: int | None = Field(None, gt=0)
     loader_workers: int = Field(0, ge=0)
+    device: str = "auto"  # "auto" (a CUDA GPU when visible), "cpu", "cuda", "cuda:N"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast for the forward passes; fp32 = the reference
+    deterministic: bool = False  # torch.use_deterministic_algorithms: a nondeterministic CUDA op raises, named
 
 
 class PSDSConfig(Section):

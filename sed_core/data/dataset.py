@@ -54,6 +54,15 @@ class Batch:
     filenames: list[str]
     mask: dict[str, torch.Tensor]
 
+    def to(self, device: torch.device) -> Batch:
+        """The batch's tensors on `device` (asynchronous from pinned memory); the same batch on its own device."""
+        if self.audio.device == device:
+            return self
+        move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(audio=move(self.audio), strong=move(self.strong), weak=move(self.weak),
+                     valid_samples=self.valid_samples, filenames=self.filenames,
+                     mask={k: move(v) for k, v in self.mask.items()})
+
 
 STRONG_SOURCES = ("synthetic_train", "strong_train", "synthetic_validation", "validation")
 WEAK_SOURCES = ("weak_train",)

@@ -40,8 +40,10 @@ def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_w
     clip_probs: dict[str, np.ndarray] = {}
     durations: dict[str, float] = {}
     known = dataset.split.durations or {}
+    device = next(model.parameters()).device
     for batch in loader:
-        out = model(model.inputs(batch.audio))
+        out = model(model.inputs(batch.audio.to(device)))
+        out = type(out)(out.strong.float().cpu(), out.weak.float().cpu())
         strong = median_filter(out.strong, median_window, mode=median_mode).numpy()
         for i, filename in enumerate(batch.filenames):
             audio_id = filename.removesuffix(".wav")

@@ -24,6 +24,7 @@ from sed_core.models.build import build_model
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.training.checkpoint import load_training_state, save_training_state
+from sed_core.training.device import autocast, check_precision, grad_scaler, resolve_device, set_deterministic
 from sed_core.training.evaluate import ArtifactDirs, evaluate, score_roles
 from sed_core.training.freeze import apply_freeze, parameter_groups
 from sed_core.training.mean_teacher import (
@@ -43,6 +44,7 @@ SCORES_DIR = "scores"  # frame-level scores of the reported model: scores/<split
 PSD_ROC_DIR = "psd_roc"  # the reported model's PSD-ROC per scenario: psd_roc/<psds1|psds2>.tsv (efpr, tpr)
 REFERENCE_DIR = "reference"  # the test split's labels: reference/<split>/{ground_truth,durations}.tsv
 ARTIFACT_DIRS = (SCORES_DIR, PSD_ROC_DIR, REFERENCE_DIR)  # what a tracker stores of a finished run
+RESUMABLE_CHANGES = ("training.epochs", "output_dir", "training.device")  # a resume may change these
 
 
 @dataclass
@@ -88,18 +90,23 @@ class Trainer:
         if tcfg.num_threads:
             torch.set_num_threads(tcfg.num_threads)
         pretrained_checkpoint(config)  # a missing backbone checkpoint is refused before any data is read
+        self.device = resolve_device(tcfg.device)
+        check_precision(tcfg.precision, self.device)
+        set_deterministic(tcfg.deterministic)
         seed_everything(config.seed)
         self.student = build_model(config)
         self.datasets, self.encoder = make_datasets(config, self.student)
         load_pretrained(self.student, config)
+        self.student.to(self.device)
         self.cache = self._embedding_cache(embedding_cache_dir)
         self.teacher = self._teacher_of(self.student)
+        self.scaler = grad_scaler(self.device, tcfg.precision)
         sources = config.data.batch.sources()
         train_sets = [self.datasets[name] for name in sources]
         self.sampler = MultiSourceBatchSampler([len(d) for d in train_sets], list(sources.values()),
                                                seed=config.seed, steps_per_epoch=tcfg.steps_per_epoch)
         self.loader = DataLoader(ConcatDataset(train_sets), batch_sampler=self.sampler, collate_fn=collate,
-                                 num_workers=tcfg.loader_workers)
+                                 num_workers=tcfg.loader_workers, pin_memory=self.device.type == "cuda")
         self.optimizer = self._make_optimizer(epoch=0)
         self.phase_start_step = 0
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -167,6 +174,7 @@ class Trainer:
             group["lr"] = group["base_lr"] * scale if tcfg.lr_warmup else group["base_lr"]
         self.student.train()
         self.teacher.train(tcfg.teacher_mode == "train")
+        batch = batch.to(self.device)
         with torch.no_grad():
             inputs = self.student.inputs(batch.audio)
         strong_mask, weak_mask = batch.mask["strong"], batch.mask["weak"]
@@ -174,12 +182,13 @@ class Trainer:
         mcfg = tcfg.mixup
         if mcfg.probability > 0 and float(torch.rand(1, generator=self.generator)) < mcfg.probability:
             inputs, strong_t, weak_t = self._mix(inputs, strong_t, weak_t, strong_mask, weak_mask)
-        student = self.student(inputs)
+        with autocast(self.device, tcfg.precision):
+            student = self.student(inputs).float()
         if not (torch.isfinite(student.strong).all() and torch.isfinite(student.weak).all()):
             raise FloatingPointError(f"the student's output is not finite at step {self.step} (epoch {self.epoch}): "
                                      f"the training diverged; lower training.optimizer.lr or set training.gradient_clip")
-        with torch.no_grad():
-            teacher = self.teacher(inputs)
+        with torch.no_grad(), autocast(self.device, tcfg.precision):
+            teacher = self.teacher(inputs).float()
         loss_strong = self.bce(student.strong[strong_mask], strong_t[strong_mask])
         loss_weak = self.bce(student.weak[weak_mask], weak_t[weak_mask])
         loss_cons = consistency_loss(student.strong, student.weak, teacher.strong, teacher.weak)
@@ -188,10 +197,18 @@ class Trainer:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss.item()} at step {self.step} (epoch {self.epoch})")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if tcfg.gradient_clip > 0:
-            nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            if tcfg.gradient_clip > 0:
+                nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
+            self.optimizer.step()
+        else:  # fp16: scaled loss; gradients unscaled before clipping; steps with inf/NaN gradients are skipped
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            if tcfg.gradient_clip > 0:
+                nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         ema_update(self.teacher, self.student, ema_decay_at(phase_step, tcfg.ema_decay), buffers=tcfg.ema_buffers)
         self.step += 1
         return {"loss": loss.item(), "loss_strong": loss_strong.item(), "loss_weak": loss_weak.item(),
@@ -243,14 +260,16 @@ class Trainer:
             "phase_start_step": self.phase_start_step,
             "best_score": self.best_score, "best_epoch": self.best_epoch,
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {}),
             "history": self.history, "config": json.dumps(flatten(self.config), sort_keys=True),
+            **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
         }
 
     def load_state(self, state: dict) -> None:
         saved = json.loads(state["config"])
         current = flatten(self.config)
         changed = sorted(k for k in set(saved) | set(current)
-                         if saved.get(k) != current.get(k) and k not in ("training.epochs", "output_dir"))
+                         if saved.get(k) != current.get(k) and k not in RESUMABLE_CHANGES)
         if changed:
             raise CheckpointError(f"cannot resume from {self.output_dir / LAST_DIR}: it was trained with another "
                                   f"config ({', '.join(changed)}); use another output_dir or --restart")
@@ -263,7 +282,11 @@ class Trainer:
         self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.history = state["history"]
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
 
     def fit(self, *, resume: bool = True) -> FitResult:
         last = self.output_dir / LAST_DIR

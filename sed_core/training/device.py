@@ -1,0 +1,78 @@
+"""Where and how a run computes: the device, mixed precision and PyTorch's deterministic mode.
+
+`training.device`: "auto" (the first CUDA GPU when one is visible, else the CPU), "cpu", "cuda" or "cuda:N".
+`training.precision`: "fp32" (the reference), "bf16" (autocast; CUDA GPUs that support it and CPUs) or "fp16"
+(autocast with loss scaling; CUDA only). Front ends, losses and the teacher's EMA stay in fp32; autocast covers
+the student's and the teacher's forward passes. `training.deterministic` turns on
+`torch.use_deterministic_algorithms` (an op without a deterministic CUDA kernel then raises and names itself),
+cuDNN's deterministic algorithms and cuBLAS's fixed workspace; on a CPU the results are deterministic anyway.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+
+from sed_core.errors import ConfigError
+
+CUBLAS_WORKSPACE = ":4096:8"  # what cuBLAS needs for reproducible results (PyTorch's reproducibility notes)
+
+
+def resolve_device(spec: str) -> torch.device:
+    """`training.device` -> a torch.device that exists here, or a ConfigError naming the fix."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"training.device: {spec!r} is not a device; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"training.device: {spec!r} asks for a CUDA GPU but none is visible here "
+                              "(CUDA_VISIBLE_DEVICES, the driver, or a CPU-only torch); use auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"training.device: {spec!r} but only {torch.cuda.device_count()} GPU(s) are visible")
+    elif device.type != "cpu":
+        raise ConfigError(f"training.device: {spec!r} is not supported; expected auto, cpu, cuda or cuda:N")
+    return device
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("training.precision: fp16 autocast needs a CUDA GPU; use bf16 (CPUs and recent GPUs) "
+                          "or fp32 on a CPU")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"training.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; "
+                          "use fp16 (with loss scaling) or fp32")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
+    """Loss scaling for fp16 (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
+def set_deterministic(enabled: bool) -> None:
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)  # read when cuBLAS starts
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def released_gpu_memory(device: torch.device) -> Iterator[None]:
+    """Give the cached GPU memory back when a run ends (the next trial in the same worker process needs it)."""
+    try:
+        yield
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
