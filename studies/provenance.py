@@ -93,7 +93,20 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(), "platform": platform.platform(), "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(), "gpus": gpus, "cuda": torch.version.cuda if gpus else None,
         "packages": {name: _version(name) for name in PACKAGES},
+        "installed": installed_distributions(),
     }
+
+
+def installed_distributions() -> dict[str, str]:
+    """Every installed distribution and its version (what `pip freeze` would list), sorted by name."""
+    from importlib.metadata import distributions
+
+    found = {}
+    for dist in distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found[name] = dist.version
+    return dict(sorted(found.items(), key=lambda item: item[0].lower()))
 
 
 def environment_text(env: dict[str, Any]) -> str:

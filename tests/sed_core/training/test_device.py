@@ -63,3 +63,14 @@ def test_a_run_on_the_gpu(tiny_dataset: Path, tmp_path: Path, precision: str) ->
     result = fit(tiny(tiny_dataset, tmp_path / precision, device="cuda", precision=precision))
     assert 0 <= result.metrics["psds1"] <= 1 and all(torch.isfinite(torch.tensor(h["train/loss"]))
                                                      for h in result.history)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+def test_deterministic_mode_repeats_a_gpu_run_exactly(tiny_dataset: Path, tmp_path: Path) -> None:
+    try:
+        first = fit(tiny(tiny_dataset, tmp_path / "a", device="cuda", deterministic=True))
+        second = fit(tiny(tiny_dataset, tmp_path / "b", device="cuda", deterministic=True))
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert first.history == second.history and first.metrics == second.metrics
