@@ -97,8 +97,12 @@ def test_out_of_memory_with_a_fractional_gpu_is_retried_with_twice_the_share(tmp
     runs = trial_runs(tmp_path, "oom_half")
     assert len(runs) == 2 and {r.info.status for r in runs.values()} == {"FINISHED"}
     client = MlflowClient(default_tracking_uri(tmp_path))
-    steps = [m.step for m in client.get_metric_history(runs["model.pooling=max"].info.run_id, "train/loss")]
+    retried = runs["model.pooling=max"]
+    steps = [m.step for m in client.get_metric_history(retried.info.run_id, "train/loss")]
     assert sorted(steps) == [0, 1]
+    # the failed first attempt is a retry of the finished run now, not its failure
+    assert "sedstudy.failure" not in retried.data.tags
+    assert retried.data.tags["sedstudy.retries"] == "1" and "out of memory" in retried.data.tags["sedstudy.retry.1"]
 
 
 @pytest.mark.parametrize("reason", [
