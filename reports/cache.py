@@ -1,8 +1,7 @@
 """A local cache of a study's fetched trial table, keyed by study and the trial runs' last-update stamp.
 
-One pickle file per (tracking URI, study) under the cache folder; it holds the key it was written under and is
-used only when the key matches exactly. The cache is the user's own (a report's output folder by default):
-a pickle, so never point `cache_dir` at files from elsewhere.
+One JSON file per (tracking URI, study) under the cache folder; it holds the key it was written under and is
+used only when the key matches exactly. JSON, not pickle: reading a cache file runs no code, whoever wrote it.
 """
 from __future__ import annotations
 
@@ -10,14 +9,15 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import re
 from pathlib import Path
 from typing import Any
 
+from reports.records import TrialFetch, TrialRecord
+
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when the cached payload's layout changes
+CACHE_FORMAT = 2  # bump when the cached payload's layout changes (2: JSON, was a pickle)
 
 
 def cache_key(*, tracking_uri: str, study: str, parent_run_id: str, parent_tags: dict[str, str],
@@ -30,31 +30,45 @@ def cache_key(*, tracking_uri: str, study: str, parent_run_id: str, parent_tags:
 
 
 def cache_path(cache_dir: Path, tracking_uri: str, study: str) -> Path:
-    """`<cache_dir>/<study slug>-<hash of uri and study>.pkl`."""
+    """`<cache_dir>/<study slug>-<hash of uri and study>.json`."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", study)[:60] or "study"
     digest = hashlib.sha256(f"{tracking_uri}\n{study}".encode()).hexdigest()[:12]
-    return Path(cache_dir) / f"{slug}-{digest}.pkl"
+    return Path(cache_dir) / f"{slug}-{digest}.json"
 
 
-def read_cache(path: Path, key: str) -> Any | None:
-    """The payload stored under `key`, or None (no file, another key, or an unreadable file)."""
+def read_cache(path: Path, key: str) -> TrialFetch | None:
+    """The trials stored under `key`, or None (no file, another key, or an unreadable file)."""
     if not path.is_file():
         return None
     try:
-        with path.open("rb") as handle:
-            stored = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as error:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict) or stored.get("key") != key:
+            return None
+        return _decode(stored["payload"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         logger.warning("report cache %s is unreadable (%s); reading the tracking store", path, error)
         return None
-    if not isinstance(stored, dict) or stored.get("key") != key:
-        return None
-    return stored["payload"]
 
 
-def write_cache(path: Path, key: str, payload: Any) -> None:
+def write_cache(path: Path, key: str, payload: TrialFetch) -> None:
     """Store `payload` under `key`, atomically (a temporary file renamed over the old one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
-        pickle.dump({"key": key, "payload": payload}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.write_text(json.dumps({"key": key, "payload": _encode(payload)}), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _encode(fetch: TrialFetch) -> dict[str, Any]:
+    # json keeps floats exactly (repr) and writes NaN / Infinity, which json.loads reads back
+    return {"records": [{"run_id": r.run_id, "status": r.status, "start_time": r.start_time, "tags": dict(r.tags),
+                         "metrics": dict(r.metrics), "params": dict(r.params)} for r in fetch.records],
+            "history_keys": list(fetch.history_keys)}
+
+
+def _decode(payload: dict[str, Any]) -> TrialFetch:
+    records = tuple(TrialRecord(run_id=str(r["run_id"]), status=str(r["status"]), start_time=int(r["start_time"]),
+                                tags={str(k): str(v) for k, v in r["tags"].items()},
+                                metrics={str(k): float(v) for k, v in r["metrics"].items()},
+                                params={str(k): str(v) for k, v in r["params"].items()})
+                    for r in payload["records"])
+    return TrialFetch(records=records, history_keys=tuple(str(k) for k in payload["history_keys"]))

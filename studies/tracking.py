@@ -22,6 +22,7 @@ KIND, STUDY, CELL, SEED, TRIAL_ID = "sedstudy.kind", "sedstudy.study", "sedstudy
 PARENT = "mlflow.parentRunId"
 TUNE_SAMPLE, TUNE_PARAMS, TUNE_STOPPED = "sedstudy.tune.sample", "sedstudy.tune.params", "sedstudy.tune.stopped_early"
 TUNE_BEST, TUNE_INTERRUPTED = "sedstudy.tune.best", "sedstudy.tune.interrupted"
+FAILURE, RETRIES = "sedstudy.failure", "sedstudy.retries"
 
 MAX_PARAM_CHARS = 6000
 MAX_TAG_CHARS = 8000
@@ -144,6 +145,10 @@ class StudyTracker:
         return run_id
 
     def _reattach(self, key: str, run_id: str) -> None:
+        failure = self.client.get_run(run_id).data.tags.get(FAILURE)
+        if failure is not None:  # an earlier pass failed it (an OOM retried with more GPU, a resume): now a retry
+            self._count_retry(run_id, failure)
+            self.client.delete_tag(run_id, FAILURE)
         self.client.update_run(run_id, status="RUNNING")
         self._logged_epochs[key] = {m.step for m in self.client.get_metric_history(run_id, "epoch")}
 
@@ -202,15 +207,17 @@ class StudyTracker:
 
     def note_retry(self, trial: Trial | Sample, reason: str) -> None:
         """A failed attempt that Tune retries: counted and explained on the run, which stays RUNNING."""
-        run_id = self._runs[trial.key]
-        attempts = int(self.client.get_run(run_id).data.tags.get("sedstudy.retries", "0")) + 1
-        self.client.set_tag(run_id, "sedstudy.retries", str(attempts))
+        self._count_retry(self._runs[trial.key], reason)
+
+    def _count_retry(self, run_id: str, reason: str) -> None:
+        attempts = int(self.client.get_run(run_id).data.tags.get(RETRIES, "0")) + 1
+        self.client.set_tag(run_id, RETRIES, str(attempts))
         self.client.set_tag(run_id, f"sedstudy.retry.{attempts}", reason[:5000])
 
     def end_trial(self, trial: Trial | Sample, *, failure: str | None = None) -> None:
         run_id = self._runs[trial.key]
         if failure is not None:
-            self.client.set_tag(run_id, "sedstudy.failure", failure[:5000])
+            self.client.set_tag(run_id, FAILURE, failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")
 
     def end_study(self) -> None:

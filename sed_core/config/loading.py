@@ -27,9 +27,11 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found; give the path of an experiment YAML")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+                          f"save it as UTF-8") from None
+    raw = safe_yaml(text, str(path))
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -41,7 +43,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<config>") -> Exp
     """Validate a (possibly partial) config dict laid over its ``preset``; errors name source and dotted field."""
     raw = dict(raw)
     preset = raw.get("preset", "paper")
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError(f"{source}: preset: unknown preset {preset!r}{close_match_hint(str(preset), PRESETS)}; "
                           f"choose one of {sorted(PRESETS)}")
     merged = deep_merge(PRESETS[preset], raw)
@@ -67,11 +69,20 @@ def parse_set_option(option: str) -> tuple[str, Any]:
     if "=" not in option:
         raise ConfigError(f"--set {option!r}: expected KEY=VALUE with a dotted key, e.g. training.epochs=20")
     key, _, text = option.partition("=")
+    return key.strip(), safe_yaml(text, f"--set {option!r}: the value")
+
+
+# Besides YAMLError, PyYAML's safe loader lets through the errors of its constructors (a date such as 2001-13-40,
+# `!!int abc`, `!!timestamp x`) and a RecursionError for deeply nested input.
+YAML_ERRORS = (yaml.YAMLError, ValueError, TypeError, AttributeError, LookupError, OverflowError, RecursionError)
+
+
+def safe_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load(text)``; any failure is a ConfigError that starts with ``where``."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"--set {option!r}: the value is not valid YAML: {err}") from None
-    return key.strip(), value
+        return yaml.safe_load(text)
+    except YAML_ERRORS as err:
+        raise ConfigError(f"{where}: not valid YAML: {type(err).__name__}: {err}") from None
 
 
 def apply_overrides(raw: Mapping[str, Any], items: Sequence[tuple[str, Any]]) -> dict[str, Any]:
@@ -128,11 +139,17 @@ def _section_type(annotation: Any) -> Any:
     return annotation
 
 
+def _shown(part: Any) -> str:
+    """A key as a message shows it: plain keys as they are, odd ones (empty, spaces, control characters) quoted."""
+    text = str(part)
+    return text if text and text.isprintable() and text.strip() == text and "." not in text else repr(part)
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
     lines = []
     for e in err.errors():
         loc = [p for p in e["loc"] if not isinstance(p, int)] if e["type"] == "extra_forbidden" else list(e["loc"])
-        dotted = ".".join(str(p) for p in loc) or "<top>"
+        dotted = ".".join(_shown(p) for p in loc) or "<top>"
         if e["type"] == "extra_forbidden":
             *parents, leaf = [str(p) for p in loc]
             candidates = [".".join([*parents, f]) for f in field_names_at(parents)]

@@ -14,12 +14,13 @@ says what was expected and what was found, and how to fix it.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -232,40 +233,55 @@ def _read_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, tupl
     """Yield (line number, stripped fields) of each data row after checking the header; blank lines skipped."""
     if not path.is_file():
         raise DataError(f"{path}: file not found; expected a TSV with columns {', '.join(columns)}")
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None:
-            raise DataError(f"{path}:1: empty file; expected a header line: {'<TAB>'.join(columns)}")
-        header = [h.strip() for h in header]
-        if tuple(header) != columns:
-            missing = [c for c in columns if c not in header]
-            extra = [h for h in header if h not in columns]
-            detail = []
-            if missing:
-                detail.append(f"missing {', '.join(repr(c) for c in missing)}")
-            if extra:
-                hints = "".join(close_match_hint(h, columns) for h in extra[:1])
-                detail.append(f"unexpected {', '.join(repr(h) for h in extra)}{hints}")
-            if not detail:
-                detail.append("wrong order")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte {data[err.start]:#04x} at offset {err.start}); "
+                        f"expected a UTF-8 TSV: re-save it as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        yield from _rows(path, reader, columns)
+    except csv.Error as err:
+        raise DataError(f"{path}:{reader.line_num + 1}: unreadable row ({err}); expected tab-separated fields "
+                        f"{', '.join(columns)}") from None
+
+
+def _rows(path: Path, reader: Any, columns: tuple[str, ...]) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """The header check and the data rows of an open TSV (see `_read_rows`)."""
+    header = next(reader, None)
+    if header is None:
+        raise DataError(f"{path}:1: empty file; expected a header line: {'<TAB>'.join(columns)}")
+    header = [h.strip() for h in header]
+    if tuple(header) != columns:
+        missing = [c for c in columns if c not in header]
+        extra = [h for h in header if h not in columns]
+        detail = []
+        if missing:
+            detail.append(f"missing {', '.join(repr(c) for c in missing)}")
+        if extra:
+            hints = "".join(close_match_hint(h, columns) for h in extra[:1])
+            detail.append(f"unexpected {', '.join(repr(h) for h in extra)}{hints}")
+        if not detail:
+            detail.append("wrong order")
+        raise DataError(
+            f"{path}:1: expected columns {', '.join(columns)} (tab-separated), found "
+            f"{', '.join(header) or '(none)'}: {'; '.join(detail)}"
+        )
+    for fields in reader:
+        line = reader.line_num
+        if not fields or all(not s.strip() for s in fields):
+            continue
+        if len(fields) != len(columns):
             raise DataError(
-                f"{path}:1: expected columns {', '.join(columns)} (tab-separated), found "
-                f"{', '.join(header) or '(none)'}: {'; '.join(detail)}"
+                f"{path}:{line}: expected {len(columns)} tab-separated fields ({', '.join(columns)}), "
+                f"found {len(fields)}: {fields!r}; check for spaces instead of tabs or a missing column"
             )
-        for fields in reader:
-            line = reader.line_num
-            if not fields or all(not s.strip() for s in fields):
-                continue
-            if len(fields) != len(columns):
-                raise DataError(
-                    f"{path}:{line}: expected {len(columns)} tab-separated fields ({', '.join(columns)}), "
-                    f"found {len(fields)}: {fields!r}; check for spaces instead of tabs or a missing column"
-                )
-            stripped = tuple(s.strip() for s in fields)
-            if not stripped[0]:
-                raise DataError(f"{path}:{line}: empty filename; expected a clip filename such as 'Y...wav'")
-            yield line, stripped
+        stripped = tuple(s.strip() for s in fields)
+        if not stripped[0]:
+            raise DataError(f"{path}:{line}: empty filename; expected a clip filename such as 'Y...wav'")
+        yield line, stripped
 
 
 def _parse_seconds(text: str, column: str, line: int, errors: _Errors) -> float | None:

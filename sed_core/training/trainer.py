@@ -23,7 +23,7 @@ from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
-from sed_core.training.checkpoint import load_training_state, save_training_state
+from sed_core.training.checkpoint import load_training_state, save_file, save_training_state
 from sed_core.training.device import autocast, check_precision, grad_scaler, resolve_device, set_deterministic
 from sed_core.training.evaluate import ArtifactDirs, evaluate, score_roles
 from sed_core.training.freeze import apply_freeze, parameter_groups
@@ -303,8 +303,8 @@ class Trainer:
             if metrics[selection_key] > self.best_score:
                 self.best_score, self.best_epoch = metrics[selection_key], self.epoch
                 self.output_dir.mkdir(parents=True, exist_ok=True)
-                torch.save({"student": self.student.state_dict(), "teacher": self.teacher.state_dict(),
-                            "epoch": self.epoch}, self.output_dir / BEST_FILE)
+                save_file({"student": self.student.state_dict(), "teacher": self.teacher.state_dict(),
+                           "epoch": self.epoch}, self.output_dir / BEST_FILE, what="the best model")
             self.history.append(metrics)
             self.epoch += 1
             save_training_state(last, self.state())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from reports.cache import cache_path, read_cache, write_cache
+from reports.records import TrialFetch, TrialRecord
 from reports.load import load_study
 
 
@@ -25,7 +27,7 @@ def test_second_load_comes_from_the_cache(copied: str, tmp_path: Path, method: s
     second = load_study(copied, "quickstart", cache_dir=cache, method=method)
     assert (first.loaded_from, second.loaded_from) == (method, f"{method} (cache)")
     pd.testing.assert_frame_equal(first.runs, second.runs)
-    assert len(list(cache.glob("*.pkl"))) == 1
+    assert len(list(cache.glob("*.json"))) == 1
 
 
 def test_a_new_metric_or_run_invalidates_the_cache(copied: str, tmp_path: Path, store) -> None:
@@ -46,15 +48,24 @@ def test_api_path_skips_the_cache_while_a_trial_runs(store, tmp_path: Path) -> N
     cache = tmp_path / "cache"
     load_study(store.uri, "ragged", cache_dir=cache, method="api")  # ragged has a RUNNING trial
     assert load_study(store.uri, "ragged", cache_dir=cache, method="api").loaded_from == "api"
-    assert not list(cache.glob("*.pkl"))
+    assert not list(cache.glob("*.json"))
 
 
 def test_cache_file_with_another_key_or_garbage_is_ignored(tmp_path: Path) -> None:
     path = cache_path(tmp_path, "sqlite:///x.db", "my study/1")
-    assert path.name.startswith("my_study_1-") and path.suffix == ".pkl"
+    assert path.name.startswith("my_study_1-") and path.suffix == ".json"
     assert read_cache(path, "k") is None
-    write_cache(path, "k", {"a": 1})
-    assert read_cache(path, "k") == {"a": 1}
+    fetch = TrialFetch(records=(TrialRecord("r1", "FINISHED", 17, {"sedstudy.cell": "a=1"},
+                                            {"psds1": 0.1 + 0.2, "psds2": float("nan"), "x": float("inf")},
+                                            {"seed": "1"}),), history_keys=("train/loss",))
+    write_cache(path, "k", fetch)
+    back = read_cache(path, "k")
+    assert back is not None and back.history_keys == fetch.history_keys
+    [record] = back.records
+    assert record.metrics["psds1"] == 0.1 + 0.2 and math.isnan(record.metrics["psds2"])  # floats kept exactly
+    assert (record.run_id, record.start_time, record.tags, record.params) == ("r1", 17, {"sedstudy.cell": "a=1"},
+                                                                            {"seed": "1"})
     assert read_cache(path, "other") is None
-    path.write_bytes(b"not a pickle")
-    assert read_cache(path, "k") is None
+    for garbage in (b"not json", b"\x80\x04K\x01.", b'{"key": "k", "payload": {"records": 3}}'):
+        path.write_bytes(garbage)  # (the second is a pickle: never unpickled)
+        assert read_cache(path, "k") is None

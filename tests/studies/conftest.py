@@ -62,6 +62,7 @@ def wait_for(check, what: str, log: Path, timeout: float = 120) -> None:
 class RayCluster:
     address: str
     env: dict[str, str]  # what a driver needs (RAY_AUTH_MODE=token and the token)
+    worker: subprocess.Popen | None = None  # the worker node's `ray start --block`, leader of its process group
 
 
 @pytest.fixture()
@@ -88,7 +89,7 @@ def two_node_ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
         wait_for(lambda: "--block" in (tmp_path / "ray_worker.log").read_text(), "the Ray worker node",
                  tmp_path / "ray_worker.log")
         yield RayCluster(address, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": env["RAY_AUTH_TOKEN"],
-                                   "RAY_TMPDIR": ray_tmp})
+                                   "RAY_TMPDIR": ray_tmp}, worker)
     finally:
         for process in reversed(processes):
             stop(process)
@@ -109,6 +110,45 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
+
+
+class MlflowServer:
+    """An `mlflow server` on one port and one SQLite store that a test can stop and start again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = self.root / f"mlflow_server.{self.starts}.log"
+        self.process = start([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+                              f"sqlite:///{self.root / 'server.db'}", "--artifacts-destination",
+                              str(self.root / "served"), "--host", "127.0.0.1", "--port", str(self.port),
+                              "--workers", "1"], log, dict(os.environ))
+        wait_for(lambda: port_answers(self.port), "the MLflow server", log)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+        deadline = time.monotonic() + 30
+        while port_answers(self.port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+
+@pytest.fixture()
+def restartable_mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
+    """Like `mlflow_server`, but the test may `stop()` and `start()` it again (same port, same store)."""
+    server = MlflowServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))

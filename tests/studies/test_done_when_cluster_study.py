@@ -93,3 +93,5 @@ def test_four_factor_study_on_two_nodes_survives_a_killed_driver(tmp_path: Path,
     assert len({r.data.tags["sedstudy.ray_node"] for r in after}) == 2  # both nodes ran trials
     parent = client.search_runs([after[0].info.experiment_id], "tags.`sedstudy.kind` = 'study'")
     assert [p.info.status for p in parent] == ["FINISHED"]
+    every = client.search_runs([after[0].info.experiment_id], max_results=1000)  # trials, the parent, anything else
+    assert len(every) == TRIALS + 1 and [r.info.run_id for r in every if r.info.status == "RUNNING"] == []

@@ -79,3 +79,5 @@ def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path):
         assert sorted(m.step for m in history) == [0, 1, 2], [m.step for m in history]
     parent = client.search_runs([after[0].info.experiment_id], "tags.`sedstudy.kind` = 'study'")
     assert [p.info.status for p in parent] == ["FINISHED"]
+    every = client.search_runs([after[0].info.experiment_id])  # trials, the parent, anything else
+    assert len(every) == 7 and [r.info.run_id for r in every if r.info.status == "RUNNING"] == []
