@@ -9,6 +9,7 @@ unless forced. The run's status is left as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
@@ -24,7 +25,13 @@ from mlflow.tracking import MlflowClient
 from sed_core.config import ExperimentConfig, config_from_dict
 from sed_core.data.dataset import ClipDataset
 from sed_core.errors import SedStudyError
-from sed_core.inference import CONFIG_FILE, check_eval_split, open_eval_split, read_checkpoint, rescore
+from sed_core.inference import (
+    CONFIG_FILE,
+    check_eval_split,
+    open_eval_split,
+    read_checkpoint,
+    rescore,
+)
 from sed_core.training.trainer import BEST_FILE
 from studies.tracking import CELL, KIND, PARENT, SEED
 
@@ -81,10 +88,8 @@ def find_runs(client: MlflowClient, target: str, tracking_uri: str) -> list[Run]
             raise SedStudyError(f"study {target!r} has no finished trial runs yet; see `sedstudy status {target}`")
         return sorted(runs, key=lambda r: (r.data.tags.get(CELL, ""), r.data.tags.get(SEED, "")))
     if re.fullmatch(r"[0-9a-f]{32}", target):
-        try:
+        with contextlib.suppress(MlflowException):  # not a run id of this store: the error below says what to give
             return [client.get_run(target)]
-        except MlflowException:
-            pass
     names = sorted(e.name for e in client.search_experiments())
     raise SedStudyError(f"no study or run {target!r} in {tracking_uri}; give a study name or a run id, or the "
                         f"--workdir/--tracking-uri of the store it was run with (studies there: {names or 'none'})")

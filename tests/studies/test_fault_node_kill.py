@@ -2,6 +2,7 @@
 (on the shared `--storage`) on the node that is left, and the study finishes with one finished run per trial."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -65,10 +66,8 @@ def kill_node(root: int) -> None:
     """SIGKILL a node as a machine dies: the process group we started and the groups its processes made."""
     groups = {pgid for pid, (pgid, _) in node_processes(root).items() if pgid == root or pgid == pid}
     for pgid in sorted(groups, key=lambda g: g != root):
-        try:
+        with contextlib.suppress(ProcessLookupError):  # a group that ended on its own
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def trial_runs(client: MlflowClient) -> list:
