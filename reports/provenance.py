@@ -35,7 +35,8 @@ def provenance_frame(records: Sequence[TrialRecord], runs: pd.DataFrame) -> pd.D
         rows.append({"run_id": run_id, "cell": cell, "status": status, "code": code,
                      "data": None if sha is None else f"{kind} {sha[:12]}",
                      "coverage": tags.get("sedstudy.data.coverage"),
-                     "backbone": None if backbone is None else f"sha256 {backbone[:12]}",
+                     "backbone": None if backbone is None else
+                     backbone if backbone.startswith("none") else f"sha256 {backbone[:12]}",
                      "metric": tags.get("sedstudy.metric"), "environment": tags.get("sedstudy.environment"),
                      **{key: record.metrics.get(key, math.nan) for key in COST_METRICS}})
     columns = ["run_id", "cell", "status", *(key for key, _ in ATTRIBUTES), *COST_METRICS]

@@ -185,8 +185,17 @@ class ProvenanceBook:
         tags = {"sedstudy.data.kind": data.kind, "sedstudy.data.sha256": data.sha256,
                 "sedstudy.data.coverage": data.coverage_text(), "sedstudy.metric": metric_spec_text(config)}
         document: dict[str, Any] = {"code": code_version(), "data": data.as_dict(), "metric": metric_spec(config)}
-        checkpoint = config.model.backbone.checkpoint if config.model.backbone.enabled else None
-        if checkpoint is not None:
-            tags["sedstudy.backbone.sha256"] = checkpoint_sha256(Path(checkpoint))
-            document["backbone_checkpoint"] = {"path": str(checkpoint), "sha256": tags["sedstudy.backbone.sha256"]}
+        backbone = config.model.backbone
+        if not backbone.enabled:
+            tags["sedstudy.backbone.sha256"] = NO_BACKBONE
+        elif backbone.checkpoint is None or backbone.init == "random":
+            tags["sedstudy.backbone.sha256"] = RANDOM_BACKBONE
+        else:
+            tags["sedstudy.backbone.sha256"] = checkpoint_sha256(Path(backbone.checkpoint))
+            document["backbone_checkpoint"] = {"path": str(backbone.checkpoint),
+                                               "sha256": tags["sedstudy.backbone.sha256"]}
         return RunProvenance(tags, document)
+
+
+NO_BACKBONE = "none (no SSL backbone)"
+RANDOM_BACKBONE = "none (random initialisation)"

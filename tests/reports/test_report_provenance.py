@@ -28,6 +28,9 @@ def test_shared_values_once_and_differences_per_cell() -> None:
     table, shared = provenance_table(frame, ["a", "b"])
     assert "Clips per split (of the official list): validation 1,093 / 1,168" in shared
     assert "Backbone checkpoint: not recorded" in shared
+    frame = provenance_frame([record("r1", **{"sedstudy.backbone.sha256": "none (no SSL backbone)"}),
+                              record("r2", **{"sedstudy.backbone.sha256": "ab" * 32})], runs.iloc[:2])
+    assert list(frame["backbone"]) == ["none (no SSL backbone)", "sha256 abababababab"]
     assert table.header == ("cell", "Code") and [r[1].text for r in table.rows] == [
         "0123456789ab", "0123456789ab (dirty tree)"]
 

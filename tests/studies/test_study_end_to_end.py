@@ -100,6 +100,7 @@ def test_report_from_the_store(finished_study):
     assert "## Time and energy" in text and "| all cells (study) | 8 / 8 |" in text.replace("**", "")
     assert "- Clips per split (of the official list): " in text and "validation 16 / 16" in text
     assert "- Metric: sed_scores_eval " in text
+    assert "- Backbone checkpoint: none (no SSL backbone)" in text
 
 
 @pytest.mark.integration
