@@ -10,6 +10,7 @@ cuDNN's deterministic algorithms and cuBLAS's fixed workspace; on a CPU the resu
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import Iterator
 
@@ -75,4 +76,5 @@ def released_gpu_memory(device: torch.device) -> Iterator[None]:
         yield
     finally:
         if device.type == "cuda":
+            gc.collect()  # a finished run's modules may sit in reference cycles
             torch.cuda.empty_cache()

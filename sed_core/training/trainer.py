@@ -21,10 +21,18 @@ from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
+from sed_core.models.output import SEDOutput
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.training.checkpoint import load_training_state, save_file, save_training_state
-from sed_core.training.device import autocast, check_precision, grad_scaler, resolve_device, set_deterministic
+from sed_core.training.device import (
+    autocast,
+    check_precision,
+    grad_scaler,
+    released_gpu_memory,
+    resolve_device,
+    set_deterministic,
+)
 from sed_core.training.evaluate import ArtifactDirs, evaluate, score_roles
 from sed_core.training.freeze import apply_freeze, parameter_groups
 from sed_core.training.mean_teacher import (
@@ -184,35 +192,47 @@ class Trainer:
             inputs, strong_t, weak_t = self._mix(inputs, strong_t, weak_t, strong_mask, weak_mask)
         with autocast(self.device, tcfg.precision):
             student = self.student(inputs).float()
-        if not (torch.isfinite(student.strong).all() and torch.isfinite(student.weak).all()):
+        if not bool(torch.isfinite(student.strong).all() & torch.isfinite(student.weak).all()):  # one device sync
             raise FloatingPointError(f"the student's output is not finite at step {self.step} (epoch {self.epoch}): "
                                      f"the training diverged; lower training.optimizer.lr or set training.gradient_clip")
         with torch.no_grad(), autocast(self.device, tcfg.precision):
             teacher = self.teacher(inputs).float()
+        loss, loss_strong, loss_weak, loss_cons = self.losses(student, teacher, strong_t, weak_t, strong_mask,
+                                                              weak_mask, scale)
+        values = torch.stack([loss.detach(), loss_strong.detach(), loss_weak.detach(), loss_cons.detach()]).tolist()
+        if not math.isfinite(values[0]):
+            raise FloatingPointError(f"training loss is {values[0]} at step {self.step} (epoch {self.epoch})")
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        self.update_weights()
+        ema_update(self.teacher, self.student, ema_decay_at(phase_step, tcfg.ema_decay), buffers=tcfg.ema_buffers)
+        self.step += 1
+        return {**dict(zip(("loss", "loss_strong", "loss_weak", "loss_consistency"), values)),
+                "consistency_weight": tcfg.consistency_weight * scale}
+
+    def losses(self, student: SEDOutput, teacher: SEDOutput, strong_t: torch.Tensor, weak_t: torch.Tensor,
+               strong_mask: torch.Tensor, weak_mask: torch.Tensor, rampup: float
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Total loss, then its strong, weak and consistency parts (the consistency weight follows the ramp-up)."""
         loss_strong = self.bce(student.strong[strong_mask], strong_t[strong_mask])
         loss_weak = self.bce(student.weak[weak_mask], weak_t[weak_mask])
         loss_cons = consistency_loss(student.strong, student.weak, teacher.strong, teacher.weak)
-        weight = tcfg.consistency_weight * scale
-        loss = loss_strong + loss_weak + weight * loss_cons
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss is {loss.item()} at step {self.step} (epoch {self.epoch})")
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            loss.backward()
-            if tcfg.gradient_clip > 0:
-                nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
-            self.optimizer.step()
-        else:  # fp16: scaled loss; gradients unscaled before clipping; steps with inf/NaN gradients are skipped
-            self.scaler.scale(loss).backward()
+        loss = loss_strong + loss_weak + self.config.training.consistency_weight * rampup * loss_cons
+        return loss, loss_strong, loss_weak, loss_cons
+
+    def update_weights(self) -> None:
+        """Clip the gradients of the loss just backpropagated and step the optimizer (fp16: the scaled gradients
+        are unscaled before clipping, and a step with inf/NaN gradients is skipped)."""
+        clip = self.config.training.gradient_clip
+        if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
-            if tcfg.gradient_clip > 0:
-                nn.utils.clip_grad_norm_(self.student.parameters(), tcfg.gradient_clip)
+        if clip > 0:
+            nn.utils.clip_grad_norm_(self.student.parameters(), clip)
+        if self.scaler is None:
+            self.optimizer.step()
+        else:
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        ema_update(self.teacher, self.student, ema_decay_at(phase_step, tcfg.ema_decay), buffers=tcfg.ema_buffers)
-        self.step += 1
-        return {"loss": loss.item(), "loss_strong": loss_strong.item(), "loss_weak": loss_weak.item(),
-                "loss_consistency": loss_cons.item(), "consistency_weight": weight}
 
     def _mix(self, inputs: dict[str, torch.Tensor], strong_t: torch.Tensor, weak_t: torch.Tensor,
              strong_mask: torch.Tensor, weak_mask: torch.Tensor
@@ -333,4 +353,9 @@ def fit(config: ExperimentConfig, reporter: Reporter | None = None, *, resume: b
 
     ``embedding_cache_dir``: where frozen-backbone outputs are shared between runs (see models.embedding_cache).
     """
-    return Trainer(config, reporter or NullReporter(), embedding_cache_dir=embedding_cache_dir).fit(resume=resume)
+    trainer = Trainer(config, reporter or NullReporter(), embedding_cache_dir=embedding_cache_dir)
+    with released_gpu_memory(trainer.device):
+        try:
+            return trainer.fit(resume=resume)
+        finally:
+            del trainer  # the last reference to its models and optimizer: their GPU memory can be given back

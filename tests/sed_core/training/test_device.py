@@ -74,3 +74,13 @@ def test_deterministic_mode_repeats_a_gpu_run_exactly(tiny_dataset: Path, tmp_pa
     finally:
         torch.use_deterministic_algorithms(False)
     assert first.history == second.history and first.metrics == second.metrics
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+def test_a_finished_run_gives_its_gpu_memory_back(tiny_dataset: Path, tmp_path: Path) -> None:
+    torch.cuda.empty_cache()
+    allocated, reserved = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
+    fit(tiny(tiny_dataset, tmp_path / "run", device="cuda"))
+    assert torch.cuda.memory_allocated() == allocated
+    assert torch.cuda.memory_reserved() <= reserved

@@ -36,6 +36,19 @@ def test_ema_update_moves_parameters_not_buffers_by_default():
     assert torch.allclose(teacher.running_mean, torch.full((2,), 2.0))
 
 
+def test_ema_update_equals_the_per_parameter_arithmetic_bit_for_bit():
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Linear(7, 5), nn.GRU(5, 3), nn.Conv1d(3, 2, 3))
+    teacher = nn.Sequential(nn.Linear(7, 5), nn.GRU(5, 3), nn.Conv1d(3, 2, 3))
+    expected = [t.detach().clone() for t in teacher.parameters()]
+    for decay in (0.0, 0.5, 0.999):
+        for e, s in zip(expected, student.parameters()):
+            e.mul_(decay).add_(s.detach(), alpha=1.0 - decay)
+        ema_update(teacher, student, decay)
+    assert all(torch.equal(t, e) for t, e in zip(teacher.parameters(), expected))
+    assert all(t.grad is None for t in teacher.parameters())
+
+
 def test_consistency_is_zero_for_identical_predictions_and_detaches_teacher():
     s = torch.rand(2, 5, 3, requires_grad=True)
     w = torch.rand(2, 3, requires_grad=True)
