@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from search_spaces import Cell, FactorSpace, design_cells
 from search_spaces.factors import check_config_path
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
-from sed_core.config.schema import ExperimentConfig
+from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
 from sed_core.training.evaluate import METRIC_NAMES
 
@@ -245,8 +245,9 @@ class Study:
 
 
 def config_hash(config: ExperimentConfig) -> str:
-    """sha256 of the resolved config (seed included), independent of where the run writes and on which device."""
-    flat = {k: v for k, v in flatten(config).items() if k not in ("output_dir", "training.device")}
+    """sha256 of the resolved config (seed included), without the fields that only say where and how it executes
+    (output folder, device, loader workers: EXECUTION_FIELDS)."""
+    flat = {k: v for k, v in flatten(config).items() if k not in EXECUTION_FIELDS}
     return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()
 
 

@@ -6,7 +6,7 @@ One name per concept: a field name here is the constructor argument it feeds and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -190,7 +190,8 @@ class TrainingConfig(Section):
     embedding_cache: Literal["auto", "off"] = "auto"
     steps_per_epoch: int | None = Field(None, gt=0)
     num_threads: int | None = Field(None, gt=0)
-    loader_workers: int = Field(0, ge=0)
+    # DataLoader worker processes; "auto": 0 on a CPU (workers would compete with the compute), up to 4 on a GPU
+    loader_workers: Annotated[int, Field(ge=0)] | Literal["auto"] = "auto"
     device: str = "auto"  # "auto" (a CUDA GPU when visible), "cpu", "cuda", "cuda:N"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast for the forward passes; fp32 = the reference
     deterministic: bool = False  # torch.use_deterministic_algorithms: a nondeterministic CUDA op raises, named
@@ -229,6 +230,11 @@ class EvaluationConfig(Section):
     test_split: str = "validation"
     report_model: Literal["student", "teacher"] = "student"
     batch_size: int = Field(16, gt=0)
+
+
+# Where and how a run executes, never what it computes: not part of a trial's identity, and a resume may change
+# them (training data order is drawn in the main process, so loader workers do not change any result).
+EXECUTION_FIELDS = ("output_dir", "training.device", "training.loader_workers")
 
 
 class ExperimentConfig(Section):

@@ -61,6 +61,17 @@ def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | 
     return torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
 
+def loader_workers(spec: int | str, device: torch.device) -> int:
+    """`training.loader_workers` -> a worker count. "auto": 0 on a CPU, where the process's own threads use the
+    cores; on a GPU up to 4 (bench/data_path.py: one worker decodes several hundred 10 s clips a second, so a
+    few keep ahead of the GPU), leaving a core to the training process."""
+    if spec != "auto":
+        return int(spec)
+    if device.type != "cuda":
+        return 0
+    return max(1, min(4, len(os.sched_getaffinity(0)) - 1))
+
+
 def set_deterministic(enabled: bool) -> None:
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)  # read when cuBLAS starts

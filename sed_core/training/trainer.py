@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
 
 from sed_core.config.loading import flatten
-from sed_core.config.schema import ExperimentConfig
+from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
 from sed_core.data.dataset import Batch, ClipDataset, MultiSourceBatchSampler, collate
 from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import load_split
@@ -29,6 +29,7 @@ from sed_core.training.device import (
     autocast,
     check_precision,
     grad_scaler,
+    loader_workers,
     released_gpu_memory,
     resolve_device,
     set_deterministic,
@@ -52,7 +53,7 @@ SCORES_DIR = "scores"  # frame-level scores of the reported model: scores/<split
 PSD_ROC_DIR = "psd_roc"  # the reported model's PSD-ROC per scenario: psd_roc/<psds1|psds2>.tsv (efpr, tpr)
 REFERENCE_DIR = "reference"  # the test split's labels: reference/<split>/{ground_truth,durations}.tsv
 ARTIFACT_DIRS = (SCORES_DIR, PSD_ROC_DIR, REFERENCE_DIR)  # what a tracker stores of a finished run
-RESUMABLE_CHANGES = ("training.epochs", "output_dir", "training.device")  # a resume may change these
+RESUMABLE_CHANGES = ("training.epochs", *EXECUTION_FIELDS)  # a resume may change these
 
 
 @dataclass
@@ -113,8 +114,10 @@ class Trainer:
         train_sets = [self.datasets[name] for name in sources]
         self.sampler = MultiSourceBatchSampler([len(d) for d in train_sets], list(sources.values()),
                                                seed=config.seed, steps_per_epoch=tcfg.steps_per_epoch)
+        workers = loader_workers(tcfg.loader_workers, self.device)
         self.loader = DataLoader(ConcatDataset(train_sets), batch_sampler=self.sampler, collate_fn=collate,
-                                 num_workers=tcfg.loader_workers, pin_memory=self.device.type == "cuda")
+                                 num_workers=workers, persistent_workers=workers > 0,
+                                 pin_memory=self.device.type == "cuda")
         self.optimizer = self._make_optimizer(epoch=0)
         self.phase_start_step = 0
         self.generator = torch.Generator().manual_seed(config.seed)

@@ -8,9 +8,10 @@ import torch
 
 from sed_core.config import config_from_dict
 from sed_core.errors import ConfigError
-from sed_core.training.device import resolve_device
+from sed_core.training.device import loader_workers, resolve_device
 from sed_core.training.trainer import Trainer, fit
 from sed_core.training.reporter import NullReporter
+from studies.definition import config_hash
 
 CUDA = torch.cuda.is_available()
 
@@ -30,6 +31,20 @@ def test_devices_are_resolved_or_refused_with_the_fix() -> None:
     if not CUDA:
         with pytest.raises(ConfigError, match="asks for a CUDA GPU but none is visible"):
             resolve_device("cuda:0")
+
+
+def test_loader_workers_auto_is_in_process_on_a_cpu_and_a_few_on_a_gpu() -> None:
+    assert loader_workers("auto", torch.device("cpu")) == 0
+    assert 1 <= loader_workers("auto", torch.device("cuda")) <= 4
+    assert loader_workers(3, torch.device("cpu")) == 3
+
+
+def test_loader_workers_change_no_result_and_no_trial_identity(tiny_dataset: Path, tmp_path: Path) -> None:
+    in_process = tiny(tiny_dataset, tmp_path / "w0", loader_workers=0)
+    two = tiny(tiny_dataset, tmp_path / "w2", loader_workers=2)
+    assert config_hash(in_process) == config_hash(two)
+    first, second = fit(in_process), fit(two)
+    assert first.history == second.history and first.metrics == second.metrics
 
 
 @pytest.mark.skipif(CUDA, reason="fp16 is allowed where a GPU is visible")
