@@ -1,6 +1,6 @@
 """Frozen-backbone study with and without the embedding cache: backbone forward passes and wall time.
 
-    .venv/bin/python bench/embedding_cache.py [--variant base|tiny] [--cells 4] [--data DIR]
+    .venv/bin/python bench/embedding_cache.py [--variant base|tiny] [--cells 8] [--device auto] [--data DIR]
 
 Runs the same cells (weak pooling x fusion, one seed) twice in this process: once with
 ``training.embedding_cache: off`` and once with a fresh cache folder shared by the cells, and prints the
@@ -26,17 +26,20 @@ POOLINGS = ["attention", "max", "mean", "linear_softmax"]
 FUSIONS = ["concat", "gated"]
 
 
-def config(data: Path, out: Path, checkpoint: Path, variant: str, pooling: str, fusion: str, cache: str):
+def config(data: Path, out: Path, checkpoint: Path, variant: str, pooling: str, fusion: str, cache: str,
+           device: str):
     return config_from_dict({
         "preset": "tiny", "data": {"root": str(data)}, "output_dir": str(out),
-        "training": {"epochs": 2, "steps_per_epoch": 2, "mixup": {"branches": "cnn_only"}, "embedding_cache": cache},
+        "training": {"epochs": 2, "steps_per_epoch": 2, "mixup": {"branches": "cnn_only"}, "embedding_cache": cache,
+                     "device": device},
         "model": {"pooling": pooling, "fusion": {"name": fusion},
                   "backbone": {"name": "asit", "variant": variant, "mode": "eval", "checkpoint": str(checkpoint),
                                "freeze": {"schedule": "frozen"}}},
     })
 
 
-def run(cells, data: Path, work: Path, checkpoint: Path, variant: str, cache: str) -> tuple[int, float]:
+def run(cells, data: Path, work: Path, checkpoint: Path, variant: str, cache: str, device: str
+        ) -> tuple[int, float]:
     forwards = 0
 
     def count(module, args, output):
@@ -48,7 +51,7 @@ def run(cells, data: Path, work: Path, checkpoint: Path, variant: str, cache: st
     start = time.perf_counter()
     try:
         for i, (pooling, fusion) in enumerate(cells):
-            fit(config(data, work / f"{cache}{i}", checkpoint, variant, pooling, fusion, cache),
+            fit(config(data, work / f"{cache}{i}", checkpoint, variant, pooling, fusion, cache, device),
                 embedding_cache_dir=work / "cache")
     finally:
         handle.remove()
@@ -58,7 +61,8 @@ def run(cells, data: Path, work: Path, checkpoint: Path, variant: str, cache: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="tiny", choices=["tiny", "base"])
-    parser.add_argument("--cells", type=int, default=4)
+    parser.add_argument("--cells", type=int, default=8, choices=range(1, 9), metavar="1..8")
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--data", type=Path, help="a `tiny` synthetic dataset (generated if omitted)")
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
@@ -74,8 +78,8 @@ def main() -> None:
         checkpoint = work / "asit.pth"
         torch.save({"teacher": {f"backbone.{k}": v for k, v in backbone.state_dict().items()}}, checkpoint)
         cells = list(itertools.product(POOLINGS, FUSIONS))[: args.cells]
-        off = run(cells, data, work, checkpoint, args.variant, "off")
-        on = run(cells, data, work, checkpoint, args.variant, "auto")
+        off = run(cells, data, work, checkpoint, args.variant, "off", args.device)
+        on = run(cells, data, work, checkpoint, args.variant, "auto", args.device)
     print(f"{len(cells)} cells, ASiT {args.variant}, frozen, 2 epochs x 2 steps + evaluation each")
     print(f"{'':12} {'backbone clips':>15} {'wall s':>8}")
     print(f"{'no cache':12} {off[0]:>15} {off[1]:>8.1f}")

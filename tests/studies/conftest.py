@@ -1,6 +1,7 @@
 """Real services for integration tests, bound to 127.0.0.1 and stopped by the process group they started."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -33,6 +34,19 @@ def port_answers(port: int) -> bool:
 
 def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def sedstudy(*args: str) -> list[str]:
+    """The `sedstudy` command line, run by this interpreter (the console script need not be on PATH)."""
+    return [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())", *args]
+
+
+def kill_driver(driver: subprocess.Popen) -> None:
+    """SIGKILL the group of a driver started with start_new_session: the driver and an in-process Ray it started
+    (left behind if the driver died first), never a cluster it joined."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited
+        os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
 
 
 def stop(process: subprocess.Popen) -> None:

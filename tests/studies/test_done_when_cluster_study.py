@@ -4,14 +4,14 @@ a two-node `ray start` cluster, recorded in an MLflow tracking server; the drive
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+
+from .conftest import kill_driver, sedstudy
 
 STUDY = """
 name: four_factors
@@ -31,10 +31,6 @@ seeds: [1, 2, 3]
 resources: {cpu: 1}
 """
 TRIALS = 2 * 2 * 2 * 2 * 3
-
-
-def sedstudy(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())", *args]
 
 
 def trial_runs(client: MlflowClient):
@@ -68,8 +64,7 @@ def test_four_factor_study_on_two_nodes_survives_a_killed_driver(tmp_path: Path,
         assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
         assert 6 <= len(finished) < TRIALS, "the kill must land midway"
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver only: the cluster it joined stays up
-        driver.wait()
+        kill_driver(driver)  # the driver only: the cluster it joined stays up
     done_before = {r.data.tags["sedstudy.trial_id"]: r for r in trial_runs(client) if r.info.status == "FINISHED"}
 
     resumed = subprocess.run(sedstudy("resume", "four_factors", "--workdir", str(work), "--tracking-uri",

@@ -4,13 +4,13 @@ same folder, so the cell both studies have is the same trial (same id) and must 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+
+from .conftest import kill_driver, sedstudy
 
 STUDY = """
 name: {name}
@@ -30,10 +30,6 @@ STUDIES = {"together_a": "max", "together_b": "mean"}
 FINAL = ("psds1", "psds2", "collar_f1", "intersection_f1")
 
 
-def sedstudy(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())", *args]
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 def test_two_studies_at_once_share_a_server_and_a_cache_without_interference(tmp_path: Path, mlflow_server,
@@ -51,9 +47,7 @@ def test_two_studies_at_once_share_a_server_and_a_cache_without_interference(tmp
         codes = {name: driver.wait(timeout=600) for name, driver in drivers.items()}
     finally:
         for driver in drivers.values():
-            if driver.poll() is None:
-                os.killpg(driver.pid, signal.SIGKILL)
-                driver.wait()
+            kill_driver(driver)
     for name, code in codes.items():
         assert code == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
 

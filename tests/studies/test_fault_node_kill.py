@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from .conftest import kill_driver, sedstudy
+
 STUDY = """
 name: node_kill
 experiment:
@@ -35,10 +37,6 @@ import ray
 ray.init(address="{address}", log_to_driver=False, configure_logging=False)
 print([n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" not in n["Resources"]][0])
 """
-
-
-def sedstudy(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())", *args]
 
 
 def node_processes(root: int) -> dict[int, tuple[int, str]]:
@@ -114,9 +112,7 @@ def test_trial_on_a_killed_worker_node_resumes_on_the_other_node(tmp_path: Path,
         assert not any((d / "scores").exists() for d in outputs), "the kill must land mid-trial"
         code = driver.wait(timeout=600)
     finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
+        kill_driver(driver)
     assert code == 0, log_path.read_text()[-3000:]
 
     runs = trial_runs(client)

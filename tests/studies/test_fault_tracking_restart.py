@@ -4,14 +4,14 @@ and the SQL store ignores a metric row it already holds, so a retried batch adds
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+
+from .conftest import kill_driver, sedstudy
 
 STUDY = """
 name: tracking_restart
@@ -28,10 +28,6 @@ seeds: [1, 2]
 TRIALS = 4
 EPOCHS = 3
 OUTAGE_S = 10  # plus the ~15 s the server takes to start again
-
-
-def sedstudy(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())", *args]
 
 
 def trial_runs(client: MlflowClient) -> list:
@@ -69,9 +65,7 @@ def test_study_survives_a_restart_of_its_tracking_server(tmp_path: Path, restart
         server.start()
         code = driver.wait(timeout=600)
     finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
+        kill_driver(driver)
     assert code == 0, log_path.read_text()[-3000:]
 
     runs = trial_runs(client)

@@ -1,10 +1,7 @@
 """SIGKILL the driver of a running study, then ``sedstudy resume``: one finished run per trial, none rerun."""
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,6 +9,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from studies.tracking import default_tracking_uri
+
+from .conftest import kill_driver, sedstudy
 
 STUDY = """
 name: killed
@@ -25,10 +24,6 @@ design:
     model.pooling: [attention, max]
 seeds: [1, 2, 3]
 """
-
-
-def sedstudy(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())", *args]
 
 
 def trial_runs(workdir: Path):
@@ -56,8 +51,7 @@ def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path):
         assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
         assert 1 <= len(finished) < 6, "the kill must land midway"
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the in-process Ray it started, nothing else
-        driver.wait()
+        kill_driver(driver)  # the driver and the in-process Ray it started, nothing else
     before = {r.data.tags["sedstudy.trial_id"]: r for r in trial_runs(tmp_path)}
     done_before = {t: r for t, r in before.items() if r.info.status == "FINISHED"}
 
