@@ -194,9 +194,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from studies.tracking import default_tracking_uri
+    from studies.tracking import default_tracking_uri, open_client
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+    open_client(tracking_uri)  # a new SQLite store is created under its lock, not by the UI beside a study
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
                "--host", args.host, "--port", str(args.port)]
     print(f"MLflow UI on http://{args.host}:{args.port}  ({tracking_uri})", flush=True)

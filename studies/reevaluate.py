@@ -33,7 +33,7 @@ from sed_core.inference import (
     rescore,
 )
 from sed_core.training.trainer import BEST_FILE
-from studies.tracking import CELL, KIND, PARENT, SEED
+from studies.tracking import CELL, KIND, PARENT, SEED, open_client
 
 CHECKPOINT_ARTIFACT = f"checkpoints/{BEST_FILE}"
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit of one log_batch call
@@ -137,7 +137,7 @@ def reevaluate(tracking_uri: str, target: str, split: str, *, data_root: Path | 
     (config, checkpoint, split) before any is scored. ``on_run`` hears of each run as it is done or skipped.
     """
     check_eval_split(split)
-    client = MlflowClient(tracking_uri)
+    client = open_client(tracking_uri)
     marker = metric_key(split, "psds1")
     results: list[RunEval] = []
     todo = []

@@ -5,10 +5,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
 
 from sed_core.errors import SedStudyError
-from studies.tracking import KIND, default_tracking_uri
+from studies.tracking import KIND, default_tracking_uri, open_client
 
 STUDY_ARTIFACT = "study.yaml"
 
@@ -35,7 +34,7 @@ def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> Resum
         uri = tracking_uri or default_tracking_uri(workdir)
         return ResumePlan(name, path, workdir, uri, None, None)
     uri = tracking_uri or default_tracking_uri(workdir)
-    client = MlflowClient(uri)
+    client = open_client(uri)
     experiment = client.get_experiment_by_name(study)
     parents = [] if experiment is None else client.search_runs(
         [experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1, order_by=["attributes.start_time DESC"])

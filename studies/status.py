@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from sed_core.errors import SedStudyError
 from studies.progress import clock_text
-from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED
+from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED, open_client
 from studies.tuning import TuningState, sample_index, tuning_summary
 
 STATES = ("finished", "running", "failed", "not started")
@@ -49,7 +49,7 @@ class StudyStatus:
 
 
 def study_status(tracking_uri: str, study: str) -> StudyStatus:
-    client = MlflowClient(tracking_uri)
+    client = open_client(tracking_uri)
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         names = sorted(e.name for e in client.search_experiments())

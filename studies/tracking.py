@@ -1,6 +1,7 @@
 """MLflow records of a study: one experiment, one parent run, one child run per trial (re-attached by trial id)."""
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+from sqlalchemy.engine import make_url
 
 from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
@@ -31,6 +33,23 @@ PROVENANCE_ARTIFACT = "provenance.json"
 ENVIRONMENT_ARTIFACT = "environment.json"
 
 
+def open_client(tracking_uri: str) -> MlflowClient:
+    """An MlflowClient whose store is open. Opening a SQLite store creates or migrates its tables, and two
+    processes doing it at once (a study starting while `sedstudy status` or another study opens the same file)
+    break each other's migrations; so a SQLite store is first opened under an exclusive lock on `<file>.lock`."""
+    database = make_url(tracking_uri).database if tracking_uri.startswith("sqlite:") else None
+    if not database or database == ":memory:":
+        return MlflowClient(tracking_uri)
+    with open(f"{database}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = MlflowClient(tracking_uri)
+            client.search_experiments(max_results=1)  # the store is created or migrated by now
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return client
+
+
 def default_tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
 
@@ -41,7 +60,7 @@ class StudyTracker:
     def __init__(self, tracking_uri: str, study: Study, artifact_root: Path | None = None,
                  launch: Mapping[str, str] | None = None,
                  provenance: Callable[[ExperimentConfig], RunProvenance] | None = None) -> None:
-        self.client = MlflowClient(tracking_uri)
+        self.client = open_client(tracking_uri)
         self.tracking_uri = tracking_uri
         self.study = study
         experiment = self.client.get_experiment_by_name(study.name)

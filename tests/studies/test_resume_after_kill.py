@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from studies.tracking import default_tracking_uri
+from studies.tracking import default_tracking_uri, open_client
 
 from .conftest import kill_driver, sedstudy
 
@@ -27,7 +27,7 @@ seeds: [1, 2, 3]
 
 
 def trial_runs(workdir: Path):
-    client = MlflowClient(default_tracking_uri(workdir))
+    client = open_client(default_tracking_uri(workdir))  # the driver may be creating the store
     experiment = client.get_experiment_by_name("killed")
     if experiment is None:
         return []
