@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -51,8 +52,10 @@ def run(cells, data: Path, work: Path, checkpoint: Path, variant: str, cache: st
     start = time.perf_counter()
     try:
         for i, (pooling, fusion) in enumerate(cells):
-            fit(config(data, work / f"{cache}{i}", checkpoint, variant, pooling, fusion, cache, device),
+            out = work / f"{cache}{i}"
+            fit(config(data, out, checkpoint, variant, pooling, fusion, cache, device),
                 embedding_cache_dir=work / "cache")
+            shutil.rmtree(out)  # a ViT-B run's checkpoints take about 2 GB
     finally:
         handle.remove()
     return forwards, time.perf_counter() - start
