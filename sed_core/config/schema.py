@@ -230,11 +230,15 @@ class EvaluationConfig(Section):
     test_split: str = "validation"
     report_model: Literal["student", "teacher"] = "student"
     batch_size: int = Field(16, gt=0)
+    # processes that compute the metrics (sed_scores_eval's num_jobs; the values do not depend on it);
+    # "auto": 1 for a model on a CPU, up to 4 for a model on a GPU, whose run has cores to spare
+    num_jobs: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
 
 
 # Where and how a run executes, never what it computes: not part of a trial's identity, and a resume may change
-# them (training data order is drawn in the main process, so loader workers do not change any result).
-EXECUTION_FIELDS = ("output_dir", "training.device", "training.loader_workers")
+# them (training data order is drawn in the main process, so loader workers do not change any result, and the
+# metrics are sums over clips whatever the number of processes computing them).
+EXECUTION_FIELDS = ("output_dir", "training.device", "training.loader_workers", "evaluation.num_jobs")
 
 
 class ExperimentConfig(Section):

@@ -67,6 +67,7 @@ PSDS_SCENARIO_2 = PSDSScenario(
     dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0
 )
 DEFAULT_PSDS_SCENARIOS: Mapping[str, PSDSScenario] = {"psds1": PSDS_SCENARIO_1, "psds2": PSDS_SCENARIO_2}
+F1_SCORES = ("collar_f1", "intersection_f1")
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ def compute_sed_metrics(
     threshold: float = 0.5,
     intersection_dtc: float = 0.5,
     intersection_gtc: float = 0.5,
+    f1_scores: Sequence[str] = F1_SCORES,
     num_jobs: int = 1,
 ) -> SedMetrics:
     """PSDS per scenario, collar F1 and intersection F1 of frame scores against strong labels.
@@ -143,7 +145,12 @@ def compute_sed_metrics(
         more clips than scored. They set the false-positive rate of PSDS, so they must be the true durations.
     collar_*: collar F1 tolerances (0.2 s onset; offset max(0.2 s, 20 % of the event)), as in DCASE.
     threshold: decision threshold of both F1 scores; intersection_dtc/gtc: criteria of the intersection F1.
+    f1_scores: which F1 scores to compute (each costs about as much as a PSDS scenario); one left out is NaN.
+    num_jobs: processes sed_scores_eval spreads the clips over (the same values with any number).
     """
+    unknown_f1 = [name for name in f1_scores if name not in F1_SCORES]
+    if unknown_f1:
+        raise ConfigError(f"f1_scores: unknown {unknown_f1}; expected some of {list(F1_SCORES)}")
     classes = list(classes)
     clip_durations = _check_inputs(scores, ground_truth, durations, classes)
     scores = dict(scores)
@@ -169,23 +176,26 @@ def compute_sed_metrics(
         per_class_psds[name] = {cls: float(per_class[cls]) for cls in classes}
         psd_roc[name] = (np.asarray(efpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64))
 
-    collar_f, *_ = collar_based.fscore(
-        scores=scores,
-        ground_truth=gt,
-        threshold=threshold,
-        onset_collar=collar_onset,
-        offset_collar=collar_offset,
-        offset_collar_rate=collar_offset_rate,
-        num_jobs=num_jobs,
-    )
-    intersection_f, *_ = intersection_based.fscore(
-        scores=scores,
-        ground_truth=gt,
-        threshold=threshold,
-        dtc_threshold=intersection_dtc,
-        gtc_threshold=intersection_gtc,
-        num_jobs=num_jobs,
-    )
+    collar_f = intersection_f = dict.fromkeys(["macro_average", *classes], math.nan)
+    if "collar_f1" in f1_scores:
+        collar_f, *_ = collar_based.fscore(
+            scores=scores,
+            ground_truth=gt,
+            threshold=threshold,
+            onset_collar=collar_onset,
+            offset_collar=collar_offset,
+            offset_collar_rate=collar_offset_rate,
+            num_jobs=num_jobs,
+        )
+    if "intersection_f1" in f1_scores:
+        intersection_f, *_ = intersection_based.fscore(
+            scores=scores,
+            ground_truth=gt,
+            threshold=threshold,
+            dtc_threshold=intersection_dtc,
+            gtc_threshold=intersection_gtc,
+            num_jobs=num_jobs,
+        )
     return SedMetrics(
         psds=psds,
         per_class_psds=per_class_psds,

@@ -67,9 +67,16 @@ def loader_workers(spec: int | str, device: torch.device) -> int:
     few keep ahead of the GPU), leaving a core to the training process."""
     if spec != "auto":
         return int(spec)
-    if device.type != "cuda":
-        return 0
-    return max(1, min(4, len(os.sched_getaffinity(0)) - 1))
+    return 0 if device.type != "cuda" else max(1, min(4, len(os.sched_getaffinity(0)) - 1))
+
+
+def metric_jobs(spec: int | str, device: torch.device) -> int:
+    """`evaluation.num_jobs` -> processes for the metrics. "auto": 1 beside a CPU model (CPU trials are packed one
+    per core), up to 4 beside a GPU model (bench/evaluation_share.py: PSDS1 + PSDS2 on 1,168 clips take seconds
+    of CPU time, which a GPU epoch cannot hide)."""
+    if spec != "auto":
+        return int(spec)
+    return 1 if device.type != "cuda" else max(1, min(4, len(os.sched_getaffinity(0))))
 
 
 def set_deterministic(enabled: bool) -> None:

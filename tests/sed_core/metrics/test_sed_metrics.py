@@ -248,3 +248,22 @@ def test_weak_f1_rejects_bad_input() -> None:
         weak_f1(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="only 0 and 1"):
         weak_f1(np.zeros((2, 2)), np.full((2, 2), 0.5))
+
+
+def test_only_the_asked_metrics_are_computed_with_the_same_values_and_any_num_jobs() -> None:
+    ground_truth = {"a": [(1.0, 3.0, "Cat"), (5.0, 6.0, "Dog")], "b": [(0.5, 2.5, "Dog")], "c": []}
+    durations = {"a": 10.0, "b": 10.0, "c": 10.0}
+    detections = {"a": [(0.9, 3.2, "Cat", 0.8), (4.0, 6.0, "Dog", 0.6)], "b": [(0.6, 2.0, "Dog", 0.7)],
+                  "c": [(2.0, 4.0, "Cat", 0.55)]}
+    scores = {c: scores_for(d, hop=0.1, n_frames=100, duration=10.0) for c, d in detections.items()}
+    full = compute_sed_metrics(scores, ground_truth, durations, classes=CLASSES)
+    psds_only = compute_sed_metrics(scores, ground_truth, durations, classes=CLASSES, f1_scores=())
+    assert psds_only.psds == full.psds and psds_only.per_class_psds == full.per_class_psds
+    assert np.isnan(psds_only.collar_f1) and np.isnan(psds_only.intersection_f1)
+    one_f1 = compute_sed_metrics(scores, ground_truth, durations, classes=CLASSES, psds_scenarios={},
+                                 f1_scores=("intersection_f1",), num_jobs=2)
+    assert one_f1.intersection_f1 == full.intersection_f1 and one_f1.psds == {} and np.isnan(one_f1.collar_f1)
+    parallel = compute_sed_metrics(scores, ground_truth, durations, classes=CLASSES, num_jobs=2)
+    assert parallel.psds == full.psds and parallel.collar_f1 == full.collar_f1
+    with pytest.raises(ConfigError, match="f1_scores: unknown"):
+        compute_sed_metrics(scores, ground_truth, durations, classes=CLASSES, f1_scores=("event_f1",))

@@ -8,7 +8,7 @@ import torch
 
 from sed_core.config import config_from_dict
 from sed_core.errors import ConfigError
-from sed_core.training.device import loader_workers, resolve_device
+from sed_core.training.device import loader_workers, metric_jobs, resolve_device
 from sed_core.training.trainer import Trainer, fit
 from sed_core.training.reporter import NullReporter
 from studies.definition import config_hash
@@ -37,11 +37,15 @@ def test_loader_workers_auto_is_in_process_on_a_cpu_and_a_few_on_a_gpu() -> None
     assert loader_workers("auto", torch.device("cpu")) == 0
     assert 1 <= loader_workers("auto", torch.device("cuda")) <= 4
     assert loader_workers(3, torch.device("cpu")) == 3
+    assert metric_jobs("auto", torch.device("cpu")) == 1 and 1 <= metric_jobs("auto", torch.device("cuda")) <= 4
+    assert metric_jobs(2, torch.device("cpu")) == 2
 
 
-def test_loader_workers_change_no_result_and_no_trial_identity(tiny_dataset: Path, tmp_path: Path) -> None:
+def test_loader_workers_and_metric_jobs_change_no_result_and_no_trial_identity(tiny_dataset: Path,
+                                                                              tmp_path: Path) -> None:
     in_process = tiny(tiny_dataset, tmp_path / "w0", loader_workers=0)
     two = tiny(tiny_dataset, tmp_path / "w2", loader_workers=2)
+    two = two.model_copy(update={"evaluation": two.evaluation.model_copy(update={"num_jobs": 2})})
     assert config_hash(in_process) == config_hash(two)
     first, second = fit(in_process), fit(two)
     assert first.history == second.history and first.metrics == second.metrics
