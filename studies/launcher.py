@@ -192,6 +192,9 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
     tuner = tune.Tuner(
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,
+        # a trial's worker process runs the next trial: imports, CUDA context and CodeCarbon's set-up are paid once
+        # per worker, not per trial (each trial seeds everything and gives its GPU memory back when it ends)
+        tune_config=tune.TuneConfig(reuse_actors=True),
         run_config=tune.RunConfig(
             name=name,
             storage_path=storage_path,
