@@ -2,6 +2,7 @@
 a study (in-process Ray, recorded in MLflow)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,14 +32,19 @@ def test_alone_resumed_and_in_a_study_give_the_same_numbers(tiny_dataset: Path, 
     resumed = fit(config(tiny_dataset, tmp_path / "resumed"))
     assert resumed.metrics == alone.metrics and resumed.history == alone.history
 
+    # one trial at a time, the compared one second: it runs in the worker process the first trial used
     study = {"name": "determinism", "experiment": {**EXPERIMENT, "data": {"root": str(tiny_dataset)}},
-             "design": {"factors": {"model.pooling": ["attention"]}}, "seeds": [SEED]}
+             "design": {"factors": {"model.pooling": ["max", "attention"]}}, "seeds": [SEED],
+             "resources": {"cpu": os.cpu_count()}}
     (tmp_path / "determinism.yaml").write_text(yaml.safe_dump(study))
     outcome = run_study(tmp_path / "determinism.yaml", workdir=tmp_path / "work")
-    assert (outcome.ran, outcome.failed) == (1, 0)
+    assert (outcome.ran, outcome.failed) == (2, 0)
     client = MlflowClient(default_tracking_uri(tmp_path / "work"))
     experiment = client.get_experiment_by_name("determinism")
-    [run] = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'")
+    runs = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'")
+    [run] = [r for r in runs if "attention" in r.data.tags["sedstudy.cell"]]
+    first = min(runs, key=lambda r: r.info.start_time)
+    assert "max" in first.data.tags["sedstudy.cell"], "the compared trial must run second"
     assert {k: run.data.metrics[k] for k in FINAL} == {k: alone.metrics[k] for k in FINAL}
     for key in ("train/loss", "val/synthetic_validation/intersection_f1"):
         history = sorted(client.get_metric_history(run.info.run_id, key), key=lambda m: m.step)
