@@ -23,21 +23,13 @@ from pathlib import Path
 import torch
 
 from bench_data import desed_clips
+from step_timing import scaled_batch, sync, timed
 from sed_core.config import config_from_dict
 from sed_core.training.reporter import NullReporter
 from sed_core.training.trainer import Trainer
 
-PAPER_BATCH = {"synthetic_train": 8, "strong_train": 8, "weak_train": 16, "unlabelled_train": 16}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def trainer_for(args: argparse.Namespace, data: Path, out: Path, workers: int, steps: int) -> Trainer:
-    batch = {k: max(1, round(v * args.scale)) for k, v in PAPER_BATCH.items()}
-    overrides = {"preset": args.model, "data": {"root": str(data), "batch": batch}, "output_dir": str(out),
+    overrides = {"preset": args.model, "data": {"root": str(data), "batch": scaled_batch(args.scale)}, "output_dir": str(out),
                  "training": {"device": args.device, "precision": args.precision, "loader_workers": workers,
                               "steps_per_epoch": steps}}
     if args.model == "paper":
@@ -76,15 +68,6 @@ def loop_wait(trainer: Trainer, steps: int) -> tuple[float, float]:
     total = time.perf_counter() - start
     del iterator
     return waited / total, clips / total
-
-
-def timed(device: torch.device, fn, repeats: int) -> float:
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    sync(device)
-    return (time.perf_counter() - start) / repeats
 
 
 def main() -> None:

@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import resource
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from step_timing import scaled_batch, timed
 from sed_core.config import config_from_dict
 from sed_core.data.synth import generate_dataset
 from sed_core.training.device import autocast
@@ -35,24 +35,8 @@ from sed_core.training.trainer import Trainer
 PRESETS = ("crnn_baseline", "paper")
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(device: torch.device, fn, repeats: int) -> float:
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    sync(device)
-    return (time.perf_counter() - start) / repeats
-
-
 def measure(preset: str, data: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
-    batch_sizes = {k: max(1, round(v * args.scale)) for k, v in
-                   {"synthetic_train": 8, "strong_train": 8, "weak_train": 16, "unlabelled_train": 16}.items()}
-    overrides = {"preset": preset, "data": {"root": str(data), "batch": batch_sizes}, "output_dir": str(out),
+    overrides = {"preset": preset, "data": {"root": str(data), "batch": scaled_batch(args.scale)}, "output_dir": str(out),
                  "training": {"device": args.device, "precision": args.precision}}
     if preset == "paper":
         overrides["model"] = {"backbone": {"init": "random"}}

@@ -20,7 +20,7 @@ name: node_kill
 experiment:
   preset: tiny
   data: {root: data/tiny}
-  training: {epochs: 6, steps_per_epoch: 3}
+  training: {epochs: 6, steps_per_epoch: 8}  # long enough epochs for the kill to land mid-trial on a busy machine
 synthetic_data: {preset: tiny, seed: 0}
 design:
   factors:
