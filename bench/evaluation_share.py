@@ -16,34 +16,17 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
-import torch
-
 from bench_data import desed_clips
+from step_timing import PAPER_BATCH, timed, timed_result
 from sed_core.config import config_from_dict
 from sed_core.training.evaluate import METRIC_NAMES, predict, score_split
 from sed_core.training.reporter import NullReporter
 from sed_core.training.trainer import Trainer
 
-PAPER_BATCH = {"synthetic_train": 8, "strong_train": 8, "weak_train": 16, "unlabelled_train": 16}
 DESED_TRAIN_CLIPS = {"synthetic_train": 10000, "strong_train": 3470, "weak_train": 1578, "unlabelled_train": 14412}
 DESED_STEPS_PER_EPOCH = min(DESED_TRAIN_CLIPS[k] // PAPER_BATCH[k] for k in PAPER_BATCH)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def seconds(device: torch.device, fn, repeats: int = 1):
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        out = fn()
-    sync(device)
-    return (time.perf_counter() - start) / repeats, out
 
 
 def main() -> None:
@@ -67,17 +50,17 @@ def main() -> None:
     device, ecfg = trainer.device, trainer.config.evaluation
     batch = next(iter(trainer.loader)).to(device)
     trainer.train_step(batch)  # warm-up
-    step, _ = seconds(device, lambda: trainer.train_step(batch), args.steps)
+    step = timed(device, lambda: trainer.train_step(batch), args.steps)
     epoch = step * DESED_STEPS_PER_EPOCH
 
     dataset, model = trainer.datasets["validation"], trainer.student
-    forward, preds = seconds(device, lambda: predict(model, dataset, batch_size=ecfg.batch_size,
+    forward, preds = timed_result(device, lambda: predict(model, dataset, batch_size=ecfg.batch_size,
                                                      median_window=ecfg.median_window, median_mode=ecfg.median_mode))
     hop = model.frame_hop_s
     metric_sets = {f"psds1 + psds2, {jobs} process(es)": (("psds1", "psds2"), jobs) for jobs in args.jobs}
     metric_sets |= {"intersection_f1 (per-epoch selection)": (("intersection_f1",), 1),
                     "all final metrics": (METRIC_NAMES, 1)}
-    costs = {name: seconds(device, lambda m=m, j=j: score_split(preds, dataset, ecfg, hop, m, num_jobs=j))[0]
+    costs = {name: timed(device, lambda m=m, j=j: score_split(preds, dataset, ecfg, hop, m, num_jobs=j))
              for name, (m, j) in metric_sets.items()}
     print(f"{args.model} on {device} ({args.precision}); {len(dataset)} validation clips of 10 s; "
           f"train step {step:.3f} s x {DESED_STEPS_PER_EPOCH} steps = epoch {epoch:,.1f} s")

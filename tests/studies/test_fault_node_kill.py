@@ -95,13 +95,13 @@ def test_trial_on_a_killed_worker_node_resumes_on_the_other_node(tmp_path: Path,
     try:
         # Results reach the store later than they happen (the driver writes them one by one), so the moment
         # is read from the trials' own outputs: both trials (one per node) have checkpointed an epoch into the
-        # shared storage and neither has written its final scores.
+        # shared storage and reported it (cost.json is written at the report), and neither has final scores.
         trials = tmp_path / "shared" / "node_kill" / "trials"
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline and driver.poll() is None:
             outputs = list(trials.glob("*/")) if trials.is_dir() else []
-            if len(outputs) == TRIALS and all((d / "last" / "state.pt").is_file() for d in outputs) \
-                    and not any((d / "scores").exists() for d in outputs):
+            reported = all((d / "last" / "state.pt").is_file() and (d / "cost.json").is_file() for d in outputs)
+            if len(outputs) == TRIALS and reported and not any((d / "scores").exists() for d in outputs):
                 break
             time.sleep(0.1)
         assert driver.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
