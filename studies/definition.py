@@ -246,7 +246,7 @@ class Study:
 
 def config_hash(config: ExperimentConfig) -> str:
     """sha256 of the resolved config (seed included), without the fields that only say where and how it executes
-    (output folder, device, loader workers: EXECUTION_FIELDS)."""
+    (EXECUTION_FIELDS: output folder, device, loader workers, metric processes)."""
     flat = {k: v for k, v in flatten(config).items() if k not in EXECUTION_FIELDS}
     return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()
 

@@ -40,13 +40,10 @@ def open_client(tracking_uri: str) -> MlflowClient:
     database = make_url(tracking_uri).database if tracking_uri.startswith("sqlite:") else None
     if not database or database == ":memory:":
         return MlflowClient(tracking_uri)
-    with open(f"{database}.lock", "a") as lock:
+    with open(f"{database}.lock", "a") as lock:  # closing the file releases the lock
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            client = MlflowClient(tracking_uri)
-            client.search_experiments(max_results=1)  # the store is created or migrated by now
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        client = MlflowClient(tracking_uri)
+        client.search_experiments(max_results=1)  # the store is created or migrated by now
     return client
 
 
