@@ -30,6 +30,7 @@ import soundfile as sf
 
 from sed_core.data.fingerprint import OFFICIAL_CLIPS
 from sed_core.data.layout import SPLITS, SplitLayout
+from sed_core.data.official_lists import missing_from_official
 from sed_core.data.metadata import read_durations_tsv, read_strong_tsv, read_unlabelled_tsv, read_weak_tsv
 from sed_core.errors import ConfigError, DataError, close_match_hint
 
@@ -42,6 +43,7 @@ AUDIO_SUFFIXES = (".wav", ".flac")
 PARTIAL_TAG = ".sedstudy-partial-"  # temporary files: .<name>.sedstudy-partial-<pid>, renamed when complete
 REQUIRED_SPLITS = ("synthetic_train", "weak_train", "unlabelled_train", "synthetic_validation", "validation")
 CHUNK_CLIPS = 32
+MISSING_LIST = "missing_official_clips.tsv"  # written at the output root: split, filename of every clip lacking
 _SHOWN = 5  # names listed before a list is only counted
 
 _DOWNLOAD_HINT = {
@@ -61,6 +63,8 @@ class SplitReport:
     Paths: ``tsv`` and ``audio_dir`` are the sources used, ``out_audio_dir`` where the 16 kHz files go.
     missing: TSV clips without an audio file; extra: audio files the TSV does not list (left out);
     unreadable: files whose header soundfile cannot read, or that hold no samples (not prepared).
+    not_in_copy: clips of the split's official DESED list (shipped with sedstudy) that this copy cannot use
+        (not in its TSV, no audio, or unreadable), sorted; None for splits without a shipped list.
     sample_rates / channels: counts over the readable clips. resampled (or downmixed), copied (already at the
     target rate and mono), skipped (a correct output was already there): in a dry run, what a run would do.
     """
@@ -80,6 +84,7 @@ class SplitReport:
     resampled: int
     copied: int
     skipped: int
+    not_in_copy: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,9 @@ def prepare_desed(
         _run_tasks([t for p in plans for t in p.tasks], workers, progress)
         for dst, data in writes.items():
             _write_atomic(dst, data)
+        missing_list = _missing_list([p.report for p in plans])
+        if not (out / MISSING_LIST).is_file() or (out / MISSING_LIST).read_bytes() != missing_list:
+            _write_atomic(out / MISSING_LIST, missing_list)
         log.info("prepared %d split(s) of %s in %s", len(plans), source, out)
     return PrepareReport(
         source=source,
@@ -353,8 +361,15 @@ def _plan_split(name: str, tsv: Path, audio_dir: Path, source: Path, out: Path, 
         resampled=resampled,
         copied=len(tasks) - resampled,
         skipped=skipped,
+        not_in_copy=missing_from_official(name, in_tsv - set(missing) - set(unreadable)),
     )
     return _Plan(report, layout, durations_tsv, tuple(tasks))
+
+
+def _missing_list(reports: Sequence[SplitReport]) -> bytes:
+    """A TSV of the official clips each split lacks (``split  filename``), the list to ask the organisers for."""
+    rows = ["split\tfilename"] + [f"{r.name}\t{f}" for r in reports for f in (r.not_in_copy or ())]
+    return ("\n".join(rows) + "\n").encode()
 
 
 def _without_rows(data: bytes, dropped: set[str]) -> bytes:
@@ -532,9 +547,13 @@ def format_report(report: PrepareReport) -> str:
         official = OFFICIAL_CLIPS.get(s.name)
         if official is not None:
             usable = s.found - len(s.unreadable)
-            lines.append(f"  coverage {usable:,} / {official:,} clips of the official DESED list"
-                         + ("" if usable == official else f" ({official - usable:,} missing: published numbers "
-                                                          "on this copy are not directly comparable)"))
+            lacking = official - usable if s.not_in_copy is None else len(s.not_in_copy)
+            lines.append(f"  coverage {official - lacking:,} / {official:,} clips of the official DESED list"
+                         + ("" if not lacking else f" ({lacking:,} missing: published numbers "
+                                                   "on this copy are not directly comparable)"))
+            if s.not_in_copy:
+                where = "would be listed in" if r.dry_run else "listed in"
+                lines.append(f"  not in this copy: {_names(s.not_in_copy)} ({where} {_rel(r.out / MISSING_LIST, r.out)})")
         duration = f"{s.seconds[0]:.2f}-{s.seconds[1]:.2f} s, {s.seconds[2] / 3600:.2f} h" if s.seconds else "-"
         rates = _counts(s.sample_rates, lambda rate: f"{rate} Hz")
         lines.append(f"  sample rates {rates}; channels {_counts(s.channels, _channels)}; durations {duration}")

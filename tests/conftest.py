@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -9,17 +8,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The project's shared/ folder: $SEDSTUDY_SHARED, or ../shared beside the repository."""
-    path = Path(os.environ.get("SEDSTUDY_SHARED", REPO_ROOT.parent / "shared"))
-    if not (path / "data" / "desed_metadata").is_dir():
-        pytest.fail(f"shared/ with data/desed_metadata not found at {path}; set SEDSTUDY_SHARED to its path")
-    return path
+def desed_metadata_dir() -> Path:
+    """DESED's official metadata TSVs as shipped in the package (sed_core/data/desed_lists, MIT)."""
+    from sed_core.data.official_lists import LISTS_DIR
+
+    return LISTS_DIR
 
 
 @pytest.fixture(scope="session")
-def desed_metadata_dir(shared_dir: Path) -> Path:
-    return shared_dir / "data" / "desed_metadata"
+def backbone_layouts_dir() -> Path:
+    """Official architectures' state-dict keys, shapes and token grids, measured from the official code."""
+    return REPO_ROOT / "tests" / "data" / "backbone_layouts"
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 The official layout: a Lightning checkpoint whose ``state_dict`` holds ``sed_student.<key>`` and
 ``sed_teacher.<key>`` plus the front end's ``mel_spec.*`` buffers, and top-level ``sed_student`` /
-``sed_teacher`` dicts without prefix (shared/reference/backbone_layouts/dcase2022_crnn_baseline.json).
+``sed_teacher`` dicts without prefix (tests/data/backbone_layouts/dcase2022_crnn_baseline.json).
 ASiT-CRNN's ``CRNN_asit`` (asit_crnn_crnn_asit.json) adds ``cat_tf`` (our ``fusion.proj``) and the ASiT wrapper
 under ``asit.asit.v.`` (our ``backbone.``); its unused ``asit.asit.mlp_head`` is ignored.
 """

@@ -1,4 +1,4 @@
-"""A deterministic, DESED-shaped synthetic dataset (see shared/SYNTH_DATA.md): pure numpy/scipy, 16 kHz mono.
+"""A deterministic, DESED-shaped synthetic dataset (see docs/SYNTH_DATA.md): pure numpy/scipy, 16 kHz mono.
 
     from sed_core.data.synth import generate_dataset
     manifest = generate_dataset("demo", Path("data/synth_demo"), seed=0, workers=2)

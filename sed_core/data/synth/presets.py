@@ -1,7 +1,7 @@
 """Named sizes and difficulty settings of the synthetic dataset (``tiny``, ``demo``, ``full``).
 
 Every knob that shapes difficulty lives here, so difficulty is tuned by editing a preset (or ``replace``), never
-the synthesis code. What each knob stresses: shared/SYNTH_DATA.md, "Difficulty knobs".
+the synthesis code. What each knob stresses: docs/SYNTH_DATA.md, "Difficulty knobs".
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Each synthesizer is ``synth(rng, n, sr, fscale) -> (n,) float64``: n samples of the sound at no particular
 level (the scene scales it), every characteristic frequency multiplied by ``fscale`` (the domain's timbre
-shift). Sine frequencies stay below 0.45 * sr so nothing aliases. Ranges follow shared/SYNTH_DATA.md; the
+shift). Sine frequencies stay below 0.45 * sr so nothing aliases. Ranges follow docs/SYNTH_DATA.md; the
 confusable pairs (Blender/Vacuum_cleaner, Cat/Speech, Dishes/Frying, Electric_shaver/Blender) are close by
 design and are blended further by the scene (``confusable_strength``).
 """

@@ -1,6 +1,6 @@
 """ASiT (Ahmed et al.): a ViT-B/16 over a Kaldi fbank, as fused into the DCASE CRNN by ASiT-CRNN.
 
-Layout: shared/reference/backbone_layouts/asit_vitb16.json (the wrapper's ``asit.v.*`` keys without prefix).
+Layout: tests/data/backbone_layouts/asit_vitb16.json (the wrapper's ``asit.v.*`` keys without prefix).
 Official checkpoint: ``ckpt['teacher']`` with keys under ``backbone.`` (or ``module.backbone.``); the
 pre-training heads ``head_cls.*`` / ``head_recons.*`` are not used. A checkpoint pre-trained on another patch
 grid (592 frames at 32 kHz: pos_embed (1, 297, 768)) has its position embedding resized explicitly.

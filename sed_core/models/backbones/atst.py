@@ -6,7 +6,7 @@ A patch is all 64 mel bins of 4 consecutive frames, flattened mel-major (index m
 ``(p1 p2 c)``) and embedded by ``patch_embed.patch_embed`` (Linear 256 -> D); the tokens are time patches, so
 a 10 s clip (1001 frames, the 1001st dropped) gives 250 tokens, one every 0.04 s, and F' = 1.
 
-- ``atst_clip`` (layout shared/reference/backbone_layouts/atst_clip_base.json, the wrapper's ``encoder.*``
+- ``atst_clip`` (layout tests/data/backbone_layouts/atst_clip_base.json, the wrapper's ``encoder.*``
   keys without prefix): ASiT-CRNN's clip_atst_model.py. A ``cls_token`` is prepended, position rows 0..T are
   added to [cls, tokens], the final ``norm`` is applied and the cls token dropped. Official checkpoint:
   ``ckpt['teacher']`` (DINO-style save of the DDP-wrapped teacher), keys under ``module.backbone.`` (or

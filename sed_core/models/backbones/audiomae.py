@@ -1,6 +1,6 @@
 """AudioMAE (Huang et al., NeurIPS 2022) ViT-B/16 encoder, as compared in ASiT-CRNN.
 
-Layout: shared/reference/backbone_layouts/audiomae_vitb16.json (the reference wrapper's ``audioMAE.encoder.``
+Layout: tests/data/backbone_layouts/audiomae_vitb16.json (the reference wrapper's ``audioMAE.encoder.``
 keys without that prefix: ``cls_token``, ``pos_embed``, ``patch_embed.proj``, ``blocks.*``, ``norm``). The
 encoder is facebookresearch/AudioMAE ``models_vit.vit_base_patch16`` (timm ViT, LayerNorm eps 1e-6,
 ``global_pool=False``: final ``norm``, no ``fc_norm``) with a 16x16 Conv2d over the (time, mel) fbank, so its

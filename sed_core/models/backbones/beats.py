@@ -5,7 +5,7 @@ a post-LN ("deep norm") Transformer whose attention adds a bucketed relative pos
 (the GRU-style gate of WavLM). Tokens follow the flattened time-major patch grid (t * F' + f); the relative
 positions are taken along that flattened sequence, as in the official code.
 
-Layout: shared/reference/backbone_layouts/beats_iter3.json (the reference wrapper's ``encoder.*`` keys without
+Layout: tests/data/backbone_layouts/beats_iter3.json (the reference wrapper's ``encoder.*`` keys without
 that prefix). ``state_dict()`` equals it key for key, in the same order, with the same shapes; we carry every
 key of the layout. Two points:
 

@@ -1,6 +1,6 @@
 """MAE-AST Patch (Baade et al. 2022): a post-LN fairseq Transformer over 16x16 patches of an unnormalised fbank.
 
-Layout: shared/reference/backbone_layouts/mae_ast_patch_12l.json (the wrapper's ``mae_ast.*`` keys without
+Layout: tests/data/backbone_layouts/mae_ast_patch_12l.json (the wrapper's ``mae_ast.*`` keys without
 prefix). Official checkpoint (e.g. ``chunk_patch_75_12LayerEncoder.pt``): a fairseq dict, weights under
 ``ckpt['model']`` with no prefix, hyper-parameters under ``ckpt['cfg']['model']`` / ``['task']``.
 

@@ -1,6 +1,6 @@
 """SSAST (Gong et al., AAAI 2022), the 16x16 patch model ("SSAST-Base-Patch-400"), as compared in ASiT-CRNN.
 
-Layout: shared/reference/backbone_layouts/ssast_patch_base.json (the reference wrapper's ``ssast.`` keys without
+Layout: tests/data/backbone_layouts/ssast_patch_base.json (the reference wrapper's ``ssast.`` keys without
 that prefix: ``v.cls_token``, ``v.pos_embed``, ``v.dist_token``, ``v.patch_embed.proj``, ``v.blocks.*``,
 ``v.norm``). The official code (YuanGongND/ssast ``ASTModel``) is a timm DeiT-base-distilled: a cls and a
 distillation token, LayerNorm eps 1e-6, and a trainable position embedding over a **frequency-major** patch grid:

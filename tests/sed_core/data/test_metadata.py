@@ -310,3 +310,15 @@ def test_missing_audio_for_strong_labels_includes_clips_without_events(tmp_path:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nope\.tsv: file not found; expected a TSV with columns filename, duration"):
         read_durations_tsv(tmp_path / "nope.tsv")
+
+
+def test_shipped_official_lists_have_the_official_clip_counts() -> None:
+    from sed_core.data.fingerprint import OFFICIAL_CLIPS
+    from sed_core.data.official_lists import OFFICIAL_LIST_FILES, missing_from_official, official_clip_ids
+
+    for split in OFFICIAL_LIST_FILES:
+        assert len(official_clip_ids(split)) == OFFICIAL_CLIPS[split], split
+    some = sorted(official_clip_ids("validation"))[:3]
+    assert missing_from_official("validation", set(some))[:1] == (sorted(official_clip_ids("validation"))[3],)
+    assert len(missing_from_official("validation", set(some))) == 1168 - 3
+    assert official_clip_ids("synthetic_train") is None and missing_from_official("synthetic_train", set()) is None

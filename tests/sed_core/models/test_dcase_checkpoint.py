@@ -29,12 +29,12 @@ def official_lightning_checkpoint(student: torch.nn.Module, teacher: torch.nn.Mo
     return {"state_dict": state, "epoch": 3}
 
 
-def test_official_layout_round_trip_gives_identical_outputs(paper_models, tmp_path: Path, shared_dir: Path):
+def test_official_layout_round_trip_gives_identical_outputs(paper_models, tmp_path: Path, backbone_layouts_dir: Path):
     import json
 
     source, target = paper_models
     official = ours_to_official(source.state_dict())
-    ref = json.loads((shared_dir / "reference/backbone_layouts/dcase2022_crnn_baseline.json").read_text())
+    ref = json.loads((backbone_layouts_dir / "dcase2022_crnn_baseline.json").read_text())
     assert {k: list(v.shape) for k, v in official.items()} == {k: s for k, s, _ in ref["state_dict"]}
     path = tmp_path / "baseline.ckpt"
     torch.save(official_lightning_checkpoint(source, target), path)
@@ -69,11 +69,11 @@ def test_truncated_file_is_a_clear_error(tmp_path: Path, paper_models):
         load_dcase_crnn(paper_models[1], path)
 
 
-def test_asit_crnn_reference_layout_matches_and_round_trips(tmp_path: Path, shared_dir: Path):
+def test_asit_crnn_reference_layout_matches_and_round_trips(tmp_path: Path, backbone_layouts_dir: Path):
     """Our paper model in CRNN_asit's key layout (asit.asit.v.*, cat_tf, cg) equals asit_crnn_crnn_asit.json."""
     import json
 
-    ref = json.loads((shared_dir / "reference/backbone_layouts/asit_crnn_crnn_asit.json").read_text())
+    ref = json.loads((backbone_layouts_dir / "asit_crnn_crnn_asit.json").read_text())
     paper = build_model(config_from_dict({}), device="meta")
     official = {k: list(v.shape) for k, v in ours_to_official(paper.state_dict()).items()}
     theirs = {k: s for k, s, _ in ref["state_dict"] if not k.startswith("asit.asit.mlp_head.")}

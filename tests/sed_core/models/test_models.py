@@ -12,8 +12,8 @@ from sed_core.models import POOLINGS, build_model
 from sed_core.models.build import count_parameters
 
 
-def test_paper_crnn_matches_the_reference_layout(shared_dir: Path):
-    ref = json.loads((shared_dir / "reference/backbone_layouts/dcase2022_crnn_baseline.json").read_text())
+def test_paper_crnn_matches_the_reference_layout(backbone_layouts_dir: Path):
+    ref = json.loads((backbone_layouts_dir / "dcase2022_crnn_baseline.json").read_text())
     model = build_model(config_from_dict({"preset": "crnn_baseline"}), device="meta")
     assert count_parameters(model) == ref["n_params"] == 1_112_420
     ours = {k: list(v.shape) for k, v in model.state_dict().items() if not k.startswith("frontend")}

@@ -22,8 +22,8 @@ def official_teacher(model: ASiT, prefix: str = "backbone.") -> dict:
     return {"teacher": teacher, "student": teacher, "epoch": 99}
 
 
-def test_base_matches_the_official_layout_key_for_key(shared_dir: Path):
-    ref = json.loads((shared_dir / "reference/backbone_layouts/asit_vitb16.json").read_text())
+def test_base_matches_the_official_layout_key_for_key(backbone_layouts_dir: Path):
+    ref = json.loads((backbone_layouts_dir / "asit_vitb16.json").read_text())
     with torch.device("meta"):
         model = build_asit("base", clip_samples=TEN_S, drop_path=0.1)
     theirs = [(k.removeprefix("asit.v."), shape) for k, shape, _ in ref["state_dict"] if k.startswith("asit.v.")]

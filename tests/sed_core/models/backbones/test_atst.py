@@ -28,8 +28,8 @@ FAMILIES = {  # name: (builder, class, layout file, wrapper prefix in the layout
 NOT_CARRIED = {"mask_embed"}  # pre-training mask token, unused by the fine-tuning forward
 
 
-def layout(shared_dir: Path, name: str) -> dict:
-    return json.loads((shared_dir / "reference" / "backbone_layouts" / FAMILIES[name][2]).read_text())
+def layout(backbone_layouts_dir: Path, name: str) -> dict:
+    return json.loads((backbone_layouts_dir / FAMILIES[name][2]).read_text())
 
 
 def tiny(name: str, seed: int = 0, clip_samples: int = TINY_CLIP, spec: ATSTSpec | None = None):
@@ -73,8 +73,8 @@ def save(tmp_path: Path, checkpoint: dict, name: str = "ckpt.pt") -> Path:
 
 
 @pytest.mark.parametrize("name", FAMILIES)
-def test_base_state_dict_matches_the_official_layout(shared_dir: Path, name: str) -> None:
-    ref = layout(shared_dir, name)
+def test_base_state_dict_matches_the_official_layout(backbone_layouts_dir: Path, name: str) -> None:
+    ref = layout(backbone_layouts_dir, name)
     prefix = FAMILIES[name][3]
     expected = [(k[len(prefix):], tuple(s)) for k, s, _ in ref["state_dict"]]
     assert {k for k, _ in expected} - {k for k, _ in expected if k not in NOT_CARRIED} == NOT_CARRIED
@@ -88,8 +88,8 @@ def test_base_state_dict_matches_the_official_layout(shared_dir: Path, name: str
 
 
 @pytest.mark.parametrize("name", FAMILIES)
-def test_paper_size_ten_second_clip_gives_the_official_grid(shared_dir: Path, name: str) -> None:
-    ref = layout(shared_dir, name)
+def test_paper_size_ten_second_clip_gives_the_official_grid(backbone_layouts_dir: Path, name: str) -> None:
+    ref = layout(backbone_layouts_dir, name)
     with torch.device("meta"):  # shapes only; the front end's buffers stay real, so features run on the CPU
         model = FAMILIES[name][0]("base", clip_samples=10 * SR, drop_path=0.1).eval()
     features = model.features(torch.randn(2, 10 * SR) * 0.1)
@@ -103,13 +103,13 @@ def test_paper_size_ten_second_clip_gives_the_official_grid(shared_dir: Path, na
     assert centers.diff()[0].item() == pytest.approx(ref["frame_hop_s"])
 
 
-def test_patches_are_time_tokens_with_mel_major_vectors(shared_dir: Path) -> None:
+def test_patches_are_time_tokens_with_mel_major_vectors(backbone_layouts_dir: Path) -> None:
     features = torch.zeros(2, 64, 1001)
     bumped = features.clone()
     bumped[1, 10, 14] = 1.0  # mel 10, frame 14: time patch 3, frame 2 inside it
     diff = (patchify(bumped) - patchify(features)).nonzero().tolist()
     assert diff == [[1, 3, 10 * 4 + 2]]
-    expected = layout(shared_dir, "atst_clip")["output"]["grid_check_bump_mel10_frame14_nonzero_[token,vector_idx]"]
+    expected = layout(backbone_layouts_dir, "atst_clip")["output"]["grid_check_bump_mel10_frame14_nonzero_[token,vector_idx]"]
     assert [d[1:] for d in diff] == expected
     assert patchify(features).shape == (2, 250, 256)
 

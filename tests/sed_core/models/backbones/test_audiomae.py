@@ -19,8 +19,8 @@ PREFIX = "audioMAE.encoder."
 
 
 @pytest.fixture(scope="module")
-def layout(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "reference" / "backbone_layouts" / "audiomae_vitb16.json").read_text())
+def layout(backbone_layouts_dir: Path) -> dict:
+    return json.loads((backbone_layouts_dir / "audiomae_vitb16.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ TINY_CLIP = 4 * SR
 
 
 @pytest.fixture(scope="module")
-def layout(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "reference" / "backbone_layouts" / "beats_iter3.json").read_text())
+def layout(backbone_layouts_dir: Path) -> dict:
+    return json.loads((backbone_layouts_dir / "beats_iter3.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ CLIP_4S = 4 * SR
 
 
 @pytest.fixture(scope="module")
-def layout(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "reference" / "backbone_layouts" / "mae_ast_patch_12l.json").read_text())
+def layout(backbone_layouts_dir: Path) -> dict:
+    return json.loads((backbone_layouts_dir / "mae_ast_patch_12l.json").read_text())
 
 
 @pytest.fixture(scope="module")

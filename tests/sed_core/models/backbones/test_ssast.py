@@ -18,8 +18,8 @@ NOT_CARRIED = r"ssast\.v\.head\..*|ssast\.v\.head_dist\..*|ssast\.mlp_head\..*"
 
 
 @pytest.fixture(scope="module")
-def layout(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "reference" / "backbone_layouts" / "ssast_patch_base.json").read_text())
+def layout(backbone_layouts_dir: Path) -> dict:
+    return json.loads((backbone_layouts_dir / "ssast_patch_base.json").read_text())
 
 
 @pytest.fixture(scope="module")
