@@ -17,6 +17,7 @@ from sed_core.config.loading import flatten
 from sed_core.config.schema import ExperimentConfig
 from studies.definition import Sample, Study, Trial, config_hash
 from studies.provenance import RunProvenance, code_version, environment_text
+from studies.study_summary import BEST_CELL_TAG, study_summary
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ MAX_TAG_CHARS = 8000
 PLANNED_ARTIFACT = "planned_trials.json"
 PROVENANCE_ARTIFACT = "provenance.json"
 ENVIRONMENT_ARTIFACT = "environment.json"
+# MLflow 3's UI opens an experiment by its kind: without this tag it may guess "GenAI" and land on the Traces
+# overview; with it, the study's experiment opens on the runs table.
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+SUMMARY_EVERY_S = 60.0  # the parent run's summary is refreshed at most this often while trials end
 
 
 def open_client(tracking_uri: str) -> MlflowClient:
@@ -65,14 +70,18 @@ class StudyTracker:
             # a local store keeps artifacts beside it; a tracking server decides where its artifacts go
             local = not tracking_uri.startswith(("http://", "https://"))
             location = artifact_root.resolve().as_uri() + f"/{study.name}" if artifact_root and local else None
-            self.experiment_id = self.client.create_experiment(study.name, artifact_location=location)
+            self.experiment_id = self.client.create_experiment(study.name, artifact_location=location,
+                                                               tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
         else:
             self.experiment_id = experiment.experiment_id
+            if EXPERIMENT_KIND_TAG not in experiment.tags:  # a store made before the tag: the UI lands on runs too
+                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         self.launch = dict(launch or {})
         self.provenance = provenance
         self.parent_run_id = self._parent_run()
         self._runs: dict[str, str] = {}
         self._logged_epochs: dict[str, set[int]] = {}  # re-attached runs: epochs already in the store
+        self._summary_at = 0.0  # time.monotonic() of the last summary written to the parent run
 
     def __getstate__(self) -> dict:
         # Ray pickles callbacks with the experiment state; a client is rebuilt from the URI
@@ -83,6 +92,7 @@ class StudyTracker:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.client = MlflowClient(self.tracking_uri)
+        self._summary_at = 0.0  # another process's monotonic clock
 
     def _parent_run(self) -> str:
         runs = self.client.search_runs([self.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
@@ -235,8 +245,37 @@ class StudyTracker:
         if failure is not None:
             self.client.set_tag(run_id, FAILURE, failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")
+        if time.monotonic() - self._summary_at >= SUMMARY_EVERY_S:
+            self.log_summary()
+
+    def log_summary(self) -> None:
+        """The study at a glance on the parent run (``studies.study_summary``): the objective's mean per cell over
+        its finished trials, the best cell (tag ``sedstudy.best_cell``) and the trials per state, from the store."""
+        objective = self.study.spec.objective
+        latest: dict[tuple[str, str], tuple[str, float | None]] = {}  # (cell, seed) -> (state, objective value)
+        for run in self._children(f"tags.`{KIND}` = 'trial'"):
+            key = (run.data.tags.get(CELL, "?"), run.data.tags.get(SEED, "?"))
+            state = {"FINISHED": "finished", "RUNNING": "running", "SCHEDULED": "running"}.get(run.info.status,
+                                                                                               "failed")
+            if latest.get(key, ("",))[0] != "finished":
+                latest[key] = (state, run.data.metrics.get(objective.metric))
+        states = dict.fromkeys(("finished", "running", "failed"), 0)
+        values: dict[str, list[float]] = {}
+        for (cell, _), (state, value) in sorted(latest.items()):
+            states[state] += 1
+            if state == "finished" and value is not None:
+                values.setdefault(cell, []).append(value)
+        summary = study_summary(objective.metric, objective.mode, values, states)
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, 0) for k, v in sorted(summary.metrics.items())]
+        for i in range(0, len(metrics), 500):
+            self.client.log_batch(self.parent_run_id, metrics=metrics[i:i + 500])
+        if summary.best_cell is not None:
+            self.client.set_tag(self.parent_run_id, BEST_CELL_TAG, summary.best_cell[:MAX_TAG_CHARS])
+        self._summary_at = time.monotonic()
 
     def end_study(self) -> None:
+        self.log_summary()
         self.client.set_terminated(self.parent_run_id, "FINISHED")
 
 
