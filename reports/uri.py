@@ -23,6 +23,12 @@ def default_ui_base(tracking_uri: str) -> str:
     return LOCAL_UI
 
 
+def experiment_url(ui_base: str, experiment_id: str) -> str:
+    """The experiment's runs table in the MLflow UI. MLflow 3 opens an experiment on a GenAI overview unless the
+    workflow type says otherwise; `workflowType=machine_learning` lands on the runs."""
+    return f"{ui_base.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
 def run_url(ui_base: str, experiment_id: str, run_id: str) -> str:
     """`<ui base>/#/experiments/<experiment id>/runs/<run id>`: the run's page in the MLflow UI."""
     return f"{ui_base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"

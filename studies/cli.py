@@ -98,7 +98,8 @@ def _launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: 
           f"{outcome.skipped} were already finished")
     if report:
         _report(outcome.study.name, outcome.tracking_uri, workdir / "reports" / outcome.study.name)
-    print(f"browse the runs:  {_program()} ui --tracking-uri {shlex.quote(outcome.tracking_uri)}")
+    print(f"browse the runs:  {_program()} ui {shlex.quote(outcome.study.name)} "
+          f"--tracking-uri {shlex.quote(outcome.tracking_uri)}")
     return 1 if outcome.failed else 0
 
 
@@ -172,13 +173,13 @@ def _program() -> str:
 
 
 def _report(study: str, tracking_uri: str, out: Path, *, clip_metric: str = "auto",
-            clip_resamples: int | None = None) -> None:
+            clip_resamples: int | None = None, ui_url: str | None = None) -> None:
     from reports.build import CLIP_RESAMPLES, build_report
 
     from studies.tracking import log_report
 
     paths = build_report(tracking_uri, study, out, clip_statistic=None if clip_metric == "none" else clip_metric,
-                         clip_resamples=clip_resamples or CLIP_RESAMPLES)
+                         clip_resamples=clip_resamples or CLIP_RESAMPLES, ui_base=ui_url)
     log_report(tracking_uri, study, [paths.html, paths.markdown])
     print(f"report: {paths.html}  (also {paths.markdown.name}, LaTeX and CSV tables, figures in {paths.out_dir})")
 
@@ -189,19 +190,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     workdir = args.workdir.resolve()
     tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
     _report(args.study, tracking_uri, args.out or workdir / "reports" / args.study, clip_metric=args.clip_metric,
-            clip_resamples=args.clip_resamples)
+            clip_resamples=args.clip_resamples, ui_url=args.ui_url)
     return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from studies.tracking import default_tracking_uri, open_client
+    from studies.ui import plan_ui
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
-    open_client(tracking_uri)  # a new SQLite store is created under its lock, not by the UI beside a study
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
-               "--host", args.host, "--port", str(args.port)]
-    print(f"MLflow UI on http://{args.host}:{args.port}  ({tracking_uri})", flush=True)
-    os.execv(sys.executable, command)
+    client = open_client(tracking_uri)  # a new SQLite store is created under its lock, not by the UI beside a study
+    plan = plan_ui(client, tracking_uri, host=args.host, port=args.port, study=args.study)
+    if plan.note:
+        print(plan.note, flush=True)
+    print(f"MLflow UI on {plan.url}  ({tracking_uri}); open {plan.landing}", flush=True)
+    os.execv(sys.executable, plan.command)
     return 0
 
 
@@ -362,14 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "scores (default auto: the objective when it is a PSDS, else psds1; none skips it)")
     p.add_argument("--clip-resamples", type=_positive_int, default=None,
                    help="resamples of the bootstrap over clips (default 1000)")
+    p.add_argument("--ui-url", help="the MLflow UI the report's run links open (default: the tracking server "
+                                    "itself, else http://127.0.0.1:5000, where `sedstudy ui` serves)")
     _workdir_arg(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("ui", help="open the MLflow UI on the study's tracking store (127.0.0.1)",
                        description="Start the MLflow UI on the tracking store, bound to 127.0.0.1 by default.")
+    p.add_argument("study", nargs="?", help="print the link to this study's runs table")
     p.add_argument("--tracking-uri")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=5000, help="default 5000 (another free port when it is taken)")
     _workdir_arg(p)
     p.set_defaults(func=cmd_ui)
 
