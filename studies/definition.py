@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from search_spaces import Cell, FactorSpace, design_cells
+from search_spaces.display import DisplayNames, display_names
 from search_spaces.factors import check_config_path
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
 from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
@@ -154,6 +155,7 @@ class StudySpec(_Spec):
     failures: FailuresSpec = FailuresSpec()
     synthetic_data: SyntheticDataSpec | None = None
     tuning: TuningSpec | None = None
+    display: dict[str, Any] = Field(default_factory=dict)  # short names: {factors: {...}, levels: {...}}
 
     @field_validator("seeds")
     @classmethod
@@ -207,10 +209,21 @@ class Study:
     trials: tuple[Trial, ...]  # tuned cells: with the cell's own values, before tuning (see with_tuned)
     tuned_cells: tuple[Cell, ...] = ()
     workdir: Path | None = None
+    display: DisplayNames | None = None  # None: the defaults of search_spaces.display
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def names(self) -> DisplayNames:
+        """Short names of the factors, levels and cells for tables, figures and the terminal."""
+        return self.display or display_names(self.space, None, source=str(self.source))
+
+    def display_record(self) -> dict[str, Any]:
+        """The display names as stored on the parent run: factors, renamed levels and every cell's name."""
+        names = self.names
+        return {**names.as_dict(), "cells": {cell.id: names.cell(cell) for cell in self.cells}}
 
     def tuning_metric(self, cell: Cell) -> str:
         """The per-epoch validation metric the tuning of ``cell`` optimises (checked at load)."""
@@ -279,7 +292,8 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
                                   workdir=workdir)
             trials.append(Trial(cell, seed, config, trial_identity(config)))
     tuned = check_tuning(spec, space, cells, baseline, source=str(path)) if spec.tuning is not None else ()
-    return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir)
+    display = display_names(space, spec.display, source=str(path))
+    return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir, display)
 
 
 def build_config(experiment: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], *, source: str,

@@ -30,6 +30,7 @@ FAILURE, RETRIES = "sedstudy.failure", "sedstudy.retries"
 MAX_PARAM_CHARS = 6000
 MAX_TAG_CHARS = 8000
 PLANNED_ARTIFACT = "planned_trials.json"
+DISPLAY_ARTIFACT, DISPLAY_TAG = "display_names.json", "sedstudy.display"
 PROVENANCE_ARTIFACT = "provenance.json"
 ENVIRONMENT_ARTIFACT = "environment.json"
 # MLflow 3's UI opens an experiment by its kind: without this tag it may guess "GenAI" and land on the Traces
@@ -121,6 +122,10 @@ class StudyTracker:
         self.client.log_dict(run_id, planned, PLANNED_ARTIFACT)
         if len(json.dumps(planned)) <= MAX_TAG_CHARS:  # large designs keep only the artifact
             tags["sedstudy.planned_trials"] = json.dumps(planned)
+        display = study.display_record()
+        self.client.log_dict(run_id, display, DISPLAY_ARTIFACT)
+        if len(json.dumps(display)) <= MAX_TAG_CHARS:
+            tags[DISPLAY_TAG] = json.dumps(display)
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.log_text(run_id, study.source.read_text(encoding="utf-8"), "study.yaml")
         return run_id

@@ -1,6 +1,7 @@
 """The parent run shows the study at a glance, and the experiment opens on MLflow's runs table."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,8 @@ def test_parent_run_carries_the_summary_and_the_experiment_its_kind(tmp_path: Pa
     assert parent.data.metrics["psds1_mean/model.pooling:attention"] == pytest.approx(0.35)
     assert parent.data.metrics["psds1_seeds/model.pooling:attention"] == 2
     assert (parent.data.metrics["trials/finished"], parent.data.metrics["trials/failed"]) == (3, 1)
+    display = json.loads(parent.data.tags["sedstudy.display"])  # what reports show instead of the cell ids
+    assert display["cells"] == {"model.pooling=attention": "pooling=attention", "model.pooling=max": "pooling=max"}
 
 
 def test_an_experiment_made_before_the_kind_tag_gets_it(tmp_path: Path) -> None:
