@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sed_core.config.bounded_yaml import MAX_YAML_BYTES, YamlLimitError, load_bounded
 from sed_core.config.presets import PRESETS
 from sed_core.config.schema import ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
@@ -26,6 +27,9 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found; give the path of an experiment YAML")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: refused: {path.stat().st_size:,} bytes, more than the {MAX_YAML_BYTES:,} a config "
+                          f"or study may have")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -80,7 +84,9 @@ YAML_ERRORS = (yaml.YAMLError, ValueError, TypeError, AttributeError, LookupErro
 def safe_yaml(text: str, where: str) -> Any:
     """``yaml.safe_load(text)``; any failure is a ConfigError that starts with ``where``."""
     try:
-        return yaml.safe_load(text)
+        return load_bounded(text)
+    except YamlLimitError as err:
+        raise ConfigError(f"{where}: refused: {err}") from None
     except YAML_ERRORS as err:
         raise ConfigError(f"{where}: not valid YAML: {type(err).__name__}: {err}") from None
 
