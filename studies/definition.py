@@ -7,15 +7,15 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from search_spaces import Cell, FactorSpace, design_cells
 from search_spaces.display import DisplayNames, display_names
-from search_spaces.factors import check_config_path
+from search_spaces.factors import check_config_path, level_text
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
-from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
+from sed_core.config.schema import EXECUTION_FIELDS, MAX_SEED, ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
 from sed_core.training.evaluate import METRIC_NAMES
 
@@ -148,7 +148,7 @@ class StudySpec(_Spec):
     description: str = ""
     experiment: dict[str, Any] = Field(default_factory=dict)
     design: DesignSpec
-    seeds: list[int] = Field(min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]] = Field(min_length=1, max_length=10_000)
     objective: ObjectiveSpec = ObjectiveSpec()
     metrics: list[str] = Field(default_factory=lambda: ["psds1", "psds2", "collar_f1"])
     resources: ResourcesSpec = ResourcesSpec()
@@ -291,9 +291,23 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
             config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)], source=f"{path}: cell {cell.id}",
                                   workdir=workdir)
             trials.append(Trial(cell, seed, config, trial_identity(config)))
+    check_distinct_cells(cells, trials, source=str(path))
     tuned = check_tuning(spec, space, cells, baseline, source=str(path)) if spec.tuning is not None else ()
     display = display_names(space, spec.display, source=str(path))
     return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir, display)
+
+
+def check_distinct_cells(cells: Sequence[Cell], trials: Sequence[Trial], *, source: str) -> None:
+    """Refuse two cells whose configs are equal once validated (levels such as ``1`` and ``1.0``, or ``2`` and
+    ``2.0`` for an integer field): they would train one model twice under one trial id."""
+    first: dict[str, Cell] = {}
+    for trial in trials:
+        other = first.setdefault(trial.trial_id, trial.cell)
+        if other is not trial.cell:
+            differ = [f"{name}: {level_text(a)!r} and {level_text(b)!r}"
+                      for (name, a), (_, b) in zip(other.levels, trial.cell.levels) if level_text(a) != level_text(b)]
+            raise ConfigError(f"{source}: cells {other.id} and {trial.cell.id} give the same config once validated "
+                              f"({'; '.join(differ)} are the same value); list each level once")
 
 
 def build_config(experiment: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], *, source: str,

@@ -6,17 +6,32 @@ One name per concept: a field name here is the constructor argument it feeds and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+import typing
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sed_core.data.classes import DESED_CLASSES
 
 
+MAX_SEED = 2**32 - 1  # numpy's generators take 0 .. 2**32 - 1; torch and Python's take at least that
+
+
 class Section(BaseModel):
-    """A frozen config section that rejects unknown keys."""
+    """A frozen config section that rejects unknown keys, and booleans where a number is expected (pydantic
+    would read ``epochs: true`` as 1)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            accepted = set(typing.get_args(annotation)) | {annotation}
+            if bool not in accepted and accepted & {int, float}:
+                raise ValueError(f"expected a number, got the boolean {str(value).lower()}; write the number")
+        return value
 
 
 class BatchComposition(Section):
@@ -245,7 +260,7 @@ class ExperimentConfig(Section):
     """One training run, fully specified."""
 
     preset: str = "paper"
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=MAX_SEED)
     output_dir: Path = Path("runs/train")
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()

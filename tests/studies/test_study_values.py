@@ -1,0 +1,52 @@
+"""Study values are what they look like: seeds the generators take, no booleans for numbers, no cell twice."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sed_core.config import config_from_dict
+from sed_core.errors import ConfigError
+from studies.definition import load_study
+
+STUDY = """
+name: values
+experiment:
+  preset: tiny
+  data: {{root: data/tiny}}
+design:
+  factors:
+    {factor}
+seeds: {seeds}
+"""
+
+
+def write(tmp_path: Path, factor: str = "model.pooling: [attention, max]", seeds: str = "[1, 2]") -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(STUDY.format(factor=factor, seeds=seeds))
+    return path
+
+
+@pytest.mark.parametrize(("name", "levels"), [("training.consistency_weight", ("1", "1.0")),
+                                              ("training.epochs", ("2", "2.0"))])
+def test_levels_equal_once_validated_are_refused_naming_both(tmp_path: Path, name: str, levels: tuple) -> None:
+    a, b = levels
+    expected = (f"values.yaml: cells {name}={a} and {name}={b} give the same config once validated "
+                f"({name}: '{a}' and '{b}' are the same value); list each level once")
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_study(write(tmp_path, f"{name}: [{a}, {b}]"))
+
+
+@pytest.mark.parametrize("seeds", ["[-1]", "[1180591620717411303424]", "[true]", "[1.5]"])
+def test_seeds_outside_the_generators_range_are_refused(tmp_path: Path, seeds: str) -> None:
+    with pytest.raises(ConfigError, match=r"values.yaml: seeds.0"):
+        load_study(write(tmp_path, seeds=seeds))
+
+
+def test_a_boolean_is_not_a_number() -> None:
+    with pytest.raises(ConfigError, match=r"training.epochs: .*expected a number, got the boolean true"):
+        config_from_dict({"preset": "tiny", "training": {"epochs": True}})
+    with pytest.raises(ConfigError, match=r"seed: .*less than or equal to 4294967295"):
+        config_from_dict({"seed": 2**32})
+    assert config_from_dict({"preset": "tiny", "model": {"backbone": {"drop_path": 0}}}).model.backbone.drop_path == 0
