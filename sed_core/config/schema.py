@@ -243,11 +243,23 @@ class EvaluationConfig(Section):
     selection_split: str = "synthetic_validation"
     selection_metric: Literal["intersection_f1", "collar_f1", "psds1", "psds2"] = "intersection_f1"
     test_split: str = "validation"
+    # choosing the best epoch on the split that is then reported inflates the result; refused unless said here
+    select_on_test_split: bool = False
     report_model: Literal["student", "teacher"] = "student"
     batch_size: int = Field(16, gt=0)
     # processes that compute the metrics (sed_scores_eval's num_jobs; the values do not depend on it);
     # "auto": 1 for a model on a CPU, up to 4 for a model on a GPU, whose run has cores to spare
     num_jobs: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+
+    @model_validator(mode="after")
+    def _check(self) -> EvaluationConfig:
+        if self.selection_split == self.test_split and not self.select_on_test_split:
+            raise ValueError(
+                f"selection_split is the test split {self.test_split!r}: the best epoch would be chosen on the clips "
+                f"it is then scored on, which inflates the result; select on another split (e.g. "
+                f"synthetic_validation), or set evaluation.select_on_test_split: true to do it on purpose (the "
+                f"run and its report then say so)")
+        return self
 
 
 # Where and how a run executes, never what it computes: not part of a trial's identity, and a resume may change

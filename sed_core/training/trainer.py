@@ -356,6 +356,9 @@ def fit(config: ExperimentConfig, reporter: Reporter | None = None, *, resume: b
 
     ``embedding_cache_dir``: where frozen-backbone outputs are shared between runs (see models.embedding_cache).
     """
+    if config.evaluation.select_on_test_split:
+        logger.warning("evaluation.select_on_test_split: the best epoch is chosen on the test split %r, which is "
+                       "then scored; its numbers are optimistic", config.evaluation.test_split)
     trainer = Trainer(config, reporter or NullReporter(), embedding_cache_dir=embedding_cache_dir)
     with released_gpu_memory(trainer.device):
         try:

@@ -50,3 +50,12 @@ def test_a_boolean_is_not_a_number() -> None:
     with pytest.raises(ConfigError, match=r"seed: .*less than or equal to 4294967295"):
         config_from_dict({"seed": 2**32})
     assert config_from_dict({"preset": "tiny", "model": {"backbone": {"drop_path": 0}}}).model.backbone.drop_path == 0
+
+
+def test_selecting_the_best_epoch_on_the_test_split_needs_saying_so() -> None:
+    with pytest.raises(ConfigError, match=r"evaluation: .*selection_split is the test split 'validation'.*"
+                                          r"select_on_test_split: true"):
+        config_from_dict({"preset": "tiny", "evaluation": {"selection_split": "validation"}})
+    chosen = config_from_dict({"preset": "tiny", "evaluation": {"selection_split": "validation",
+                                                                 "select_on_test_split": True}})
+    assert chosen.evaluation.selection_split == chosen.evaluation.test_split
