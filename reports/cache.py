@@ -5,6 +5,7 @@ used only when the key matches exactly. JSON, not pickle: reading a cache file r
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -51,11 +52,18 @@ def read_cache(path: Path, key: str) -> TrialFetch | None:
 
 
 def write_cache(path: Path, key: str, payload: TrialFetch) -> None:
-    """Store `payload` under `key`, atomically (a temporary file renamed over the old one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Store `payload` under `key`, atomically (a temporary file renamed over the old one). The cache only saves
+    time: a path that cannot be written (a file where its folder goes, no permission, a full disk) is a warning."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"key": key, "payload": _encode(payload)}), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"key": key, "payload": _encode(payload)}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as error:
+        logger.warning("report cache %s cannot be written (%s); the next report reads the tracking store again",
+                       path, error)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _encode(fetch: TrialFetch) -> dict[str, Any]:

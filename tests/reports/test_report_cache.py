@@ -69,3 +69,13 @@ def test_cache_file_with_another_key_or_garbage_is_ignored(tmp_path: Path) -> No
     for garbage in (b"not json", b"\x80\x04K\x01.", b'{"key": "k", "payload": {"records": 3}}'):
         path.write_bytes(garbage)  # (the second is a pickle: never unpickled)
         assert read_cache(path, "k") is None
+
+
+def test_a_cache_path_that_cannot_be_written_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder goes")
+    path = cache_path(blocked, "sqlite:///x.db", "s")
+    with caplog.at_level("WARNING", logger="reports.cache"):
+        write_cache(path, "k", TrialFetch(records=(), history_keys=()))
+    assert "cannot be written" in caplog.text and str(path) in caplog.text
+    assert read_cache(path, "k") is None and blocked.read_text().startswith("a file")
