@@ -24,6 +24,7 @@ from sed_core.errors import CheckpointError, DataError, close_match_hint
 from sed_core.metrics.postprocess import median_filter
 from sed_core.metrics.scores import frame_scores_to_dataframe
 from sed_core.models.build import build_model
+from sed_core.torch_files import load_tensors
 from sed_core.training.evaluate import ROLES, ArtifactDirs, SplitPredictions, score_roles, write_frame_scores
 from sed_core.training.trainer import BEST_FILE
 
@@ -72,10 +73,7 @@ def find_checkpoint(path: Path) -> Path:
 
 def read_checkpoint(path: Path) -> Checkpoint:
     path = find_checkpoint(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"{path}: cannot load the checkpoint ({type(err).__name__}: {err})") from None
+    state = load_tensors(path, f"a trainer checkpoint ({BEST_FILE})")
     expected = {*ROLES, "epoch"}
     if not isinstance(state, dict) or not expected <= set(state):
         found = sorted(state) if isinstance(state, dict) else type(state).__name__

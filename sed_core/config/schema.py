@@ -5,14 +5,13 @@ One name per concept: a field name here is the constructor argument it feeds and
 """
 from __future__ import annotations
 
-from pathlib import Path
 import typing
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sed_core.data.classes import DESED_CLASSES
-
 
 MAX_SEED = 2**32 - 1  # numpy's generators take 0 .. 2**32 - 1; torch and Python's take at least that
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sed_core.errors import CheckpointError
+from sed_core.torch_files import load_tensors
 
 # official key prefix -> ours, for the keys whose place differs
 PREFIX_RENAMES = {"dense_softmax.": "pooling.dense_softmax.", "cat_tf.": "fusion.proj.", "asit.asit.v.": "backbone."}
@@ -61,10 +62,7 @@ def extract_crnn_state(checkpoint: Mapping, role: Literal["student", "teacher"])
 def load_dcase_crnn(model: nn.Module, path: str | Path, *, role: Literal["student", "teacher"] = "student") -> None:
     """Load a DESED_task CRNN checkpoint strictly: any missing or unexpected key raises, naming the keys."""
     path = Path(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated files, foreign pickles and wrong formats raise many types
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(err).__name__}: {err})") from None
+    checkpoint = load_tensors(path, "a DESED_task CRNN checkpoint")
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}")
     state = official_to_ours(extract_crnn_state(checkpoint, role))

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from sed_core.errors import CheckpointError, SedStudyError
+from sed_core.torch_files import load_tensors
 
 STATE_FILE = "state.pt"
 TMP_SUFFIX = ".tmp"
@@ -64,10 +65,7 @@ def load_training_state(directory: Path) -> dict[str, Any]:
     path = Path(directory) / STATE_FILE
     if not path.is_file():
         raise CheckpointError(f"{path}: no training state here; expected a directory written by sedstudy train")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"{path}: cannot load training state ({type(err).__name__}: {err})") from None
+    return load_tensors(path, "a training state written by sedstudy train")
 
 
 def _os_error(err: BaseException | None) -> OSError | None:

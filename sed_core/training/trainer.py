@@ -21,9 +21,10 @@ from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
-from sed_core.models.output import SEDOutput
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
+from sed_core.models.output import SEDOutput
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
+from sed_core.torch_files import load_tensors
 from sed_core.training.checkpoint import load_training_state, save_file, save_training_state
 from sed_core.training.device import (
     autocast,
@@ -169,7 +170,7 @@ class Trainer:
     def _start_phase_two(self, init: str) -> None:
         """Phase 2 of two_phase: phase-1 weights (best or last), teacher = student, new optimizer and warm-up."""
         if init == "best":
-            best = torch.load(self.output_dir / BEST_FILE, map_location="cpu", weights_only=True)
+            best = load_tensors(self.output_dir / BEST_FILE, "the best phase-1 checkpoint")
             self.student.load_state_dict(best["student"])
         self.teacher = self._teacher_of(self.student)
         self.optimizer = self._make_optimizer(self.epoch)
@@ -342,7 +343,8 @@ class Trainer:
         with its per-class PSDS (`psds1/class/<label>`). The reported model's frame scores, PSD-ROC curves and
         the split's reference labels are written beside the checkpoint (ARTIFACT_DIRS)."""
         ecfg = self.config.evaluation
-        best = torch.load(self.output_dir / BEST_FILE, map_location="cpu", weights_only=True)
+        best = load_tensors(self.output_dir / BEST_FILE, "the best epoch's checkpoint",
+                            fix="run again: the trial resumes from its last epoch and writes it anew")
         split = ecfg.test_split
         out_dirs = ArtifactDirs(scores=self.output_dir / SCORES_DIR / split, psd_roc=self.output_dir / PSD_ROC_DIR,
                                 reference=self.output_dir / REFERENCE_DIR / split)

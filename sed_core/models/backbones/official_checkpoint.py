@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from sed_core.errors import CheckpointError
+from sed_core.torch_files import load_tensors
 
 
 def read_checkpoint(path: str | Path) -> Mapping:
@@ -21,12 +22,8 @@ def read_checkpoint(path: str | Path) -> Mapping:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file; give the local path of the official weights")
-    try:
-        # official pre-training scripts store their argparse arguments beside the weights (AudioMAE, ASiT)
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated files, foreign pickles and wrong formats raise many types
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(err).__name__}: {err})") from None
+    # official pre-training scripts store their argparse arguments beside the weights (AudioMAE, ASiT)
+    checkpoint = load_tensors(path, "the official weights", safe_globals=[argparse.Namespace])
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}")
     return checkpoint
