@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from sed_core.config import ExperimentConfig, config_from_dict
 from sed_core.data.dataset import ClipDataset
-from sed_core.errors import SedStudyError
+from sed_core.errors import CheckpointError, SedStudyError
 from sed_core.inference import (
     CONFIG_FILE,
     check_eval_split,
@@ -162,7 +162,13 @@ def reevaluate(tracking_uri: str, target: str, split: str, *, data_root: Path | 
 def _evaluate_run(client: MlflowClient, item: _Checked, split: str) -> RunEval:
     run_id = item.run.info.run_id
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = read_checkpoint(Path(client.download_artifacts(run_id, CHECKPOINT_ARTIFACT, tmp)))
+        local = Path(client.download_artifacts(run_id, CHECKPOINT_ARTIFACT, tmp))
+        try:
+            checkpoint = read_checkpoint(local)
+        except CheckpointError as err:  # the downloaded copy's path is gone when this is read: name the artifact
+            where = f"run {run_id} ({item.run.info.run_name}), artifact {CHECKPOINT_ARTIFACT}"
+            raise CheckpointError(str(err).replace(str(local), where, 1) + "; the trial must be run again to "
+                                  "rescore it (delete its run, then sedstudy resume)") from None
         result = rescore(item.config, checkpoint, item.dataset, Path(tmp) / "out")
         client.log_artifacts(run_id, str(result.out_dir))  # scores/<split>/, psd_roc/<split>/, reference/<split>/
     info = {"data_root": str(item.data_root),

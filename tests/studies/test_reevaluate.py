@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -164,3 +165,20 @@ def test_predict_from_a_runs_downloaded_artifacts(study, tmp_path: Path, capsys:
     with pytest.raises(SystemExit):  # argparse refuses it
         main(["predict", str(tmp_path / "run/checkpoints"), str(wav), "--threshold", "1.5"])
     assert "expected a number between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_corrupt_stored_checkpoint_names_the_run_and_artifact(study, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]):
+    workdir, client = study
+    first = sorted(trial_runs(client), key=lambda r: r.data.tags["sedstudy.cell"])[0]  # scored first: nothing else ran
+    checkpoint = Path(urlparse(first.info.artifact_uri).path) / "checkpoints" / "best_model.pt"
+    kept = tmp_path / "best_model.pt"
+    shutil.copy(checkpoint, kept)
+    checkpoint.write_bytes(b"")
+    try:
+        assert evaluate(workdir, "--force") == 2
+    finally:
+        shutil.copy(kept, checkpoint)
+    err = capsys.readouterr().err
+    assert f"run {first.info.run_id}" in err and "artifact checkpoints/best_model.pt: the file is empty" in err
+    assert tempfile.gettempdir() not in err  # not the downloaded copy, deleted by the time this is read
