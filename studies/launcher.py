@@ -1,10 +1,11 @@
 """Launching a study: validate everything, make the data, skip finished trials, run the rest on Ray Tune."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,9 +165,27 @@ def _start_ray(address: str | None) -> bool:
         connect_ray(address)
     else:
         # "local" always starts our own instance, never joins a cluster another `ray start` left behind
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        with loopback_only():
+            ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
     return True
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """Within it, a Ray started in this process listens on 127.0.0.1 alone (GCS, raylet, workers, agents), not
+    on every interface. Ray 2.60 binds its servers to the node's address, and takes the loopback address as the
+    node's where it does not run clusters (macOS, Windows: ``ray_constants.ENABLE_RAY_CLUSTER``, read when the
+    address is looked up); the processes it starts are given that address. Restored afterwards, so a later
+    driver in this process can still join a cluster."""
+    import ray._private.ray_constants as ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 OUT_OF_MEMORY_MARKERS = ("out of memory", "OutOfMemoryError", "CUDA error: out of memory")
