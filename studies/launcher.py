@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sed_core.data.layout import SPLITS
-from sed_core.data.splits import SplitData, load_split
+from sed_core.data.splits import SplitData, check_scorable, load_split
 from sed_core.errors import SedStudyError
 from sed_core.models.build import build_model
 from sed_core.models.pretrained import pretrained_checkpoint
-from sed_core.training.trainer import required_splits
+from sed_core.training.trainer import required_splits, scored_splits
 from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 from studies.provenance import ProvenanceBook
@@ -67,6 +67,11 @@ def ensure_data(study: Study) -> dict[tuple[Path, str], SplitData]:
             if (cfg.data.root, name) not in loaded:
                 loaded[(cfg.data.root, name)] = load_split(cfg.data.root, name, classes=cfg.data.classes,
                                                            check_audio=cfg.data.check_audio_files)
+        for name, role in scored_splits(cfg).items():
+            try:
+                check_scorable(loaded[(cfg.data.root, name)], cfg.data.classes, role=role, root=cfg.data.root)
+            except SedStudyError as err:
+                raise type(err)(f"{study.source}: cell {trial.cell.id}: {err}") from None
     return loaded
 
 

@@ -1,6 +1,7 @@
 """A split of a DESED-layout dataset: its clips, labels and durations, validated once when loaded."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,3 +55,20 @@ def load_split(root: Path, name: str, *, classes: tuple[str, ...], check_audio: 
         return SplitData(name, audio_dir, weak.filenames, "weak", weak=dict(zip(weak.filenames, weak.labels)))
     filenames = read_unlabelled_tsv(tsv, audio_dir=check_dir)
     return SplitData(name, audio_dir, filenames, "none")
+
+
+def check_scorable(split: SplitData, classes: Sequence[str], *, role: str, root: Path) -> None:
+    """A split that PSDS and F1 are computed on must hold at least one event of every class (both are undefined
+    for a class without reference events); raised before any compute, naming the split's file and the classes.
+
+    role: what the run uses the split for ("the test split", "the selection split")."""
+    if split.labels != "strong" or split.events is None:
+        raise DataError(f"split {split.name!r} ({role}) has no strong labels; PSDS is computed on a split with "
+                        f"onset/offset events, e.g. validation or synthetic_validation")
+    present = set(split.events["event_label"])
+    without = [c for c in classes if c not in present]
+    if without:
+        tsv = SPLITS[split.name].tsv_path(root)
+        raise DataError(f"{tsv}: split {split.name!r} ({role}) has no event of class(es) {', '.join(without)}; "
+                        f"PSDS and F1 are undefined for a class without reference events: score on a split that "
+                        f"has every class, or leave the class out of data.classes")

@@ -18,7 +18,7 @@ from sed_core.config.loading import flatten
 from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
 from sed_core.data.dataset import Batch, ClipDataset, MultiSourceBatchSampler, collate
 from sed_core.data.labels import LabelEncoder
-from sed_core.data.splits import load_split
+from sed_core.data.splits import check_scorable, load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
@@ -86,7 +86,17 @@ def make_datasets(config: ExperimentConfig, model: nn.Module) -> tuple[dict[str,
     for name in required_splits(config):
         split = load_split(Path(dcfg.root), name, classes=dcfg.classes, check_audio=dcfg.check_audio_files)
         datasets[name] = ClipDataset(split, encoder, sample_rate=dcfg.sample_rate, n_samples=n_samples)
+    for name, role in scored_splits(config).items():
+        check_scorable(datasets[name].split, dcfg.classes, role=role, root=Path(dcfg.root))
     return datasets, encoder
+
+
+def scored_splits(config: ExperimentConfig) -> dict[str, str]:
+    """{split: role} of the splits a run computes PSDS or F1 on: the selection split and the test split."""
+    ecfg = config.evaluation
+    roles = {ecfg.selection_split: "the selection split"}
+    roles[ecfg.test_split] = "the test split" if ecfg.test_split not in roles else "the selection and test split"
+    return roles
 
 
 class Trainer:
