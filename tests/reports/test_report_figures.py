@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -7,14 +8,22 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 import reports.history as history_module
 from reports.artifacts import load_psd_roc
-from reports.fig_per_class import per_class_means, save_per_class
+from reports.fig_per_class import (
+    COLUMN_INCHES,
+    ROW_INCHES,
+    annotation_fits,
+    per_class_means,
+    save_heat_map,
+    save_per_class,
+)
 from reports.fig_psd_roc import mean_curve, save_psd_roc
 from reports.history import learning_keys, load_history
 from reports.load import load_study
-from reports.style import save_figure
+from reports.style import FIGURE_DPI, save_figure
 
 from .conftest import RAGGED_LABELS, ragged_cell
 
@@ -106,3 +115,27 @@ def test_save_figure_checks_formats(tmp_path: Path) -> None:
     svg = save_figure(Figure(figsize=(1, 1)), tmp_path / "x", formats=("svg",))[0]
     again = save_figure(Figure(figsize=(1, 1)), tmp_path / "y", formats=("svg",))[0]
     assert svg.read_bytes() == again.read_bytes()
+
+
+def test_heat_map_grows_with_its_cells_without_layout_warnings(tmp_path: Path) -> None:
+    classes = 10
+    labels = [f"Class_with_a_long_name_{k}" for k in range(classes)]
+    counts = (1, 5, 40, 100)
+    sizes = []
+    for n in counts:
+        cells = [f"model.pooling=p{i}|training.mixup.probability=0.{i % 10}" for i in range(n)]
+        names = {cell: f"pooling{i} / 0.{i % 10}" for i, cell in enumerate(cells)}
+        rng = np.random.default_rng(n)
+        means = {metric: pd.DataFrame(rng.uniform(0, 1, (n, classes)), index=cells, columns=labels)
+                 for metric in ("psds1", "psds2")}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # constrained_layout "collapsed" and every other layout warning
+            png = save_heat_map(means, names, tmp_path / f"heat_{n}.png", formats=("png",))[0]
+        with Image.open(png) as image:
+            sizes.append((image.size[0] / FIGURE_DPI, image.size[1] / FIGURE_DPI))
+    heights = [height for _, height in sizes]
+    assert all(low < high for low, high in zip(heights, heights[1:]))
+    for (n, low), (m, high) in zip(zip(counts[1:], heights[1:]), zip(counts[2:], heights[2:])):
+        assert high - low == pytest.approx(ROW_INCHES * (m - n), abs=0.02)  # every row keeps its height
+    assert all(width >= 2 * COLUMN_INCHES * classes for width, _ in sizes)  # two panels, no squeezed columns
+    assert annotation_fits(classes)
