@@ -12,6 +12,7 @@ from PIL import Image
 
 import reports.history as history_module
 from reports.artifacts import load_psd_roc
+from reports.fig_learning import curve_frame
 from reports.fig_per_class import (
     COLUMN_INCHES,
     ROW_INCHES,
@@ -100,11 +101,16 @@ def test_mean_curve_is_a_step_function() -> None:
 def test_learning_history(store, monkeypatch: pytest.MonkeyPatch) -> None:
     runs = load_study(store.uri, "ragged")
     assert learning_keys(runs.history_keys) == ("train/loss", "val/synthetic_validation/intersection_f1")
-    assert learning_keys(("val/b/x", "val/a/y", "val/c/z", "train/other")) == ("val/a/y", "val/b/x")
+    assert learning_keys(("val/b/x", "val/a/y", "val/c/z", "train/other")) == ("val/a/y", "val/b/x", "val/c/z")
+    assert learning_keys(("train/loss_weak", "train/consistency_weight", "train/loss", "train/loss_consistency",
+                          "cache/served", "val/v/psds1")) == (
+        "train/loss", "train/loss_consistency", "train/loss_weak", "val/v/psds1")
     ids = list(runs.runs["run_id"][:2])
     sql = load_history(store.uri, ids, ["train/loss"])
     assert list(sql.columns) == ["run_id", "key", "step", "value"] and len(sql) == 20
     assert sql.groupby("run_id")["step"].apply(list).tolist() == [list(range(10))] * 2
+    drawn = curve_frame(sql, dict.fromkeys(ids, "cell"), {"cell": "cell"}, ("train/loss",))
+    assert sorted(set(drawn["epoch"])) == list(range(1, 11))  # as the terminal counts: epoch 1/10 .. 10/10
     monkeypatch.setattr(history_module, "is_sql_uri", lambda uri: False)  # the MLflow client path
     pd.testing.assert_frame_equal(load_history(store.uri, ids, ["train/loss"]), sql)
 
