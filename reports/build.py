@@ -10,7 +10,13 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from reports.analysis import StudyAnalysis, analyze, ranked_cells
-from reports.clip_section import PSDS_STATISTICS, ClipBootstrap, ClipStatistic, clip_bootstrap
+from reports.clip_section import (
+    PSDS_STATISTICS,
+    ClipBootstrap,
+    ClipStatistic,
+    clip_bootstrap,
+    compared_cells_note,
+)
 from reports.fig_per_class import MAX_ROWS
 from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
 from reports.html import HtmlContent, cell_anchor, render_html
@@ -96,7 +102,7 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
         clip_statistic = runs.objective if runs.objective in PSDS_STATISTICS else PSDS_STATISTICS[0]
     clips = clip_bootstrap(MlflowClient(tracking_uri=tracking_uri), runs, shown, statistic=clip_statistic,
                            split=clip_split, n_resamples=clip_resamples)
-    tables = _tables(runs, analysis, clips)
+    tables = _tables(runs, analysis, clips, compared_cells_note(runs, shown))
     shared_provenance: list[str] = []
     prov = runs.provenance
     link = lambda cell: cell_anchor(runs, cell)  # noqa: E731
@@ -144,7 +150,7 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     return paths
 
 
-def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap) -> dict[str, Table]:
+def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap, compared: str) -> dict[str, Table]:
     def link(cell: str) -> str:
         return cell_anchor(runs, cell)
 
@@ -158,11 +164,11 @@ def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap) -> d
         "effects": effects_table(analysis.effects, alpha=analysis.alpha),
     }
     if not clips.table.empty:
-        tables["clip_bootstrap"] = _clip_table(clips.table, link)
+        tables["clip_bootstrap"] = _clip_table(clips.table, link, compared)
     return tables
 
 
-def _clip_table(table: pd.DataFrame, link: Callable[[str], str]) -> Table:
+def _clip_table(table: pd.DataFrame, link: Callable[[str], str], compared: str) -> Table:
     rows = []
     for _, row in table.iterrows():
         diff = "–" if pd.isna(row["diff"]) else f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
@@ -174,7 +180,7 @@ def _clip_table(table: pd.DataFrame, link: Callable[[str], str]) -> Table:
     return Table(name="clip_bootstrap", caption="Bootstrap over clips", header=(
         "cell", "statistic", "pairs", "clips", "Δ vs baseline [95 % CI]", "p", "note"),
         align=("l", "l", "r", "r", "c", "r", "l"),
-        rows=tuple(rows), notes=(CLIP_NOTE,))
+        rows=tuple(rows), notes=(compared, CLIP_NOTE))
 
 
 def _notes(runs: StudyRuns, figures: list[FigureResult], clips: ClipBootstrap) -> list[str]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -104,6 +105,14 @@ def test_ragged_report_shows_failed_and_missing_cells(ragged_report) -> None:
     text = ragged_report.markdown.read_text(encoding="utf-8")
     assert "| max | 0.5 | 0 | – | – | – | 4 / 0 | 0 | no finished runs |" in text.splitlines()
     assert "## Bootstrap over clips" in text
+    compared = ("Compared cells: model.pooling=attention|training.mixup.probability=0.0; "
+                "model.pooling=max|training.mixup.probability=0.0; model.pooling=mean|training.mixup.probability=0.0; "
+                "model.pooling=mean|training.mixup.probability=0.5; model.pooling=max|training.mixup.probability=0.5, "
+                "each against the baseline model.pooling=attention|training.mixup.probability=0.5. Chosen as the 5 "
+                "cells other than the baseline with the highest mean psds1 over seeds (cells without a finished run "
+                "last), the cells of the PSD-ROC and learning-curve figures; every cell of the study is compared.")
+    assert compared in text.splitlines()
+    assert f'<p class="note">{html.escape(compared)}</p>' in ragged_report.html.read_text(encoding="utf-8")
     clip = pd.read_csv(ragged_report.out_dir / "clip_bootstrap.csv")
     attention = clip[clip["cell"] == "model.pooling=attention|training.mixup.probability=0.0"].iloc[0]
     assert attention["n_pairs"] == 3 and attention["n_clips"] == 4
