@@ -166,3 +166,30 @@ def test_reports_reads_the_store_only() -> None:
                           if any(name == bad or name.startswith(bad + ".") for bad in forbidden)]
     assert len(list(REPORTS_DIR.glob("*.py"))) >= 6
     assert offenders == []
+
+
+def test_report_shows_the_shared_recipe_and_both_models(built: tuple[ReportPaths, ReportPaths]) -> None:
+    text = built[0].markdown.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines.index("## Shared training recipe") < lines.index("## Results per cell") \
+        < lines.index("## Student and teacher") < lines.index("## Confidence intervals")
+    for row in ("| preset | quick | preset |", "| epochs | 10 | training.epochs |",
+                "| learning rate | 0.001 | training.optimizer.lr |", "| clip length (s) | 5.0 | data.clip_seconds |",
+                "| batch: real strong clips | 3 | data.batch.strong_train |",
+                "| data root | data/synth/demo | data.root |",
+                "| model selection: metric (best epoch) | intersection_f1 | evaluation.selection_metric |",
+                "| reported model | student | evaluation.report_model |", "| seeds (per cell) | 0, 1, 2 | seed |"):
+        assert row in lines
+    assert "- Reported model: student (`evaluation.report_model`; both models under Student and teacher)" in lines
+    assert lines[lines.index("## Results per cell") + 2].startswith(
+        "The tables report the student model (evaluation.report_model) of the mean-teacher pair, at its best epoch "
+        "by intersection_f1 on synthetic_validation, scored on validation")
+    assert ("The teacher is nearly untrained: its mean psds1 is 0.075 against the student's 0.375 (20% of it) over 10 "
+            "finished trials. Its EMA (decay 0.999) averages the student's weights over about 1,000 steps; it has "
+            "seen 660 steps, fewer than that") in text
+    assert ("| model.pooling=attention\\|training.mixup.probability=0.5 | 3 | 0.450 ± 0.020 | 0.090 ± 0.004 | "
+            "0.750 ± 0.020 | 0.150 ± 0.004 | 0.550 ± 0.020 | 0.110 ± 0.004 | 10 9 8 |") in lines
+    page = built[0].html.read_text(encoding="utf-8")
+    assert '<section id="recipe">' in page and '<table data-table="recipe">' in page
+    assert '<table data-table="roles">' in page and "<p>The teacher is nearly untrained" in page
+    assert "<dt>Reported model</dt><dd>student</dd>" in page

@@ -100,7 +100,8 @@ def test_mean_curve_is_a_step_function() -> None:
 
 def test_learning_history(store, monkeypatch: pytest.MonkeyPatch) -> None:
     runs = load_study(store.uri, "ragged")
-    assert learning_keys(runs.history_keys) == ("train/loss", "val/synthetic_validation/intersection_f1")
+    assert learning_keys(runs.history_keys) == ("train/loss", "train/loss_consistency", "train/loss_strong",
+                                                "train/loss_weak", "val/synthetic_validation/intersection_f1")
     assert learning_keys(("val/b/x", "val/a/y", "val/c/z", "train/other")) == ("val/a/y", "val/b/x", "val/c/z")
     assert learning_keys(("train/loss_weak", "train/consistency_weight", "train/loss", "train/loss_consistency",
                           "cache/served", "val/v/psds1")) == (

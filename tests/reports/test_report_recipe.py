@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from reports.load import load_study
+from reports.model_roles import reported_model, teacher_statement
+from reports.recipe import NOT_RECORDED, recipe_table
+
+
+def _rows(table) -> dict[str, str]:
+    return {row[2].text: row[1].text for row in table.rows}
+
+
+def test_recipe_shows_shared_values_factors_and_what_varies() -> None:
+    recipe = pd.DataFrame({"preset": ["quick", "quick", "quick"], "training.optimizer.lr": ["0.001", "0.01", "0.001"],
+                           "data.root": ["a", "b", None], "training.epochs": ["5", "5", None]})
+    rows = _rows(recipe_table(recipe, ["training.optimizer.lr"], [2, 1, 2], ["synthetic", "synthetic"]))
+    assert rows["preset"] == "quick"
+    assert rows["training.optimizer.lr"] == "varies: a factor of the design"
+    assert rows["data.root"] == "varies: a, b (not recorded on some runs)"
+    assert rows["training.epochs"] == "varies: 5 (not recorded on some runs)"
+    assert rows["evaluation.report_model"] == NOT_RECORDED
+    assert (rows["sedstudy.data.kind"], rows["seed"]) == ("synthetic", "1, 2")
+
+
+def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
+    runs = load_study(store.uri, "quickstart")
+    assert reported_model(runs) == "student"
+    assert teacher_statement(runs).startswith("The teacher is nearly untrained: its mean psds1 is 0.075")
+
+    trained = dataclasses.replace(runs, roles=runs.roles.assign(**{"teacher/psds1": runs.roles["student/psds1"] - 0.01}))
+    statement = teacher_statement(trained)
+    assert statement.startswith("The teacher: its mean psds1 is 0.365 against the student's 0.375 (97% of it)")
+    assert "nearly untrained" not in statement
+
+    unknown_steps = dataclasses.replace(runs, recipe=runs.recipe.assign(**{"training.steps_per_epoch": "null"}))
+    assert teacher_statement(unknown_steps).split(". ")[1] == (
+        "Its EMA (decay 0.999) averages the student's weights over about 1,000 steps (the runs do not record their "
+        "steps per epoch, so the steps it has seen are not known)")
+    long_run = dataclasses.replace(runs, recipe=runs.recipe.assign(**{"training.steps_per_epoch": "500"}))
+    assert "it has seen 5,000 steps." in teacher_statement(long_run)
+
+    unlogged = dataclasses.replace(runs, roles=runs.roles.assign(**{"teacher/psds1": float("nan")}))
+    assert teacher_statement(unlogged) == "No finished trial logs both `student/psds1` and `teacher/psds1`."
+    default = dataclasses.replace(runs, recipe=runs.recipe.drop(columns="evaluation.report_model"))
+    assert reported_model(default) == "student (not recorded; the default)"
