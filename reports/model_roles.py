@@ -6,6 +6,7 @@ The trainer scores the student and its EMA teacher at the best epoch and logs `s
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 
 import pandas as pd
@@ -18,6 +19,9 @@ from reports.table_model import Table, TableCell
 DECIMALS = 3
 UNTRAINED_SHARE = 0.5  # a teacher scoring under this share of the student's objective is called nearly untrained
 DEFAULT_REPORT_MODEL = "student"  # the schema's default of evaluation.report_model
+BATCH_PREFIX = "data.batch."  # data.batch.<source> = clips per step from the training split of that name
+# `sedstudy.data.coverage` reads "split 1,234 / 1,300, other 56, ...": clips read (of the official list)
+_COVERAGE = re.compile(r"(?P<split>[A-Za-z_]\w*) (?P<clips>\d[\d,]*)")
 
 
 def reported_model(runs: StudyRuns) -> str:
@@ -100,23 +104,42 @@ def _ema_sentence(runs: StudyRuns) -> str:
     decay = float(decay_text)
     horizon = 1.0 / (1.0 - decay)
     text = f"Its EMA (decay {decay_text}) averages the student's weights over about {horizon:,.0f} steps"
-    steps = _steps(recipe)
+    steps = _steps(recipe, _coverage(runs))
     if steps is None:
-        return text + " (the runs do not record their steps per epoch, so the steps it has seen are not known)."
+        return text + (" (the runs record neither their steps per epoch nor their clips per split, so the steps it has "
+                       "seen are not known).")
     if steps < horizon:
         return (text + f"; it has seen {steps:,} steps, fewer than that, so it is about the plain mean of every "
                        "student weight since initialisation.")
     return text + f"; it has seen {steps:,} steps."
 
 
-def _steps(recipe: pd.DataFrame) -> int | None:
-    """Training steps of every run (epochs x steps per epoch) when both are shared and set, else None."""
+def _steps(recipe: pd.DataFrame, clips: dict[str, int]) -> int | None:
+    """Training steps of every run: epochs x steps per epoch, when both are shared; steps per epoch null means
+    as many batches as the smallest training source fills (clips per split from `clips`). Else None."""
     if not {"training.epochs", "training.steps_per_epoch"} <= set(recipe.columns):
         return None
     epochs, per_epoch = shared_value(recipe["training.epochs"]), shared_value(recipe["training.steps_per_epoch"])
-    if epochs is None or per_epoch is None or not per_epoch.isdigit():
+    if epochs is None or per_epoch is None:
         return None
-    return int(epochs) * int(per_epoch)
+    if per_epoch.isdigit():
+        return int(epochs) * int(per_epoch)
+    batches = {key[len(BATCH_PREFIX):]: shared_value(recipe[key]) for key in recipe.columns
+               if key.startswith(BATCH_PREFIX)}
+    sources = {name: int(size) for name, size in batches.items() if size is not None and size.isdigit() and int(size)}
+    if per_epoch != "null" or not sources or None in batches.values() or not set(sources) <= set(clips):
+        return None
+    return int(epochs) * min(clips[name] // size for name, size in sources.items())
+
+
+def _coverage(runs: StudyRuns) -> dict[str, int]:
+    """Clips per split read, from the `sedstudy.data.coverage` text every run shares ({} when they differ)."""
+    if runs.provenance is None:
+        return {}
+    texts = {text for text in runs.provenance["coverage"] if isinstance(text, str)}
+    if len(texts) != 1:
+        return {}
+    return {match["split"]: int(match["clips"].replace(",", "")) for match in _COVERAGE.finditer(texts.pop())}
 
 
 def _mean_sd(values: Sequence[float] | pd.Series) -> str:

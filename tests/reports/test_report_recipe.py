@@ -35,10 +35,15 @@ def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
     assert statement.startswith("The teacher: its mean psds1 is 0.365 against the student's 0.375 (97% of it)")
     assert "nearly untrained" not in statement
 
-    unknown_steps = dataclasses.replace(runs, recipe=runs.recipe.assign(**{"training.steps_per_epoch": "null"}))
+    natural = runs.recipe.assign(**{"training.steps_per_epoch": "null"})  # as many batches as the data allow
+    unknown_steps = dataclasses.replace(runs, recipe=natural)
     assert teacher_statement(unknown_steps).split(". ")[1] == (
-        "Its EMA (decay 0.999) averages the student's weights over about 1,000 steps (the runs do not record their "
-        "steps per epoch, so the steps it has seen are not known)")
+        "Its EMA (decay 0.999) averages the student's weights over about 1,000 steps (the runs record neither their "
+        "steps per epoch nor their clips per split, so the steps it has seen are not known)")
+    coverage = ("synthetic_train 400 / 400, strong_train 300, weak_train 1,200, unlabelled_train 2,400, "
+                "synthetic_validation 100 / 100, validation 1,093 / 1,168")
+    from_data = dataclasses.replace(runs, recipe=natural, provenance=runs.provenance.assign(coverage=coverage))
+    assert "it has seen 660 steps, fewer than that" in teacher_statement(from_data)  # 10 x min(400 // 6, 300 // 3, ..)
     long_run = dataclasses.replace(runs, recipe=runs.recipe.assign(**{"training.steps_per_epoch": "500"}))
     assert "it has seen 5,000 steps." in teacher_statement(long_run)
 
