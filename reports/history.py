@@ -19,7 +19,8 @@ MAX_VAL_KEYS = 6
 def learning_keys(history_keys: Sequence[str]) -> tuple[str, ...]:
     """The curves worth a panel: the training losses (`train/loss` first, then its parts `train/loss_*`) and the
     validation metrics (`val/*`, at most MAX_VAL_KEYS), each group in sorted order."""
-    losses = sorted((key for key in history_keys if key.startswith(TRAIN_LOSS)), key=lambda key: (key != TRAIN_LOSS, key))
+    losses = sorted((key for key in history_keys if key.startswith(TRAIN_LOSS)),
+                    key=lambda key: (key != TRAIN_LOSS, key))
     val = sorted(key for key in history_keys if key.startswith("val/"))[:MAX_VAL_KEYS]
     return (*losses, *val)
 

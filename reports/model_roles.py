@@ -19,6 +19,8 @@ from reports.table_model import Table, TableCell
 DECIMALS = 3
 UNTRAINED_SHARE = 0.5  # a teacher scoring under this share of the student's objective is called nearly untrained
 DEFAULT_REPORT_MODEL = "student"  # the schema's default of evaluation.report_model
+ROLES_NOTE = ("Mean ± sd over finished seeds of `student/<metric>` and `teacher/<metric>`, both scored at the "
+              "student's best epoch on the test split; best epoch counted from 1 as the terminal counts epochs.")
 BATCH_PREFIX = "data.batch."  # data.batch.<source> = clips per step from the training split of that name
 # `sedstudy.data.coverage` reads "split 1,234 / 1,300, other 56, ...": clips read (of the official list)
 _COVERAGE = re.compile(r"(?P<split>[A-Za-z_]\w*) (?P<clips>\d[\d,]*)")
@@ -71,16 +73,14 @@ def roles_table(runs: StudyRuns, *, link: Callable[[str], str | None] = lambda c
                              for role in ROLES), "best epoch per seed")
     return Table(name="roles", caption="Student and teacher", header=header,
                  align=("l", "r", *("c",) * (2 * len(metrics)), "l"), rows=tuple(rows),
-                 notes=("Mean ± sd over finished seeds of `student/<metric>` and `teacher/<metric>`, both scored at "
-                        "the student's best epoch on the test split; best epoch counted from 1 as the terminal "
-                        "counts epochs.",))
+                 notes=(ROLES_NOTE,))
 
 
 def teacher_statement(runs: StudyRuns) -> str:
     """How the teacher compares with the student on the objective, and how many steps its EMA has averaged."""
     objective = runs.objective
     student, teacher = (runs.roles.get(f"{role}/{objective}") for role in ROLES)
-    if student is None or teacher is None:
+    if student is None or teacher is None or (student.isna().all() and teacher.isna().all()):
         return f"The trials log no per-model values of {objective} (`student/{objective}`, `teacher/{objective}`)."
     both = (runs.runs["status"] == FINISHED) & student.notna() & teacher.notna()
     if not both.any():
@@ -88,7 +88,8 @@ def teacher_statement(runs: StudyRuns) -> str:
     s, t = float(student[both].mean()), float(teacher[both].mean())
     share = t / s if s > 0 else math.nan
     numbers = (f"its mean {objective} is {t:.{DECIMALS}f} against the student's {s:.{DECIMALS}f}"
-               + (f" ({share:.0%} of it)" if not math.isnan(share) else "") + f" over {int(both.sum())} finished trials")
+               + (f" ({share:.0%} of it)" if not math.isnan(share) else "")
+               + f" over {int(both.sum())} finished trials")
     ema = _ema_sentence(runs)
     if share < UNTRAINED_SHARE:
         return (f"The teacher is nearly untrained: {numbers}. {ema} Read the teacher's numbers as those of an "

@@ -47,8 +47,8 @@ def recipe_table(recipe: pd.DataFrame, factors: Sequence[str], seeds: Sequence[i
                  ) -> Table:
     """One row per recipe field: its shared value, "factor" or the values it takes; then data kind and seeds.
 
-    `recipe`: param texts as logged (columns RECIPE_PARAMS, one row per trial run; None where absent); `data_kinds`: the runs' recorded
-    `sedstudy.data.kind` values; `seeds`: the study's planned seeds.
+    `recipe`: param texts as logged (columns RECIPE_PARAMS, one row per trial run; None where absent);
+    `data_kinds`: the runs' recorded `sedstudy.data.kind` values; `seeds`: the study's planned seeds.
     """
     rows = []
     for key, title in RECIPE:

@@ -47,7 +47,8 @@ TEACHER_SHARE = 0.2  # quickstart's teacher scores a fifth of its student: nearl
 # the shared recipe every fabricated trial logs (param texts as studies/ logs them)
 RECIPE = {"preset": "quick", "training.optimizer.lr": "0.001", "data.batch.synthetic_train": "6",
           "data.batch.strong_train": "3", "data.batch.weak_train": "6", "data.batch.unlabelled_train": "6",
-          "data.clip_seconds": "5.0", "data.root": "data/synth/demo", "evaluation.selection_split": "synthetic_validation",
+          "data.clip_seconds": "5.0", "data.root": "data/synth/demo",
+          "evaluation.selection_split": "synthetic_validation",
           "evaluation.selection_metric": "intersection_f1", "evaluation.test_split": "validation",
           "evaluation.report_model": "student", "training.ema_decay": "0.999",
           "training.steps_per_epoch": str(STEPS_PER_EPOCH)}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 
@@ -141,8 +142,8 @@ def test_heat_map_grows_with_its_cells_without_layout_warnings(tmp_path: Path) -
         with Image.open(png) as image:
             sizes.append((image.size[0] / FIGURE_DPI, image.size[1] / FIGURE_DPI))
     heights = [height for _, height in sizes]
-    assert all(low < high for low, high in zip(heights, heights[1:]))
-    for (n, low), (m, high) in zip(zip(counts[1:], heights[1:]), zip(counts[2:], heights[2:])):
+    assert all(low < high for low, high in itertools.pairwise(heights))
+    for (n, low), (m, high) in itertools.pairwise(list(zip(counts, heights))[1:]):
         assert high - low == pytest.approx(ROW_INCHES * (m - n), abs=0.02)  # every row keeps its height
     assert all(width >= 2 * COLUMN_INCHES * classes for width, _ in sizes)  # two panels, no squeezed columns
     assert annotation_fits(classes)

@@ -30,7 +30,8 @@ def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
     assert reported_model(runs) == "student"
     assert teacher_statement(runs).startswith("The teacher is nearly untrained: its mean psds1 is 0.075")
 
-    trained = dataclasses.replace(runs, roles=runs.roles.assign(**{"teacher/psds1": runs.roles["student/psds1"] - 0.01}))
+    closer = runs.roles.assign(**{"teacher/psds1": runs.roles["student/psds1"] - 0.01})
+    trained = dataclasses.replace(runs, roles=closer)
     statement = teacher_statement(trained)
     assert statement.startswith("The teacher: its mean psds1 is 0.365 against the student's 0.375 (97% of it)")
     assert "nearly untrained" not in statement
@@ -49,5 +50,8 @@ def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
 
     unlogged = dataclasses.replace(runs, roles=runs.roles.assign(**{"teacher/psds1": float("nan")}))
     assert teacher_statement(unlogged) == "No finished trial logs both `student/psds1` and `teacher/psds1`."
+    neither = dataclasses.replace(runs, roles=runs.roles.assign(**{"student/psds1": float("nan"),
+                                                                   "teacher/psds1": float("nan")}))
+    assert teacher_statement(neither) == "The trials log no per-model values of psds1 (`student/psds1`, `teacher/psds1`)."
     default = dataclasses.replace(runs, recipe=runs.recipe.drop(columns="evaluation.report_model"))
     assert reported_model(default) == "student (not recorded; the default)"
