@@ -1,4 +1,4 @@
-"""The report's Markdown page: study facts, the results table, statistics, figure links, trial lists, notes."""
+"""The report's Markdown page: facts, shared recipe, results, student and teacher, statistics, figures, trials."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

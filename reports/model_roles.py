@@ -90,29 +90,32 @@ def teacher_statement(runs: StudyRuns) -> str:
     numbers = (f"its mean {objective} is {t:.{DECIMALS}f} against the student's {s:.{DECIMALS}f}"
                + (f" ({share:.0%} of it)" if not math.isnan(share) else "")
                + f" over {int(both.sum())} finished trials")
-    ema = _ema_sentence(runs)
-    if share < UNTRAINED_SHARE:
-        return (f"The teacher is nearly untrained: {numbers}. {ema} Read the teacher's numbers as those of an "
-                "average still close to the early student, not of a second trained model.")
+    ema, young = _ema_sentence(runs)
+    reasons = [*(["it scores far below the student"] if share < UNTRAINED_SHARE else []),
+               *(["its EMA has seen fewer steps than it averages over"] if young else [])]
+    if reasons:
+        return (f"The teacher is nearly untrained ({' and '.join(reasons)}): {numbers}. {ema} Read the teacher's "
+                "numbers as those of an average still close to the early student, not of a second trained model.")
     return f"The teacher: {numbers}. {ema}"
 
 
-def _ema_sentence(runs: StudyRuns) -> str:
+def _ema_sentence(runs: StudyRuns) -> tuple[str, bool]:
+    """What the teacher's EMA averages and how many steps it has seen; whether those are fewer than its horizon."""
     recipe = runs.recipe
     decay_text = shared_value(recipe["training.ema_decay"]) if "training.ema_decay" in recipe.columns else None
     if decay_text is None:
-        return "The runs do not record one EMA decay."
+        return "The runs do not record one EMA decay.", False
     decay = float(decay_text)
     horizon = 1.0 / (1.0 - decay)
     text = f"Its EMA (decay {decay_text}) averages the student's weights over about {horizon:,.0f} steps"
     steps = _steps(recipe, _coverage(runs))
     if steps is None:
-        return text + (" (the runs record neither their steps per epoch nor their clips per split, so the steps it has "
-                       "seen are not known).")
+        return text + (" (the runs record neither their steps per epoch nor their clips per split, so the steps it "
+                       "has seen are not known)."), False
     if steps < horizon:
         return (text + f"; it has seen {steps:,} steps, fewer than that, so it is about the plain mean of every "
-                       "student weight since initialisation.")
-    return text + f"; it has seen {steps:,} steps."
+                       "student weight since initialisation."), True
+    return text + f"; it has seen {steps:,} steps.", False
 
 
 def _steps(recipe: pd.DataFrame, clips: dict[str, int]) -> int | None:

@@ -184,7 +184,8 @@ def test_report_shows_the_shared_recipe_and_both_models(built: tuple[ReportPaths
     assert lines[lines.index("## Results per cell") + 2].startswith(
         "The tables report the student model (evaluation.report_model) of the mean-teacher pair, at its best epoch "
         "by intersection_f1 on synthetic_validation, scored on validation")
-    assert ("The teacher is nearly untrained: its mean psds1 is 0.075 against the student's 0.375 (20% of it) over 10 "
+    assert ("The teacher is nearly untrained (it scores far below the student and its EMA has seen fewer steps than "
+            "it averages over): its mean psds1 is 0.075 against the student's 0.375 (20% of it) over 10 "
             "finished trials. Its EMA (decay 0.999) averages the student's weights over about 1,000 steps; it has "
             "seen 660 steps, fewer than that") in text
     assert ("| model.pooling=attention\\|training.mixup.probability=0.5 | 3 | 0.450 ± 0.020 | 0.090 ± 0.004 | "

@@ -28,13 +28,19 @@ def test_recipe_shows_shared_values_factors_and_what_varies() -> None:
 def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
     runs = load_study(store.uri, "quickstart")
     assert reported_model(runs) == "student"
-    assert teacher_statement(runs).startswith("The teacher is nearly untrained: its mean psds1 is 0.075")
+    assert teacher_statement(runs).startswith(
+        "The teacher is nearly untrained (it scores far below the student and its EMA has seen fewer steps than it "
+        "averages over): its mean psds1 is 0.075 against the student's 0.375 (20% of it) over 10 finished trials.")
 
     closer = runs.roles.assign(**{"teacher/psds1": runs.roles["student/psds1"] - 0.01})
-    trained = dataclasses.replace(runs, roles=closer)
-    statement = teacher_statement(trained)
-    assert statement.startswith("The teacher: its mean psds1 is 0.365 against the student's 0.375 (97% of it)")
-    assert "nearly untrained" not in statement
+    young = dataclasses.replace(runs, roles=closer)  # 660 steps of an EMA that averages over 1,000
+    assert teacher_statement(young).startswith(
+        "The teacher is nearly untrained (its EMA has seen fewer steps than it averages over): its mean psds1 is "
+        "0.365 against the student's 0.375 (97% of it)")
+    trained = dataclasses.replace(young, recipe=runs.recipe.assign(**{"training.steps_per_epoch": "500"}))
+    assert teacher_statement(trained) == (
+        "The teacher: its mean psds1 is 0.365 against the student's 0.375 (97% of it) over 10 finished trials. Its "
+        "EMA (decay 0.999) averages the student's weights over about 1,000 steps; it has seen 5,000 steps.")
 
     natural = runs.recipe.assign(**{"training.steps_per_epoch": "null"})  # as many batches as the data allow
     unknown_steps = dataclasses.replace(runs, recipe=natural)
@@ -46,7 +52,7 @@ def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
     from_data = dataclasses.replace(runs, recipe=natural, provenance=runs.provenance.assign(coverage=coverage))
     assert "it has seen 660 steps, fewer than that" in teacher_statement(from_data)  # 10 x min(400 // 6, 300 // 3, ..)
     long_run = dataclasses.replace(runs, recipe=runs.recipe.assign(**{"training.steps_per_epoch": "500"}))
-    assert "it has seen 5,000 steps." in teacher_statement(long_run)
+    assert teacher_statement(long_run).startswith("The teacher is nearly untrained (it scores far below the student):")
 
     unlogged = dataclasses.replace(runs, roles=runs.roles.assign(**{"teacher/psds1": float("nan")}))
     assert teacher_statement(unlogged) == "No finished trial logs both `student/psds1` and `teacher/psds1`."
