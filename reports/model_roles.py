@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from reports.load import FINISHED, StudyRuns
-from reports.recipe import shared_value
+from reports.recipe import PHASE_PARAMS, shared_value
 from reports.records import BEST_EPOCH, ROLES
 from reports.table_model import Table, TableCell
 
@@ -126,14 +126,32 @@ def _steps(recipe: pd.DataFrame, clips: dict[str, int]) -> int | None:
     epochs, per_epoch = shared_value(recipe["training.epochs"]), shared_value(recipe["training.steps_per_epoch"])
     if epochs is None or per_epoch is None:
         return None
+    teacher_epochs = _teacher_epochs(recipe, int(epochs))
+    if teacher_epochs is None:
+        return None
     if per_epoch.isdigit():
-        return int(epochs) * int(per_epoch)
+        return teacher_epochs * int(per_epoch)
     batches = {key[len(BATCH_PREFIX):]: shared_value(recipe[key]) for key in recipe.columns
                if key.startswith(BATCH_PREFIX)}
     sources = {name: int(size) for name, size in batches.items() if size is not None and size.isdigit() and int(size)}
     if per_epoch != "null" or not sources or None in batches.values() or not set(sources) <= set(clips):
         return None
-    return int(epochs) * min(clips[name] // size for name, size in sources.items())
+    return teacher_epochs * min(clips[name] // size for name, size in sources.items())
+
+
+def _teacher_epochs(recipe: pd.DataFrame, epochs: int) -> int | None:
+    """Epochs the teacher's EMA has run: a two_phase schedule with a backbone restarts it (teacher = student) at
+    phase1_epochs. None when runs differ."""
+    def column(key: str) -> list[str | None]:
+        return list(recipe[key]) if key in recipe.columns else [None] * len(recipe)
+
+    starts = set()
+    for name, schedule, phase1 in zip(*(column(key) for key in PHASE_PARAMS)):
+        two_phase = name not in (None, "none") and schedule == "two_phase"
+        if two_phase and not (phase1 or "").isdigit():
+            return None
+        starts.add(int(phase1) if two_phase else 0)
+    return epochs - starts.pop() if len(starts) == 1 else None
 
 
 def _coverage(runs: StudyRuns) -> dict[str, int]:

@@ -28,7 +28,9 @@ RECIPE = (
     ("evaluation.report_model", "reported model"),
     ("training.ema_decay", "teacher EMA decay"),
 )
-RECIPE_PARAMS = tuple(key for key, _ in RECIPE)
+# read with the recipe but not listed: when a two_phase schedule restarts the teacher (reports.model_roles)
+PHASE_PARAMS = ("model.backbone.name", "model.backbone.freeze.schedule", "model.backbone.freeze.phase1_epochs")
+RECIPE_PARAMS = (*(key for key, _ in RECIPE), *PHASE_PARAMS)
 NOT_RECORDED = "not recorded"
 NOTE = ("Values as stored in the params of every trial run (the flattened config); steps per epoch null: as "
         "many batches as the smallest training source fills. A field that differs between runs is a factor of the "
@@ -51,7 +53,7 @@ def recipe_table(recipe: pd.DataFrame, factors: Sequence[str], seeds: Sequence[i
     `data_kinds`: the runs' recorded `sedstudy.data.kind` values; `seeds`: the study's planned seeds.
     """
     rows = []
-    for key, title in RECIPE:
+    for key, title in RECIPE:  # PHASE_PARAMS are not listed
         values = recipe[key] if key in recipe.columns else pd.Series(None, index=recipe.index, dtype=object)
         rows.append((TableCell(title), TableCell(_field_text(key, values, factors)), TableCell(key)))
     kinds = sorted(set(data_kinds))

@@ -53,6 +53,10 @@ def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
     assert "it has seen 660 steps, fewer than that" in teacher_statement(from_data)  # 10 x min(400 // 6, 300 // 3, ..)
     long_run = dataclasses.replace(runs, recipe=runs.recipe.assign(**{"training.steps_per_epoch": "500"}))
     assert teacher_statement(long_run).startswith("The teacher is nearly untrained (it scores far below the student):")
+    two_phase = runs.recipe.assign(**{"model.backbone.name": "beats", "model.backbone.freeze.schedule": "two_phase",
+                                      "model.backbone.freeze.phase1_epochs": "6"})
+    restarted = dataclasses.replace(runs, recipe=two_phase.assign(**{"training.steps_per_epoch": "500"}))
+    assert "it has seen 2,000 steps." in teacher_statement(restarted)  # (10 - 6) x 500: phase 2 only
 
     unlogged = dataclasses.replace(runs, roles=runs.roles.assign(**{"teacher/psds1": float("nan")}))
     assert teacher_statement(unlogged) == "No finished trial logs both `student/psds1` and `teacher/psds1`."
