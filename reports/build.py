@@ -10,14 +10,22 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from reports.analysis import StudyAnalysis, analyze, ranked_cells
-from reports.clip_section import PSDS_STATISTICS, ClipBootstrap, ClipStatistic, clip_bootstrap
+from reports.clip_section import (
+    PSDS_STATISTICS,
+    ClipBootstrap,
+    ClipStatistic,
+    clip_bootstrap,
+    compared_cells_note,
+)
 from reports.fig_per_class import MAX_ROWS
 from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
 from reports.html import HtmlContent, cell_anchor, render_html
 from reports.load import StudyRuns, load_study
 from reports.markdown import render_markdown
+from reports.model_roles import reported_model, reported_model_sentence, roles_table, teacher_statement
 from reports.provenance import ATTRIBUTES as PROVENANCE_ATTRIBUTES
 from reports.provenance import cost_table, provenance_table
+from reports.recipe import recipe_table
 from reports.tuning_table import tuning_table
 from reports.study_tables import comparison_table, effects_table, format_p, interval_table, paper_table
 from reports.style import FORMATS
@@ -96,7 +104,7 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
         clip_statistic = runs.objective if runs.objective in PSDS_STATISTICS else PSDS_STATISTICS[0]
     clips = clip_bootstrap(MlflowClient(tracking_uri=tracking_uri), runs, shown, statistic=clip_statistic,
                            split=clip_split, n_resamples=clip_resamples)
-    tables = _tables(runs, analysis, clips)
+    tables = _tables(runs, analysis, clips, compared_cells_note(runs, shown))
     shared_provenance: list[str] = []
     prov = runs.provenance
     link = lambda cell: cell_anchor(runs, cell)  # noqa: E731
@@ -104,6 +112,10 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
         tables["cost"] = cost_table(prov, runs.cells, link=link)
     if prov is not None and prov[[key for key, _ in PROVENANCE_ATTRIBUTES]].notna().any().any():
         tables["provenance"], shared_provenance = provenance_table(prov, runs.cells, link=link)
+    roles = roles_table(runs, link=link)
+    if roles is not None:
+        tables["roles"] = roles
+    texts = {"results": [reported_model_sentence(runs)], "roles": [teacher_statement(runs)]}
     tuning = tuning_table(MlflowClient(tracking_uri=tracking_uri), runs)
     if tuning is not None:
         tables["tuning"] = tuning
@@ -122,12 +134,13 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     _text(paths.latex, to_latex(tables["paper"], label=f"tab:{runs.study}-results") + "\n")
     _text(paths.effects_latex, to_latex(tables["effects"], label=f"tab:{runs.study}-effects") + "\n")
     _text(paths.markdown, render_markdown(runs, analysis, tables=tables, figures=figures, notes=notes,
-                                          provenance=shared_provenance))
+                                          provenance=shared_provenance, texts=texts))
     facts = [("Parent run", runs.parent_run_id), ("Baseline cell", runs.baseline_cell),
              ("Factors", ", ".join(runs.factors) or "none"), ("Metrics", ", ".join(runs.metrics)),
-             ("Objective", f"{runs.objective} ({runs.objective_mode})"),
+             ("Objective", f"{runs.objective} ({runs.objective_mode})"), ("Reported model", reported_model(runs)),
              ("Trials", _counts(analysis.summary))]
-    html_tables = {"results": [tables["paper"]], "intervals": [tables["intervals"]],
+    html_tables = {"recipe": [tables["recipe"]], "results": [tables["paper"]],
+                   "roles": [tables["roles"]] if "roles" in tables else [], "intervals": [tables["intervals"]],
                    "comparisons": [tables["comparisons"]], "effects": [tables["effects"]] if runs.factors else [],
                    "clip-bootstrap": [tables["clip_bootstrap"]] if "clip_bootstrap" in tables else [],
                    "tuning": [tables["tuning"]] if "tuning" in tables else [],
@@ -138,13 +151,13 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
         section_notes["effects"] = NO_FACTORS_NOTE
     _text(paths.html, render_html(runs, HtmlContent(tables=html_tables, figures=figures, notes=notes,
                                                     ui_base=ui_base or default_ui_base(tracking_uri), facts=facts,
-                                                    section_notes=section_notes,
+                                                    section_notes=section_notes, section_texts=texts,
                                                     section_lists={"provenance": shared_provenance})))
     logger.info("report of study %r written to %s", study, out)
     return paths
 
 
-def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap) -> dict[str, Table]:
+def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap, compared: str) -> dict[str, Table]:
     def link(cell: str) -> str:
         return cell_anchor(runs, cell)
 
@@ -156,13 +169,14 @@ def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap) -> d
         "comparisons": comparison_table(analysis.comparisons, runs.cell_levels, runs.factors,
                                         correction=analysis.correction, alpha=analysis.alpha, link=link),
         "effects": effects_table(analysis.effects, alpha=analysis.alpha),
+        "recipe": recipe_table(runs.recipe, runs.factors, _seeds(runs), _data_kinds(runs)),
     }
     if not clips.table.empty:
-        tables["clip_bootstrap"] = _clip_table(clips.table, link)
+        tables["clip_bootstrap"] = _clip_table(clips.table, link, compared)
     return tables
 
 
-def _clip_table(table: pd.DataFrame, link: Callable[[str], str]) -> Table:
+def _clip_table(table: pd.DataFrame, link: Callable[[str], str], compared: str) -> Table:
     rows = []
     for _, row in table.iterrows():
         diff = "–" if pd.isna(row["diff"]) else f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
@@ -174,7 +188,19 @@ def _clip_table(table: pd.DataFrame, link: Callable[[str], str]) -> Table:
     return Table(name="clip_bootstrap", caption="Bootstrap over clips", header=(
         "cell", "statistic", "pairs", "clips", "Δ vs baseline [95 % CI]", "p", "note"),
         align=("l", "l", "r", "r", "c", "r", "l"),
-        rows=tuple(rows), notes=(CLIP_NOTE,))
+        rows=tuple(rows), notes=(compared, CLIP_NOTE))
+
+
+def _seeds(runs: StudyRuns) -> list[int]:
+    """The planned seeds, else those of the recorded runs."""
+    return [trial.seed for trial in runs.planned] or [int(seed) for seed in runs.runs["seed"]]
+
+
+def _data_kinds(runs: StudyRuns) -> list[str]:
+    """`sedstudy.data.kind` of every run that records its data ("synthetic <sha>" -> "synthetic")."""
+    if runs.provenance is None:
+        return []
+    return [text.split(" ", 1)[0] for text in runs.provenance["data"] if isinstance(text, str)]
 
 
 def _notes(runs: StudyRuns, figures: list[FigureResult], clips: ClipBootstrap) -> list[str]:

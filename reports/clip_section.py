@@ -113,6 +113,20 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
     return ClipBootstrap(pd.DataFrame(rows, columns=list(CLIP_COLUMNS)), "")
 
 
+def compared_cells_note(runs: StudyRuns, cells: Sequence[str]) -> str:
+    """Which cells the bootstrap compares and how they were chosen (as `analysis.ranked_cells` chooses them)."""
+    others = [cell for cell in cells if cell != runs.baseline_cell]
+    if not others:
+        return f"Compared cells: none besides the baseline {runs.baseline_cell or '(no factors)'}."
+    direction = "lowest" if runs.objective_mode == "min" else "highest"
+    left = len(runs.cells) - len(cells)
+    rest = "every cell of the study is compared" if left == 0 else f"the other {left} cells are not compared over clips"
+    cells_word = "cell" if len(others) == 1 else "cells"
+    return (f"Compared cells: {'; '.join(others)}, each against the baseline {runs.baseline_cell}. Chosen as the "
+            f"{len(others)} {cells_word} other than the baseline with the {direction} mean {runs.objective} over seeds "
+            f"(cells without a finished run last), the cells of the PSD-ROC and learning-curve figures; {rest}.")
+
+
 def _values_of_runs(tables: dict[str, pd.DataFrame], statistic: ClipStatistic, clips: list[str],
                     draws: list) -> dict[str, np.ndarray]:
     """Each run's bootstrap distribution; PSDS runs in parallel processes (same values, one run per process)."""

@@ -1,4 +1,8 @@
-"""Learning curves: per-epoch metrics of the shown cells, mean over seeds with a +-1 sd band."""
+"""Learning curves: per-epoch metrics of the shown cells, mean over seeds with a +-1 sd band.
+
+Epochs are numbered from 1, as the terminal counts them during a run (`epoch 1/5`); the store logs the epoch
+index from 0 as the metric's step.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -13,31 +17,44 @@ from matplotlib.ticker import MaxNLocator
 from reports.style import FORMATS, PALETTE, figure_style, save_figure
 
 PANEL_SIZE = (3.6, 2.7)
+MAX_COLUMNS = 3
+
+
+def curve_frame(history: pd.DataFrame, run_cells: Mapping[str, str], labels: Mapping[str, str],
+                keys: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of `history` a figure draws, with `cell` (its legend text) and `epoch` (1-based) added."""
+    data = history[history["key"].isin(keys) & history["run_id"].isin(list(run_cells))]
+    return data.assign(cell=data["run_id"].map(run_cells).map(labels), epoch=data["step"] + 1)
 
 
 def save_learning_curves(history: pd.DataFrame, run_cells: Mapping[str, str], labels: Mapping[str, str],
                          keys: tuple[str, ...], path: str | Path, *,
                          formats: tuple[str, ...] = FORMATS) -> tuple[Path, ...] | None:
-    """One panel per metric key; x = epoch (the logged step), one line per cell in `labels` order.
+    """One panel per metric key, MAX_COLUMNS to a row; x = epoch (the logged step + 1), one line per cell in
+    `labels` order.
 
     `history`: long (run_id, key, step, value); `run_cells`: run id -> cell; `labels`: cell -> legend text.
     None when no history of `keys` is stored for these runs.
     """
-    data = history[history["key"].isin(keys) & history["run_id"].isin(list(run_cells))]
+    data = curve_frame(history, run_cells, labels, keys)
     if data.empty:
         return None
-    data = data.assign(cell=data["run_id"].map(run_cells).map(labels))
     order = [labels[cell] for cell in labels if labels[cell] in set(data["cell"])]
+    columns = min(MAX_COLUMNS, len(keys))
+    rows = -(-len(keys) // columns)
     with figure_style():
-        figure = Figure(figsize=(PANEL_SIZE[0] * len(keys), PANEL_SIZE[1] + 0.25 * len(order)),
+        figure = Figure(figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows + 0.25 * len(order)),
                         layout="constrained")
-        axes = figure.subplots(1, len(keys), squeeze=False)[0]
+        grid = figure.subplots(rows, columns, squeeze=False)
+        axes = grid.ravel()
+        for ax in axes[len(keys):]:
+            ax.set_axis_off()
         for ax, key in zip(axes, keys):
             panel = data[data["key"] == key]
             if panel.empty:
                 ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
             else:
-                sns.lineplot(data=panel, x="step", y="value", hue="cell", hue_order=order, estimator="mean",
+                sns.lineplot(data=panel, x="epoch", y="value", hue="cell", hue_order=order, estimator="mean",
                              errorbar="sd", palette=PALETTE, linewidth=1.1, ax=ax, legend=False)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")

@@ -92,7 +92,9 @@ def write_figures(runs: StudyRuns, out: Path, *, shown: Sequence[str], heat_cell
         note = "" if files else "Learning curves: skipped, the shown trials logged no per-epoch metrics."
     results.append(FigureResult(
         "learning_curves", "Learning curves",
-        f"Per-epoch metrics, mean over seeds with a ±1 sd band ({len(labels)} cells: the baseline and the best).",
+        "Training losses (`train/loss` and its parts) and validation metrics (`val/<split>/<metric>`, the model "
+        f"selection's) per epoch, epochs counted from 1 as the terminal counts them; mean over seeds with a ±1 sd "
+        f"band ({len(labels)} cells: the baseline and the best).",
         files or (), note))
     return results
 

@@ -13,13 +13,16 @@ logger = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ("run_id", "key", "step", "value")
 TRAIN_LOSS = "train/loss"
-MAX_VAL_KEYS = 2
+MAX_VAL_KEYS = 6
 
 
 def learning_keys(history_keys: Sequence[str]) -> tuple[str, ...]:
-    """The curves worth a panel: `train/loss` (if logged) and up to two `val/*` keys, in sorted order."""
+    """The curves worth a panel: the training losses (`train/loss` first, then its parts `train/loss_*`) and the
+    validation metrics (`val/*`, at most MAX_VAL_KEYS), each group in sorted order."""
+    losses = sorted((key for key in history_keys if key.startswith(TRAIN_LOSS)),
+                    key=lambda key: (key != TRAIN_LOSS, key))
     val = sorted(key for key in history_keys if key.startswith("val/"))[:MAX_VAL_KEYS]
-    return ((TRAIN_LOSS,) if TRAIN_LOSS in history_keys else ()) + tuple(val)
+    return (*losses, *val)
 
 
 def load_history(tracking_uri: str, run_ids: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:

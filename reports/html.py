@@ -17,7 +17,8 @@ from reports.table_model import Table
 from reports.trial_lists import failed_trials, missing_trials
 from reports.uri import redact_uri, run_url
 
-SECTIONS = (("overview", "Overview"), ("results", "Results per cell"), ("intervals", "Confidence intervals"),
+SECTIONS = (("overview", "Overview"), ("recipe", "Shared training recipe"), ("results", "Results per cell"),
+            ("roles", "Student and teacher"), ("intervals", "Confidence intervals"),
             ("comparisons", "Differences to the baseline"), ("effects", "Effects of the factors"),
             ("clip-bootstrap", "Bootstrap over clips"), ("figures", "Figures"), ("trials", "Failed and missing trials"),
             ("runs", "Runs"), ("cost", "Time and energy"), ("provenance", "Provenance"), ("notes", "Notes"))
@@ -51,6 +52,7 @@ class HtmlContent:
     facts: Sequence[tuple[str, str]]
     section_notes: dict[str, str] = field(default_factory=dict)  # shown in a section that has no table
     section_lists: dict[str, Sequence[str]] = field(default_factory=dict)  # bullet lists above a section's tables
+    section_texts: dict[str, Sequence[str]] = field(default_factory=dict)  # paragraphs above a section's tables
 
 
 def cell_anchor(runs: StudyRuns, cell: str) -> str:
@@ -66,12 +68,14 @@ def render_html(runs: StudyRuns, content: HtmlContent) -> str:
              f"<title>Study report: {escape(runs.study)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
              f"<h1>Study report: {escape(runs.study)}</h1>", _nav(tuned)]
     parts.append(_section("overview", [_facts(content.facts, runs)]))
-    sections = ["results", "intervals", "comparisons", "effects", "clip-bootstrap"] + (["tuning"] if tuned else [])
+    sections = (["recipe", "results", "roles", "intervals", "comparisons", "effects", "clip-bootstrap"]
+                + (["tuning"] if tuned else []))
     for section in sections:
         tables = content.tables.get(section, ())
+        texts = [f"<p>{escape(text)}</p>" for text in content.section_texts.get(section, ())]
         empty = escape(content.section_notes.get(section, "Nothing to show."))
-        body = [_table(table) for table in tables] or [f'<p class="note">{empty}</p>']
-        parts.append(_section(section, body))
+        body = [_table(table) for table in tables] or ([] if texts else [f'<p class="note">{empty}</p>'])
+        parts.append(_section(section, texts + body))
     parts.append(_section("figures", [_figure(figure) for figure in content.figures]))
     parts.append(_section("trials", _trial_lists(runs)))
     parts.append(_section("runs", [_runs_table(runs, content.ui_base)]))

@@ -28,11 +28,15 @@ from reports.records import (  # re-exported: the statuses are part of this modu
     TAG_KIND,
     TAG_PLANNED,
     Wanted,
+    role_metric_keys,
 )
+from reports.recipe import RECIPE_PARAMS
 from reports.trial_frame import (
     PER_CLASS_COLUMNS,
     RUN_COLUMNS,
+    metrics_frame,
     one_run_per_trial,
+    param_texts,
     params_frame,
     parse_cell,
     per_class_frame,
@@ -85,7 +89,9 @@ class StudyRuns:
     columns run_id, cell, seed, status, metric, label, value (empty when no trial logs per-class metrics).
     `params` holds the factors that are config fields, typed back through the schema, one row per row of `runs`
     (same index); `level_values` maps {factor: {level text: typed value}}. `history_keys` are the per-epoch
-    metric keys (`train/*`, `val/*`) seen on any trial. `objective` and `objective_mode` come from the
+    metric keys (`train/*`, `val/*`) seen on any trial. `recipe` holds the params of `recipe.RECIPE_PARAMS` as
+    logged (text, None where absent) and `roles` the `student/<metric>`, `teacher/<metric>` and `best_epoch`
+    values (NaN where absent), both one row per row of `runs`. `objective` and `objective_mode` come from the
     parent's `sedstudy.objective` tag (else the first metric, "max"); metrics other than the objective count as
     higher-is-better.
     """
@@ -108,6 +114,8 @@ class StudyRuns:
     objective_mode: str = "max"
     loaded_from: str = ""  # "sql", "api", or either with " (cache)": how the trial table was read
     provenance: pd.DataFrame | None = None  # reports.provenance.provenance_frame: per kept run
+    recipe: pd.DataFrame = field(default_factory=pd.DataFrame)
+    roles: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __post_init__(self) -> None:
         if not self.objective and self.metrics:
@@ -173,7 +181,8 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
     objective, objective_mode = _objective(parent, metrics)
     planned = _planned_trials(client, parent)
 
-    wanted = Wanted.for_study(factors, metrics, [factor for factor in factors if is_config_leaf(factor)])
+    factor_params = [factor for factor in factors if is_config_leaf(factor)]
+    wanted = Wanted.for_study(factors, metrics, list(dict.fromkeys([*factor_params, *RECIPE_PARAMS])))
     fetched, source = fetch_trials(client, tracking_uri, study, experiment.experiment_id, parent, wanted,
                                    page_size=page_size, cache_dir=cache_dir, method=method)
     frame = trial_frame(fetched.records, study, factors, metrics)
@@ -184,7 +193,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
     frame = (frame.assign(_order=frame["cell"].map(order))
              .sort_values(["_order", "seed", "run_id"], kind="stable")
              .drop(columns=["_order", "_start"]).reset_index(drop=True))
-    params = params_frame(fetched.records, frame, wanted.params)
+    params = params_frame(fetched.records, frame, factor_params)
     logger.info("study %r: %d trial runs under parent run %s (%d planned), read via %s", study, len(frame),
                 parent.info.run_id, len(planned), source)
     return StudyRuns(study=study, tracking_uri=tracking_uri, experiment_id=experiment.experiment_id,
@@ -192,7 +201,9 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
                      planned=planned, cells=cells, runs=frame, per_class=per_class_frame(fetched.records, frame),
                      params=params, level_values=level_values(params, frame, factors),
                      history_keys=fetched.history_keys, objective=objective, objective_mode=objective_mode,
-                     loaded_from=source, provenance=provenance_frame(fetched.records, frame))
+                     loaded_from=source, provenance=provenance_frame(fetched.records, frame),
+                     recipe=param_texts(fetched.records, frame, RECIPE_PARAMS),
+                     roles=metrics_frame(fetched.records, frame, role_metric_keys(metrics)))
 
 
 def list_studies(tracking_uri: str) -> list[str]:

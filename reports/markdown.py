@@ -1,11 +1,12 @@
-"""The report's Markdown page: study facts, the results table, statistics, figure links, trial lists, notes."""
+"""The report's Markdown page: facts, shared recipe, results, student and teacher, statistics, figures, trials."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reports.analysis import StudyAnalysis
 from reports.figure_set import FigureResult
 from reports.load import StudyRuns
+from reports.model_roles import reported_model
 from reports.table_model import Table
 from reports.table_render import to_markdown
 from reports.tables import markdown_table
@@ -16,8 +17,13 @@ MAX_LISTED_TRIALS = 50
 
 
 def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[str, Table],
-                    figures: Sequence[FigureResult], notes: Sequence[str], provenance: Sequence[str] = ()) -> str:
-    """The Markdown text (ends with one newline); figures are linked by file name, relative to the page."""
+                    figures: Sequence[FigureResult], notes: Sequence[str], provenance: Sequence[str] = (),
+                    texts: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The Markdown text (ends with one newline); figures are linked by file name, relative to the page.
+
+    `texts`: paragraphs shown at the top of a section, by key ("results", "roles").
+    """
+    texts = texts or {}
     summary = analysis.summary
     totals = {column: int(summary[column].sum()) for column in
               ("n_planned", "n_finished", "n_failed", "n_running", "n_missing")}
@@ -35,10 +41,16 @@ def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[st
         f"- Baseline cell: `{runs.baseline_cell}`",
         f"- Factors: {factors}",
         f"- Objective: `{runs.objective}` ({runs.objective_mode})",
+        f"- Reported model: {reported_model(runs)} (`evaluation.report_model`; both models under Student and teacher)",
         f"- Trials: {counts}",
         "",
+    ]
+    if "recipe" in tables:
+        lines += ["## Shared training recipe", "", to_markdown(tables["recipe"]), ""]
+    lines += [
         "## Results per cell",
         "",
+        *(line for text in texts.get("results", ()) for line in (text, "")),
         ("Mean ± sd over seeds (sd with ddof=1) of the finished trials; n = finished trials. "
          "The first row is the baseline cell. The paper's version (best in bold, † = differs from the baseline) "
          "is in `paper_table.tex` and the HTML page."),
@@ -46,6 +58,10 @@ def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[st
         markdown_table(summary, runs.metrics),
         "",
     ]
+    if "roles" in tables or texts.get("roles"):
+        lines += ["## Student and teacher", "", *(line for text in texts.get("roles", ()) for line in (text, ""))]
+        if "roles" in tables:
+            lines += [to_markdown(tables["roles"]), ""]
     for key, title in (("intervals", "Confidence intervals"), ("comparisons", "Differences to the baseline"),
                        ("effects", "Effects of the factors"), ("clip_bootstrap", "Bootstrap over clips"),
                        ("tuning", "Tuning inside cells")):

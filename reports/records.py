@@ -19,6 +19,9 @@ PROVENANCE_TAGS = ("sedstudy.code.commit", "sedstudy.code.dirty", "sedstudy.data
 COST_METRICS = ("cost/wall_s", "cost/gpu_hours", "cost/energy_kwh", "cost/energy_measured",
                 "cost/cpu_energy_measured", "cost/attempts")
 
+ROLES = ("student", "teacher")  # the mean-teacher pair; each logs `<role>/<metric>` at the best epoch
+BEST_EPOCH = "best_epoch"  # the best epoch's index (from 0), logged with the final metrics
+
 FINISHED = "FINISHED"
 FAILED_STATUSES = frozenset({"FAILED", "KILLED"})
 RUNNING_STATUSES = frozenset({"RUNNING", "SCHEDULED"})
@@ -52,7 +55,8 @@ class Wanted:
     def for_study(cls, factors: Sequence[str], metrics: Sequence[str], params: Sequence[str]) -> Wanted:
         tags = (TAG_KIND, TAG_CELL, TAG_SEED, TAG_FAILURE, *(TAG_FACTOR_PREFIX + factor for factor in factors),
                 *PROVENANCE_TAGS)
-        return cls(tags=tags, metrics=(*metrics, *(m for m in COST_METRICS if m not in metrics)),
+        extra = [*COST_METRICS, *role_metric_keys(metrics)]
+        return cls(tags=tags, metrics=(*metrics, *(m for m in dict.fromkeys(extra) if m not in metrics)),
                    params=tuple(params))
 
     def wants_metric(self, key: str) -> bool:
@@ -61,6 +65,11 @@ class Wanted:
             return True
         head, sep, label = key.partition(CLASS_INFIX)
         return bool(sep) and bool(label) and head in self.metrics
+
+
+def role_metric_keys(metrics: Sequence[str]) -> tuple[str, ...]:
+    """`student/<m>` and `teacher/<m>` of every study metric, then `best_epoch`."""
+    return (*(f"{role}/{metric}" for metric in metrics for role in ROLES), BEST_EPOCH)
 
 
 @dataclass(frozen=True)

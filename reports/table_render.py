@@ -19,8 +19,8 @@ def to_markdown(table: Table) -> str:
     lines = ["| " + " | ".join(cell(h) for h in table.header) + " |",
              "| " + " | ".join(_MD_ALIGN[a] for a in table.align) + " |"]
     lines += ["| " + " | ".join(cell(c.text, c.bold) for c in row) + " |" for row in table.rows]
-    if table.notes:
-        lines += ["", *table.notes]
+    for note in table.notes:  # one paragraph each
+        lines += ["", note]
     return "\n".join(lines)
 
 

@@ -115,10 +115,21 @@ def per_class_frame(records: Sequence[TrialRecord], frame: pd.DataFrame) -> pd.D
 
 def params_frame(records: Sequence[TrialRecord], frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Typed params (`keys`) of the kept runs, aligned with `frame` (same index)."""
+    return typed_params(param_texts(records, frame, keys), keys)
+
+
+def param_texts(records: Sequence[TrialRecord], frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Params (`keys`) of the kept runs as logged (text; None where a run lacks one), aligned with `frame`."""
     by_run = {record.run_id: record.params for record in records}
-    text = pd.DataFrame([{key: by_run.get(run_id, {}).get(key) for key in keys} for run_id in frame["run_id"]],
+    return pd.DataFrame([{key: by_run.get(run_id, {}).get(key) for key in keys} for run_id in frame["run_id"]],
                         index=frame.index, columns=list(keys), dtype=object)
-    return typed_params(text, keys)
+
+
+def metrics_frame(records: Sequence[TrialRecord], frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Latest values of metric `keys` of the kept runs (NaN where absent), aligned with `frame`."""
+    by_run = {record.run_id: record.metrics for record in records}
+    return pd.DataFrame([[by_run.get(run_id, {}).get(key, math.nan) for key in keys] for run_id in frame["run_id"]],
+                        index=frame.index, columns=list(keys), dtype="float64")
 
 
 def one_run_per_trial(frame: pd.DataFrame, study: str) -> pd.DataFrame:

@@ -42,6 +42,16 @@ FAILED = (CELL_B, 2)
 MISSING = (CELL_C, 0)
 NO_COLLAR = (CELL_D, 2)
 LAST_EPOCH = 9
+STEPS_PER_EPOCH = 66  # 10 epochs: 660 steps, fewer than the EMA's horizon of 1 / (1 - 0.999) = 1000 steps
+TEACHER_SHARE = 0.2  # quickstart's teacher scores a fifth of its student: nearly untrained
+# the shared recipe every fabricated trial logs (param texts as studies/ logs them)
+RECIPE = {"preset": "quick", "training.optimizer.lr": "0.001", "data.batch.synthetic_train": "6",
+          "data.batch.strong_train": "3", "data.batch.weak_train": "6", "data.batch.unlabelled_train": "6",
+          "data.clip_seconds": "5.0", "data.root": "data/synth/demo",
+          "evaluation.selection_split": "synthetic_validation",
+          "evaluation.selection_metric": "intersection_f1", "evaluation.test_split": "validation",
+          "evaluation.report_model": "student", "training.ema_decay": "0.999",
+          "training.steps_per_epoch": str(STEPS_PER_EPOCH)}
 
 
 def psds1(cell: str, seed: int) -> float:
@@ -104,10 +114,12 @@ def write_trial(client: MlflowClient, experiment_id: str, parent_id: str, study:
     tags.update({f"sedstudy.factor.{factor}": level for factor, level in levels.items()})
     run_id = client.create_run(experiment_id, start_time=start_time, tags=tags).info.run_id
     params = [Param(factor, level) for factor, level in levels.items()]
-    params += [Param("training.seed", str(seed)), Param("training.epochs", str(LAST_EPOCH + 1))]
+    params += [Param("seed", str(seed)), Param("training.epochs", str(LAST_EPOCH + 1))]
+    params += [Param(key, value) for key, value in RECIPE.items() if key not in levels]
     epochs = LAST_EPOCH + 1 if status == "FINISHED" else 3
-    metrics = [Metric("train/loss", 1.0 / (epoch + 1) + 0.01 * seed, start_time + epoch, epoch)
-               for epoch in range(epochs)]
+    metrics = [Metric(f"train/{name}", share / (epoch + 1) + 0.01 * seed, start_time + epoch, epoch)
+               for epoch in range(epochs)
+               for name, share in (("loss", 1.0), ("loss_strong", 0.5), ("loss_weak", 0.3), ("loss_consistency", 0.2))]
     metrics += [Metric("val/synthetic_validation/intersection_f1", 0.05 * epoch, start_time + epoch, epoch)
                 for epoch in range(epochs)]
     metrics += [Metric(key, value, start_time + LAST_EPOCH, LAST_EPOCH) for key, value in final.items()]
@@ -131,6 +143,9 @@ def _trial(client: MlflowClient, experiment_id: str, parent_id: str, study: str,
     final = {"psds1": value, "psds2": value + 0.30, "collar_f1": value + 0.10, "intersection_f1": value + 0.2}
     if (cell, seed) == NO_COLLAR:
         del final["collar_f1"]
+    final.update({f"student/{key}": v for key, v in list(final.items())})
+    final.update({f"teacher/{key}": TEACHER_SHARE * v for key, v in list(final.items()) if "/" not in key})
+    final["best_epoch"] = float(LAST_EPOCH - seed)
     return write_trial(client, experiment_id, parent_id, study, cell=cell, levels=levels, seed=seed,
                        start_time=start_time, status="FINISHED", final=final)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -104,6 +105,14 @@ def test_ragged_report_shows_failed_and_missing_cells(ragged_report) -> None:
     text = ragged_report.markdown.read_text(encoding="utf-8")
     assert "| max | 0.5 | 0 | – | – | – | 4 / 0 | 0 | no finished runs |" in text.splitlines()
     assert "## Bootstrap over clips" in text
+    compared = ("Compared cells: model.pooling=attention|training.mixup.probability=0.0; "
+                "model.pooling=max|training.mixup.probability=0.0; model.pooling=mean|training.mixup.probability=0.0; "
+                "model.pooling=mean|training.mixup.probability=0.5; model.pooling=max|training.mixup.probability=0.5, "
+                "each against the baseline model.pooling=attention|training.mixup.probability=0.5. Chosen as the 5 "
+                "cells other than the baseline with the highest mean psds1 over seeds (cells without a finished run "
+                "last), the cells of the PSD-ROC and learning-curve figures; every cell of the study is compared.")
+    assert compared in text.splitlines()
+    assert f'<p class="note">{html.escape(compared)}</p>' in ragged_report.html.read_text(encoding="utf-8")
     clip = pd.read_csv(ragged_report.out_dir / "clip_bootstrap.csv")
     attention = clip[clip["cell"] == "model.pooling=attention|training.mixup.probability=0.0"].iloc[0]
     assert attention["n_pairs"] == 3 and attention["n_clips"] == 4
@@ -157,3 +166,31 @@ def test_reports_reads_the_store_only() -> None:
                           if any(name == bad or name.startswith(bad + ".") for bad in forbidden)]
     assert len(list(REPORTS_DIR.glob("*.py"))) >= 6
     assert offenders == []
+
+
+def test_report_shows_the_shared_recipe_and_both_models(built: tuple[ReportPaths, ReportPaths]) -> None:
+    text = built[0].markdown.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines.index("## Shared training recipe") < lines.index("## Results per cell") \
+        < lines.index("## Student and teacher") < lines.index("## Confidence intervals")
+    for row in ("| preset | quick | preset |", "| epochs | 10 | training.epochs |",
+                "| learning rate | 0.001 | training.optimizer.lr |", "| clip length (s) | 5.0 | data.clip_seconds |",
+                "| batch: real strong clips | 3 | data.batch.strong_train |",
+                "| data root | data/synth/demo | data.root |",
+                "| model selection: metric (best epoch) | intersection_f1 | evaluation.selection_metric |",
+                "| reported model | student | evaluation.report_model |", "| seeds (per cell) | 0, 1, 2 | seed |"):
+        assert row in lines
+    assert "- Reported model: student (`evaluation.report_model`; both models under Student and teacher)" in lines
+    assert lines[lines.index("## Results per cell") + 2].startswith(
+        "The tables report the student model (evaluation.report_model) of the mean-teacher pair, at its best epoch "
+        "by intersection_f1 on synthetic_validation, scored on validation")
+    assert ("The teacher is nearly untrained (it scores far below the student and its EMA has seen fewer steps than "
+            "it averages over): its mean psds1 is 0.075 against the student's 0.375 (20% of it) over 10 "
+            "finished trials. Its EMA (decay 0.999) averages the student's weights over about 1,000 steps; it has "
+            "seen 660 steps, fewer than that") in text
+    assert ("| model.pooling=attention\\|training.mixup.probability=0.5 | 3 | 0.450 ± 0.020 | 0.090 ± 0.004 | "
+            "0.750 ± 0.020 | 0.150 ± 0.004 | 0.550 ± 0.020 | 0.110 ± 0.004 | 10 9 8 |") in lines
+    page = built[0].html.read_text(encoding="utf-8")
+    assert '<section id="recipe">' in page and '<table data-table="recipe">' in page
+    assert '<table data-table="roles">' in page and "<p>The teacher is nearly untrained" in page
+    assert "<dt>Reported model</dt><dd>student</dd>" in page

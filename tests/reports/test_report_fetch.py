@@ -21,7 +21,10 @@ def test_sql_and_api_paths_read_the_same(store, study: str) -> None:
     pd.testing.assert_frame_equal(sql.runs, api.runs)
     pd.testing.assert_frame_equal(sql.per_class, api.per_class)
     pd.testing.assert_frame_equal(sql.params, api.params)
-    assert sql.history_keys == api.history_keys == ("train/loss", "val/synthetic_validation/intersection_f1")
+    pd.testing.assert_frame_equal(sql.recipe, api.recipe)
+    pd.testing.assert_frame_equal(sql.roles, api.roles)
+    assert sql.history_keys == api.history_keys == ("train/loss", "train/loss_consistency", "train/loss_strong",
+                                                     "train/loss_weak", "val/synthetic_validation/intersection_f1")
     assert (sql.cells, sql.factors, sql.metrics) == (api.cells, api.factors, api.metrics)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -7,14 +9,23 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 import reports.history as history_module
 from reports.artifacts import load_psd_roc
-from reports.fig_per_class import per_class_means, save_per_class
+from reports.fig_learning import curve_frame
+from reports.fig_per_class import (
+    COLUMN_INCHES,
+    ROW_INCHES,
+    annotation_fits,
+    per_class_means,
+    save_heat_map,
+    save_per_class,
+)
 from reports.fig_psd_roc import mean_curve, save_psd_roc
 from reports.history import learning_keys, load_history
 from reports.load import load_study
-from reports.style import save_figure
+from reports.style import FIGURE_DPI, save_figure
 
 from .conftest import RAGGED_LABELS, ragged_cell
 
@@ -90,12 +101,18 @@ def test_mean_curve_is_a_step_function() -> None:
 
 def test_learning_history(store, monkeypatch: pytest.MonkeyPatch) -> None:
     runs = load_study(store.uri, "ragged")
-    assert learning_keys(runs.history_keys) == ("train/loss", "val/synthetic_validation/intersection_f1")
-    assert learning_keys(("val/b/x", "val/a/y", "val/c/z", "train/other")) == ("val/a/y", "val/b/x")
+    assert learning_keys(runs.history_keys) == ("train/loss", "train/loss_consistency", "train/loss_strong",
+                                                "train/loss_weak", "val/synthetic_validation/intersection_f1")
+    assert learning_keys(("val/b/x", "val/a/y", "val/c/z", "train/other")) == ("val/a/y", "val/b/x", "val/c/z")
+    assert learning_keys(("train/loss_weak", "train/consistency_weight", "train/loss", "train/loss_consistency",
+                          "cache/served", "val/v/psds1")) == (
+        "train/loss", "train/loss_consistency", "train/loss_weak", "val/v/psds1")
     ids = list(runs.runs["run_id"][:2])
     sql = load_history(store.uri, ids, ["train/loss"])
     assert list(sql.columns) == ["run_id", "key", "step", "value"] and len(sql) == 20
     assert sql.groupby("run_id")["step"].apply(list).tolist() == [list(range(10))] * 2
+    drawn = curve_frame(sql, dict.fromkeys(ids, "cell"), {"cell": "cell"}, ("train/loss",))
+    assert sorted(set(drawn["epoch"])) == list(range(1, 11))  # as the terminal counts: epoch 1/10 .. 10/10
     monkeypatch.setattr(history_module, "is_sql_uri", lambda uri: False)  # the MLflow client path
     pd.testing.assert_frame_equal(load_history(store.uri, ids, ["train/loss"]), sql)
 
@@ -106,3 +123,27 @@ def test_save_figure_checks_formats(tmp_path: Path) -> None:
     svg = save_figure(Figure(figsize=(1, 1)), tmp_path / "x", formats=("svg",))[0]
     again = save_figure(Figure(figsize=(1, 1)), tmp_path / "y", formats=("svg",))[0]
     assert svg.read_bytes() == again.read_bytes()
+
+
+def test_heat_map_grows_with_its_cells_without_layout_warnings(tmp_path: Path) -> None:
+    classes = 10
+    labels = [f"Class_with_a_long_name_{k}" for k in range(classes)]
+    counts = (1, 5, 40, 100)
+    sizes = []
+    for n in counts:
+        cells = [f"model.pooling=p{i}|training.mixup.probability=0.{i % 10}" for i in range(n)]
+        names = {cell: f"pooling{i} / 0.{i % 10}" for i, cell in enumerate(cells)}
+        rng = np.random.default_rng(n)
+        means = {metric: pd.DataFrame(rng.uniform(0, 1, (n, classes)), index=cells, columns=labels)
+                 for metric in ("psds1", "psds2")}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # constrained_layout "collapsed" and every other layout warning
+            png = save_heat_map(means, names, tmp_path / f"heat_{n}.png", formats=("png",))[0]
+        with Image.open(png) as image:
+            sizes.append((image.size[0] / FIGURE_DPI, image.size[1] / FIGURE_DPI))
+    heights = [height for _, height in sizes]
+    assert all(low < high for low, high in itertools.pairwise(heights))
+    for (n, low), (m, high) in itertools.pairwise(list(zip(counts, heights))[1:]):
+        assert high - low == pytest.approx(ROW_INCHES * (m - n), abs=0.02)  # every row keeps its height
+    assert all(width >= 2 * COLUMN_INCHES * classes for width, _ in sizes)  # two panels, no squeezed columns
+    assert annotation_fits(classes)
