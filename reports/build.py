@@ -17,6 +17,7 @@ from reports.clip_section import (
     clip_bootstrap,
     compared_cells_note,
 )
+from reports.display import relabel
 from reports.fig_per_class import MAX_ROWS
 from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
 from reports.html import HtmlContent, cell_anchor, render_html
@@ -136,7 +137,7 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     _text(paths.markdown, render_markdown(runs, analysis, tables=tables, figures=figures, notes=notes,
                                           provenance=shared_provenance, texts=texts))
     facts = [("Parent run", runs.parent_run_id), ("Baseline cell", runs.baseline_cell),
-             ("Factors", ", ".join(runs.factors) or "none"), ("Metrics", ", ".join(runs.metrics)),
+             ("Factors", ", ".join(_factor_text(runs, factor) for factor in runs.factors) or "none"), ("Metrics", ", ".join(runs.metrics)),
              ("Objective", f"{runs.objective} ({runs.objective_mode})"), ("Reported model", reported_model(runs)),
              ("Trials", _counts(analysis.summary))]
     html_tables = {"recipe": [tables["recipe"]], "results": [tables["paper"]],
@@ -173,7 +174,7 @@ def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap, comp
     }
     if not clips.table.empty:
         tables["clip_bootstrap"] = _clip_table(clips.table, link, compared)
-    return tables
+    return {name: relabel(table, runs.display, runs.factors) for name, table in tables.items()}
 
 
 def _clip_table(table: pd.DataFrame, link: Callable[[str], str], compared: str) -> Table:
@@ -189,6 +190,12 @@ def _clip_table(table: pd.DataFrame, link: Callable[[str], str], compared: str) 
         "cell", "statistic", "pairs", "clips", "Δ vs baseline [95 % CI]", "p", "note"),
         align=("l", "l", "r", "r", "c", "r", "l"),
         rows=tuple(rows), notes=(compared, CLIP_NOTE))
+
+
+def _factor_text(runs: StudyRuns, factor: str) -> str:
+    """`pooling (model.pooling)`: the display name with the recorded field, or the field alone."""
+    shown = runs.display.factor(factor)
+    return factor if shown == factor else f"{shown} ({factor})"
 
 
 def _seeds(runs: StudyRuns) -> list[int]:

@@ -43,9 +43,11 @@ def save_interactions(runs: StudyRuns, path: str | Path, *, metric: str | None =
                 sns.pointplot(data=_categorical(data, a, b, a_levels, b_levels), x=a, y=metric, hue=b,
                               order=a_levels, hue_order=b_levels, errorbar=t_ci95, dodge=0.25, capsize=0.1,
                               markersize=4, linewidth=1.1, palette=PALETTE, ax=ax)
-                ax.legend(title=b, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-            set_category_ticks(ax, a_levels, PANEL_SIZE[0])
-            ax.set_xlabel(a)
+                handles, labels = ax.get_legend_handles_labels()
+                ax.legend(handles, [runs.display.level(b, label) for label in labels], title=runs.display.factor(b),
+                          loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+            set_category_ticks(ax, [runs.display.level(a, level) for level in a_levels], PANEL_SIZE[0])
+            ax.set_xlabel(runs.display.factor(a))
             ax.set_ylabel(metric)
         for k in range(len(pairs), rows * columns):
             axes[k // columns][k % columns].set_visible(False)

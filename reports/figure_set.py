@@ -100,8 +100,8 @@ def write_figures(runs: StudyRuns, out: Path, *, shown: Sequence[str], heat_cell
 
 
 def short_label(runs: StudyRuns, cell: str) -> str:
-    """A cell by its levels only (`attention / 0.5`), the baseline marked."""
-    text = " / ".join(runs.cell_levels[cell].values()) or cell
+    """A cell by its display levels only (`attention / 0.5`), the baseline marked."""
+    text = " / ".join(runs.display.level(factor, level) for factor, level in runs.cell_levels[cell].items()) or cell
     return f"{text} (baseline)" if cell == runs.baseline_cell else text
 
 

@@ -9,6 +9,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from reports.display import DisplayNames
 from reports.intervals import t_interval
 from reports.load import FINISHED, StudyRuns
 from reports.style import (
@@ -57,11 +58,13 @@ def _draw(runs: StudyRuns) -> Figure:
     axes = figure.subplots(len(runs.metrics), len(columns), squeeze=False, sharey="row")
     for i, metric in enumerate(runs.metrics):
         for j, (factor, levels) in enumerate(columns.items()):
-            _panel(axes[i][j], finished[[factor, metric]].dropna(), factor, metric, levels, dots=trials_drawn(runs))
+            _panel(axes[i][j], finished[[factor, metric]].dropna(), factor, metric, levels, dots=trials_drawn(runs),
+                   names=runs.display)
     return figure
 
 
-def _panel(ax: Axes, data: pd.DataFrame, factor: str, metric: str, levels: list[str], *, dots: bool) -> None:
+def _panel(ax: Axes, data: pd.DataFrame, factor: str, metric: str, levels: list[str], *, dots: bool,
+           names: DisplayNames) -> None:
     counts = data[factor].value_counts()
     if data.empty:
         ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", transform=ax.transAxes, color=TRIAL_COLOR)
@@ -71,9 +74,10 @@ def _panel(ax: Axes, data: pd.DataFrame, factor: str, metric: str, levels: list[
             ax.scatter(positions - TRIAL_OFFSET, data[metric], s=9, color=TRIAL_COLOR, linewidths=0, zorder=1)
         sns.pointplot(data=data, x=factor, y=metric, order=levels, errorbar=t_ci95, color=POINT_COLOR,
                       capsize=0.15, markersize=5, linewidth=1.2, legend=False, ax=ax)
-    set_category_ticks(ax, [f"{level}\n(n={counts.get(level, 0)})" for level in levels], PANEL_SIZE[0])
+    set_category_ticks(ax, [f"{names.level(factor, level)}\n(n={counts.get(level, 0)})" for level in levels],
+                       PANEL_SIZE[0])
     ax.set_xlim(-0.5, len(levels) - 0.5)
-    ax.set_xlabel(factor)
+    ax.set_xlabel(names.factor(factor))
     ax.set_ylabel(metric)
 
 

@@ -15,6 +15,7 @@ from mlflow.entities import Run, ViewType
 from mlflow.tracking import MlflowClient
 
 from reports.artifacts import download
+from reports.display import DisplayNames, read_display
 from reports.errors import ReportError, StudyNotFoundError
 from reports.fetch_api import MAX_PAGE_SIZE, search_all
 from reports.fetch_sql import is_sql_uri
@@ -116,6 +117,7 @@ class StudyRuns:
     provenance: pd.DataFrame | None = None  # reports.provenance.provenance_frame: per kept run
     recipe: pd.DataFrame = field(default_factory=pd.DataFrame)
     roles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    display: DisplayNames = field(default_factory=DisplayNames)  # the study's short names (reports.display)
 
     def __post_init__(self) -> None:
         if not self.objective and self.metrics:
@@ -203,7 +205,8 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
                      history_keys=fetched.history_keys, objective=objective, objective_mode=objective_mode,
                      loaded_from=source, provenance=provenance_frame(fetched.records, frame),
                      recipe=param_texts(fetched.records, frame, RECIPE_PARAMS),
-                     roles=metrics_frame(fetched.records, frame, role_metric_keys(metrics)))
+                     roles=metrics_frame(fetched.records, frame, role_metric_keys(metrics)),
+                     display=read_display(client, parent))
 
 
 def list_studies(tracking_uri: str) -> list[str]:

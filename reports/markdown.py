@@ -31,14 +31,15 @@ def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[st
               f"{totals['n_missing']} missing")
     if totals["n_running"]:
         counts += f", {totals['n_running']} running"
-    factors = ", ".join(f"`{factor}`" for factor in runs.factors) or "none"
+    factors = ", ".join(f"{runs.display.factor(factor)} (`{factor}`)" if runs.display.factor(factor) != factor
+                        else f"`{factor}`" for factor in runs.factors) or "none"
     lines = [
         f"# Study report: {runs.study}",
         "",
         f"- Study: `{runs.study}`",
         f"- Tracking URI: `{redact_uri(runs.tracking_uri)}`",
         f"- Parent run: `{runs.parent_run_id}`",
-        f"- Baseline cell: `{runs.baseline_cell}`",
+        f"- Baseline cell: {runs.display.cell(runs.baseline_cell)} (`{runs.baseline_cell}`)",
         f"- Factors: {factors}",
         f"- Objective: `{runs.objective}` ({runs.objective_mode})",
         f"- Reported model: {reported_model(runs)} (`evaluation.report_model`; both models under Student and teacher)",
