@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import platform
 import shlex
 import sys
 import warnings
@@ -44,12 +45,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sed_core.config import load_config
-    from sed_core.training.reporter import LoggingReporter
-    from sed_core.training.trainer import fit
     from studies.definition import resolve_paths
 
     workdir = args.workdir.resolve()
-    config = resolve_paths(load_config(args.config, args.set), workdir)
+    config = resolve_paths(load_config(args.config, args.set), workdir)  # a bad file or --set fails before torch
+    from sed_core.training.reporter import LoggingReporter
+    from sed_core.training.trainer import fit
+
     if not config.output_dir.is_absolute():
         config = config.model_copy(update={"output_dir": workdir / config.output_dir})
     result = fit(config, LoggingReporter(), resume=not args.restart, embedding_cache_dir=workdir / "embedding_cache")
@@ -60,9 +62,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from studies.definition import load_study
+
+    study = load_study(args.study, workdir=args.workdir.resolve())  # the YAML is checked before torch is imported
     from studies.launcher import check_study
 
-    study = load_study(args.study, workdir=args.workdir.resolve())
     check_study(study)
     from studies.tuning import describe_tuning
 
@@ -77,11 +80,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from studies.definition import load_study
-    from studies.launcher import check_study
 
     workdir = args.workdir.resolve()
     if args.dry_run:
-        study = load_study(args.study, workdir=workdir)
+        study = load_study(args.study, workdir=workdir)  # the YAML is checked before torch is imported
+        from studies.launcher import check_study
+
         check_study(study)
         print_dry_run(study)
         return 0
@@ -104,6 +108,9 @@ def _launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish an interrupted study: the same launch, from its YAML or from what its parent run recorded."""
+    from studies.study_ref import study_name
+
+    study_name(args.study)  # a missing or nameless study YAML fails before MLflow is imported
     from studies.resume import resume_plan
 
     plan = resume_plan(args.study, workdir=args.workdir.resolve(), tracking_uri=args.tracking_uri)
@@ -113,11 +120,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from studies.study_ref import study_name
+
+    study = study_name(args.study)  # a missing or nameless study YAML fails before MLflow is imported
     from studies.status import format_status, study_status
     from studies.tracking import default_tracking_uri
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
-    status = study_status(tracking_uri, args.study)
+    status = study_status(tracking_uri, study)
     if args.json:
         print(json.dumps({"study": status.study, "status": status.parent_status, "totals": status.totals,
                           "best": status.best, "cells": [vars(c) for c in status.cells], "tuning": status.tuning,
@@ -184,11 +194,14 @@ def _report(study: str, tracking_uri: str, out: Path, *, clip_metric: str = "aut
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from studies.study_ref import study_name
+
+    study = study_name(args.study)
     from studies.tracking import default_tracking_uri
 
     workdir = args.workdir.resolve()
     tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
-    _report(args.study, tracking_uri, args.out or workdir / "reports" / args.study, clip_metric=args.clip_metric,
+    _report(study, tracking_uri, args.out or workdir / "reports" / study, clip_metric=args.clip_metric,
             clip_resamples=args.clip_resamples)
     return 0
 
@@ -206,15 +219,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_model_info(args: argparse.Namespace) -> int:
-    from sed_core.config import config_from_dict, load_config
-    from sed_core.config.loading import apply_overrides, parse_set_option
-    from sed_core.models.build import build_model
-    from sed_core.models.summary import model_summary
+    from sed_core.config import load_config
+    from sed_core.config.loading import config_with_overrides
 
     if args.config:
         config = load_config(args.config, args.set)
     else:
-        config = config_from_dict(apply_overrides({"preset": args.preset}, [parse_set_option(s) for s in args.set]))
+        config = config_with_overrides({"preset": args.preset}, args.set, source=f"--preset {args.preset}")
+    from sed_core.models.build import build_model
+    from sed_core.models.summary import model_summary
+
     info = {"preset": config.preset, **model_summary(build_model(config, device="meta"), config)}
     if args.json:
         print(json.dumps(info, indent=2))
@@ -242,6 +256,9 @@ def cmd_prepare_desed(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from studies.study_ref import study_name
+
+    target = study_name(args.target)
     from studies.reevaluate import RunEval, reevaluate
     from studies.tracking import default_tracking_uri
 
@@ -253,12 +270,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         note = "  (already evaluated; --force to redo)" if result.skipped else ""
         print(f"{result.cell} seed={result.seed}  {args.split}: {values}  [{result.run_id}]{note}", flush=True)
 
-    results = reevaluate(tracking_uri, args.target, args.split, data_root=args.data_root, force=args.force,
+    results = reevaluate(tracking_uri, target, args.split, data_root=args.data_root, force=args.force,
                          on_run=show)
     done = [r for r in results if not r.skipped]
     psds1 = [r.psds1 for r in done if r.psds1 is not None]
     mean = f"; mean psds1 {sum(psds1) / len(psds1):.4f}" if psds1 else ""
-    print(f"evaluated {len(done)} run(s) of {args.target} on {args.split}, skipped {len(results) - len(done)} "
+    print(f"evaluated {len(done)} run(s) of {target} on {args.split}, skipped {len(results) - len(done)} "
           f"already evaluated{mean}; metrics eval/{args.split}/* in {tracking_uri}")
     return 0
 
@@ -286,10 +303,22 @@ def _threshold(text: str) -> float:
     return value
 
 
+def version_text() -> str:
+    """``sedstudy 0.1.0 (Python 3.11.9)``: the installed package's version, without importing torch or Ray."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("sedstudy")
+    except PackageNotFoundError:
+        package = "unknown (not installed; run `pip install -e .`)"
+    return f"sedstudy {package} (Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sedstudy", description=__doc__.strip() + " Ablation studies of "
                                      "semi-supervised sound event detection on Ray Tune and MLflow.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synth", help="write a deterministic DESED-shaped synthetic dataset",
@@ -346,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="cells finished / running / failed / not started, and the best so far",
                        description="Print a study's progress from the tracking store: per cell the trials "
                                    "finished, running, failed and not started, and the best objective so far.")
-    p.add_argument("study", help="study name")
+    p.add_argument("study", help="study name, or the study YAML")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workdir>/mlflow.db)")
     p.add_argument("--json", action="store_true")
     _workdir_arg(p)
@@ -354,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="tables and figure of a study, from the tracking store alone",
                        description="Rebuild the study's report (Markdown table, CSV, seaborn figure) from MLflow.")
-    p.add_argument("study", help="study name")
+    p.add_argument("study", help="study name, or the study YAML")
     p.add_argument("--tracking-uri")
     p.add_argument("--out", type=Path, help="output folder (default: <workdir>/reports/<study>)")
     p.add_argument("--clip-metric", choices=("auto", "psds1", "psds2", "none"), default="auto",
@@ -405,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the split's frame scores, PSD-ROC curves and labels, and the tag "
                                    "sedstudy.eval.<split> to the same MLflow runs; their status is kept. Runs that "
                                    "already have the split's metrics are skipped unless --force.")
-    p.add_argument("target", metavar="RUN_OR_STUDY", help="study name or MLflow run id")
+    p.add_argument("target", metavar="RUN_OR_STUDY", help="study name, study YAML or MLflow run id")
     p.add_argument("--split", required=True, help="split with strong labels, e.g. validation, synthetic_validation")
     p.add_argument("--data-root", type=Path,
                    help="DESED-layout dataset that holds the split (default: each run's own data.root)")

@@ -12,11 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from search_spaces import Cell, FactorSpace, design_cells
-from search_spaces.factors import check_config_path
+from search_spaces.factors import check_config_path, level_text
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
 from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
-from sed_core.training.evaluate import METRIC_NAMES
+from sed_core.training.metric_names import METRIC_NAMES
 
 
 class _Spec(BaseModel):
@@ -259,6 +259,8 @@ def trial_identity(config: ExperimentConfig) -> str:
 def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     """Parse and validate a study YAML and every one of its trials' configs; no compute."""
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found; give the path of a study YAML (e.g. studies/quickstart.yaml)")
     raw = read_yaml_mapping(path)
     try:
         spec = StudySpec.model_validate(raw)
@@ -275,11 +277,39 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     trials = []
     for cell in cells:
         for seed in spec.seeds:
-            config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)], source=f"{path}: cell {cell.id}",
-                                  workdir=workdir)
+            try:
+                config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)],
+                                      source=f"{path}: cell {cell.id}", workdir=workdir)
+            except ConfigError as err:
+                raise blame(err, spec, space, cell, seed, source=str(path)) from None
             trials.append(Trial(cell, seed, config, trial_identity(config)))
     tuned = check_tuning(spec, space, cells, baseline, source=str(path)) if spec.tuning is not None else ()
     return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir)
+
+
+def blame(err: ConfigError, spec: StudySpec, space: FactorSpace, cell: Cell, seed: int, *,
+          source: str) -> ConfigError:
+    """A cell's config is invalid: name what makes it so. The ``experiment:`` block by itself
+    (``study.yaml: experiment.training.epochs: ...``), else one factor level laid over it
+    (``study.yaml: design.factors.training.epochs: level x: ...``), else the cell's combination of levels."""
+    try:
+        build_config(spec.experiment, [("seed", seed)], source=EXPERIMENT_MARK)
+    except ConfigError as own:
+        return ConfigError("\n".join(f"{source}: experiment.{line.removeprefix(EXPERIMENT_MARK + ': ')}"
+                                      if line.startswith(EXPERIMENT_MARK + ": ") else line
+                                      for line in str(own).splitlines()))
+    levels = dict(cell.levels)
+    for factor in space.factors:
+        level = levels[factor.name]
+        try:
+            build_config(spec.experiment, [*factor.overrides(level), ("seed", seed)],
+                         source=f"{source}: design.factors.{factor.name}: level {level_text(level)}")
+        except ConfigError as own:
+            return own
+    return err
+
+
+EXPERIMENT_MARK = "<experiment>"
 
 
 def build_config(experiment: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], *, source: str,

@@ -32,9 +32,12 @@ class StudyOutcome:
     sampled: int = 0  # tuning samples run by this launch
 
 
-def check_study(study: Study) -> None:
+def check_study(study: Study, *, require_checkpoints: bool = True) -> list[str]:
     """Everything that can be checked without training: every cell's model builds (on the meta device) and the
-    backbone checkpoints it starts from exist."""
+    backbone checkpoints it starts from exist. Errors name the study file and the cell. With
+    ``require_checkpoints=False`` (a dry run) a missing checkpoint is returned as a warning instead; a real run
+    always refuses it before any compute."""
+    warnings: list[str] = []
     seen: set[str] = set()
     for trial in study.trials:
         key = trial.cell.id
@@ -42,9 +45,15 @@ def check_study(study: Study) -> None:
             seen.add(key)
             try:
                 build_model(trial.config, device="meta")
+            except SedStudyError as err:
+                raise type(err)(f"{study.source}: cell {key}: {err}") from None
+            try:
                 pretrained_checkpoint(trial.config)
             except SedStudyError as err:
-                raise type(err)(f"cell {key}: {err}") from None
+                if require_checkpoints:
+                    raise type(err)(f"{study.source}: cell {key}: {err}") from None
+                warnings.append(f"cell {key}: {err}")
+    return warnings
 
 
 def ensure_data(study: Study) -> dict[tuple[Path, str], SplitData]:

@@ -44,6 +44,7 @@ from sed_core.training.mean_teacher import (
 )
 from sed_core.training.mixup import mixup
 from sed_core.training.reporter import NullReporter, Reporter
+from sed_core.training.required import required_splits  # noqa: F401  (re-exported: callers import it from here)
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def required_splits(config: ExperimentConfig) -> list[str]:
-    """The splits a run reads: its training sources, then the selection and test splits (no repeats)."""
-    names = [*config.data.batch.sources(), config.evaluation.selection_split, config.evaluation.test_split]
-    return list(dict.fromkeys(names))
 
 
 def make_datasets(config: ExperimentConfig, model: nn.Module) -> tuple[dict[str, ClipDataset], LabelEncoder]:
