@@ -86,8 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         study = load_study(args.study, workdir=workdir)  # the YAML is checked before torch is imported
         from studies.launcher import check_study
 
-        check_study(study)
-        print_dry_run(study)
+        # a dry run needs nothing downloaded: missing checkpoints are warnings here, a real run refuses them
+        print_dry_run(study, check_study(study, require_checkpoints=False))
         return 0
     return _launch(args.study, workdir, args.tracking_uri, args.address, args.storage, report=not args.no_report)
 
@@ -138,30 +138,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_dry_run(study) -> None:
+def print_dry_run(study, warnings: list[str] = ()) -> None:
     from studies.estimate import estimate_study
 
     epochs = sum(t.config.training.epochs for t in study.trials)
     print(f"study {study.name} ({study.spec.design.type}): {len(study.cells)} cells x {len(study.spec.seeds)} "
           f"seeds = {len(study.trials)} trials, {epochs} epochs in all; resources per trial "
           f"{study.spec.resources.model_dump(exclude_none=True)}")
+    for line in warnings:
+        print(f"warning: {line} (a dry run goes on; `sedstudy run` refuses this before any compute)")
     cost = estimate_study(study)
-    print(f"{'steps/trial':>12} {'TFLOP/step':>11} {'TFLOP/trial':>12}  cell (trials)")
+    for line in cost.warnings:
+        print(f"warning: {line}")
+    print(f"{'steps/trial':>12} {'TFLOP/step':>11} {'TFLOP/trial':>12} {'GPU-h/trial':>12} {'bound':>8}  cell (trials)")
     for row in cost.rows:
         steps = "?" if row["steps_per_trial"] is None else f"{row['steps_per_trial']:,}"
         per_trial = "?" if row["tflop_per_trial"] is None else f"{row['tflop_per_trial']:.3g}"
-        print(f"{steps:>12} {row['tflop_per_step']:>11.3g} {per_trial:>12}  {row['cell']} ({row['trials']})")
+        hours = "?" if row["hours_per_trial"] is None else f"{row['hours_per_trial']:.3g}"
+        bound = row["bound"] or "?"
+        print(f"{steps:>12} {row['tflop_per_step']:>11.3g} {per_trial:>12} {hours:>12} {bound:>8}  {row['cell']} "
+              f"({row['trials']})")
     if cost.gpu_hours is None:
         print("estimate: steps unknown until the data is in place (or set training.steps_per_epoch)")
     else:
-        measured = study.spec.resources.effective_tflops is not None
-        assumed = "" if measured else " (assumed; measure it and set resources.effective_tflops)"
-        print(f"estimate: {cost.total_tflop:.3g} TFLOP = {cost.gpu_hours:.3g} GPU-hours at "
-              f"{cost.effective_tflops:g} TFLOP/s per trial{assumed}")
-    from studies.tuning import describe_tuning
+        print(f"estimate: {cost.total_tflop:.3g} TFLOP, {cost.gpu_hours:.3g} GPU-hours; steps from "
+              f"{' and '.join(cost.size_sources) or 'training.steps_per_epoch'}; FLOPs counted on "
+              f"{cost.distinct_models} distinct model(s)")
+        for line in cost.assumptions:
+            print(f"  {line}")
+        if not study.spec.resources.gpu:
+            print("  this study's trials run on CPUs (resources.gpu: 0): the hours are what they would take on one "
+                  "GPU each, not their CPU time")
+    if study.spec.tuning is not None:  # studies.tuning imports MLflow
+        from studies.tuning import describe_tuning
 
-    for line in describe_tuning(study):
-        print(line)
+        for line in describe_tuning(study):
+            print(line)
     if cost.tuning_tflop is not None:
         if cost.tuning_gpu_hours is None:
             print("tuning budget: steps unknown until the data is in place (or set training.steps_per_epoch)")
