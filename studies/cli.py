@@ -8,7 +8,6 @@ import os
 import platform
 import shlex
 import sys
-import warnings
 from pathlib import Path
 
 from sed_core.config.presets import PRESETS
@@ -476,8 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # sed_scores_eval imports dcase_util, which imports the deprecated pkg_resources (setuptools<81 is pinned)
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from studies.quiet import quiet_third_party
+
+    quiet_third_party()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -17,6 +17,7 @@ from sed_core.training.trainer import required_splits
 from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 from studies.provenance import ProvenanceBook
+from studies.quiet import quiet_third_party
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # MLflow prints a "View run ... at: <url>" line whenever a run on a tracking server ends; ours say it once
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    quiet_third_party()
     import ray
 
     from studies.tracking import StudyTracker, default_tracking_uri
@@ -209,7 +211,8 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
             storage_path=storage_path,
             callbacks=[MLflowStudyCallback(tracker, by_id),
                        ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs,
-                                        mode=study.spec.objective.mode, study=study.name)],
+                                        mode=study.spec.objective.mode, study=study.name,
+                                        baseline=study.baseline.id)],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
             # the trainer keeps best_model.pt and last/ in the trial's output dir; Tune keeps one checkpoint

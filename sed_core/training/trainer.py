@@ -255,10 +255,14 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         sums: dict[str, float] = {}
         n = 0
+        step_done = getattr(self.reporter, "step_done", None)  # optional hook (reporter.StepReporter)
+        steps = len(self.sampler)
         for batch in self.loader:
             for k, v in self.train_step(batch).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
+            if step_done is not None:
+                step_done(self.epoch, n, steps)
         out = {f"train/{k}": v / max(n, 1) for k, v in sums.items()}
         if self.cache is not None:
             out |= {"cache/computed": float(self.cache.computed), "cache/served": float(self.cache.served)}
