@@ -195,7 +195,6 @@ def _program() -> str:
 def _report(study: str, tracking_uri: str, out: Path, *, clip_metric: str = "auto",
             clip_resamples: int | None = None) -> None:
     from reports.build import CLIP_RESAMPLES, build_report
-
     from studies.tracking import log_report
 
     paths = build_report(tracking_uri, study, out, clip_statistic=None if clip_metric == "none" else clip_metric,

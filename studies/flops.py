@@ -85,9 +85,8 @@ def clip_flops(config: ExperimentConfig) -> tuple[float, float]:
     with torch.no_grad():
         inputs = {name: torch.empty_like(x, device="meta") for name, x in model.inputs(torch.zeros(1, n)).items()}
     grus = count_grus_in_closed_form(model)
-    with FlopCounterMode(display=False) as forward:
-        with torch.no_grad():
-            model(inputs)
+    with FlopCounterMode(display=False) as forward, torch.no_grad():
+        model(inputs)
     inference = float(forward.get_total_flops()) + sum(g.flops for g in grus)
     for gru in grus:
         gru.flops = 0.0

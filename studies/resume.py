@@ -5,7 +5,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from sed_core.errors import SedStudyError
 from studies.study_ref import is_study_file, unknown_study
 from studies.tracking import KIND, default_tracking_uri, open_client

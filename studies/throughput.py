@@ -57,7 +57,8 @@ def describe(measured: bool, precisions: set[str], effective_tflops: float | Non
     if measured:
         compute = f"compute at the measured {effective_tflops:g} TFLOP/s per trial (resources.effective_tflops)"
     else:
-        compute = ("compute at an assumed " + ", ".join(f"{ASSUMED_TFLOPS[p]:g} TFLOP/s ({p})" for p in sorted(precisions))
-                   + " per trial; measure it and set resources.effective_tflops")
-    return [compute, f"data at {LOADER_CLIPS_PER_S:g} clips/s per loader process, from {LOADER_SOURCE}; a trial "
-                     f"takes the longer of the two"]
+        rates = ", ".join(f"{ASSUMED_TFLOPS[p]:g} TFLOP/s ({p})" for p in sorted(precisions))
+        compute = f"compute at an assumed {rates} per trial; measure it and set resources.effective_tflops"
+    data = (f"data at {LOADER_CLIPS_PER_S:g} clips/s per loader process, from {LOADER_SOURCE}; a trial takes the "
+            f"longer of the two")
+    return [compute, data]

@@ -13,10 +13,9 @@ from ray import tune
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
 from studies.cost import TrialCost
+from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config
 from studies.provenance import environment
 from studies.step_progress import StepProgressWriter
-from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config
-
 
 NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
 ENVIRONMENT_KEY = "sedstudy_environment"  # JSON of the machine and packages, with an attempt's first report

@@ -21,8 +21,8 @@ from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
-from sed_core.models.output import SEDOutput
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
+from sed_core.models.output import SEDOutput
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.training.checkpoint import load_training_state, save_file, save_training_state
 from sed_core.training.device import (
@@ -44,7 +44,7 @@ from sed_core.training.mean_teacher import (
 )
 from sed_core.training.mixup import mixup
 from sed_core.training.reporter import NullReporter, Reporter
-from sed_core.training.required import required_splits  # noqa: F401  (re-exported: callers import it from here)
+from sed_core.training.required import required_splits
 
 logger = logging.getLogger(__name__)
 

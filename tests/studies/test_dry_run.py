@@ -21,11 +21,11 @@ def test_paper_main_dry_run_without_checkpoints_or_data(tmp_path: Path, capsys: 
     assert main(["run", "--dry-run", str(REPO / "studies" / "paper_main.yaml"), "--workdir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^warning: cell model=asit_crnn: model\.backbone\.checkpoint: .*ASiT_16kHz\.pth does not exist",
-                     out, re.M)
+                     out, re.MULTILINE)
     assert re.search(rf"^warning: no readable data at {re.escape(str(tmp_path / 'data' / 'desed'))} .*official", out,
-                     re.M)
+                     re.MULTILINE)
     total = re.search(r"^estimate: ([0-9.e+]+) TFLOP, ([0-9.e+]+) GPU-hours; steps from DESED's official lists", out,
-                      re.M)
+                      re.MULTILINE)
     assert total is not None and float(total.group(2)) > 0
     rows = {line.split()[-2]: line.split() for line in out.splitlines() if line.rstrip().endswith("(3)")}
     assert rows["model=asit_crnn"][4] == "compute" and rows["model=crnn"][4] == "data"

@@ -38,9 +38,8 @@ def test_a_gru_counted_in_closed_form_equals_its_decomposition():
     from studies.flops import CountedGRU
 
     def counts(gru: torch.nn.GRU, x: torch.Tensor) -> tuple[float, float]:
-        with FlopCounterMode(display=False) as forward:
-            with torch.no_grad():
-                gru(x)
+        with FlopCounterMode(display=False) as forward, torch.no_grad():
+            gru(x)
         with FlopCounterMode(display=False) as train:
             gru(x)[0].sum().backward()
         return forward.get_total_flops(), train.get_total_flops()

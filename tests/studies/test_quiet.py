@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import pytest
@@ -20,8 +21,6 @@ def test_only_the_named_notices_are_filtered(monkeypatch: pytest.MonkeyPatch, ca
         warnings.warn(f"{PKG_RESOURCES_WARNING} as an API. See https://setuptools.pypa.io", UserWarning)
         warnings.warn("something else is deprecated", UserWarning)
     assert [str(w.message) for w in seen] == ["something else is deprecated"]
-    import os
-
     assert os.environ["PYTHONWARNINGS"] == f"ignore:{PKG_RESOURCES_WARNING}:UserWarning"  # Ray workers inherit it
     assert len(logger.filters) == 1
     with caplog.at_level(logging.WARNING, logger=RAY_TOKEN_LOGGER):
