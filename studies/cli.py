@@ -119,13 +119,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from studies.study_ref import study_name
+    from studies.study_ref import require_store, study_name
 
     study = study_name(args.study)  # a missing or nameless study YAML fails before MLflow is imported
     from studies.status import format_status, study_status
     from studies.tracking import default_tracking_uri
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+    require_store(tracking_uri)
     status = study_status(tracking_uri, study)
     if args.json:
         print(json.dumps({"study": status.study, "status": status.parent_status, "totals": status.totals,
@@ -204,13 +205,14 @@ def _report(study: str, tracking_uri: str, out: Path, *, clip_metric: str = "aut
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from studies.study_ref import study_name
+    from studies.study_ref import require_store, study_name
 
     study = study_name(args.study)
     from studies.tracking import default_tracking_uri
 
     workdir = args.workdir.resolve()
     tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
+    require_store(tracking_uri)
     _report(study, tracking_uri, args.out or workdir / "reports" / study, clip_metric=args.clip_metric,
             clip_resamples=args.clip_resamples)
     return 0
@@ -266,13 +268,14 @@ def cmd_prepare_desed(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from studies.study_ref import study_name
+    from studies.study_ref import require_store, study_name
 
     target = study_name(args.target)
     from studies.reevaluate import RunEval, reevaluate
     from studies.tracking import default_tracking_uri
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+    require_store(tracking_uri)
 
     def show(result: RunEval) -> None:
         values = " ".join(f"{name}={value:.4f}" for name, value in (("psds1", result.psds1), ("psds2", result.psds2))

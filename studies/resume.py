@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sed_core.errors import SedStudyError
-from studies.study_ref import is_study_file, unknown_study
+from studies.study_ref import is_study_file, require_store, unknown_study
 from studies.tracking import KIND, default_tracking_uri, open_client
 
 STUDY_ARTIFACT = "study.yaml"
@@ -34,6 +34,7 @@ def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> Resum
         uri = tracking_uri or default_tracking_uri(workdir)
         return ResumePlan(name, path, workdir, uri, None, None)
     uri = tracking_uri or default_tracking_uri(workdir)
+    require_store(uri)
     client = open_client(uri)
     experiment = client.get_experiment_by_name(study)
     parents = [] if experiment is None else client.search_runs(

@@ -38,6 +38,16 @@ def study_name(ref: str | Path) -> str:
     return name
 
 
+def require_store(tracking_uri: str) -> None:
+    """A verb that reads a study refuses a SQLite store that does not exist, rather than create an empty one (or
+    fail on its lock file in a missing folder)."""
+    if tracking_uri.startswith("sqlite:///") and ":memory:" not in tracking_uri:
+        path = Path(tracking_uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise SedStudyError(f"no tracking store at {path}: no study has run with this work folder; pass the "
+                                f"--workdir or --tracking-uri the study was run with")
+
+
 def study_names(client: MlflowClient) -> list[str]:
     """The studies in a tracking store: experiments that hold a parent run sedstudy tagged as a study."""
     from mlflow.entities import ViewType

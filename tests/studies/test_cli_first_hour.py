@@ -139,3 +139,10 @@ def test_status_takes_the_study_yaml_and_hints_close_names(tmp_path: Path, capsy
         err = capsys.readouterr().err
         assert "(did you mean 'pooling_study'?)" in err, verb
         assert "studies there: 'pooling_study'." in err and "Default" not in err and "scratch" not in err, verb
+
+
+def test_verbs_that_read_a_study_refuse_a_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    for verb in (["status", "s"], ["resume", "s"], ["report", "s"], ["evaluate", "s", "--split", "validation"]):
+        assert main([*verb, "--workdir", str(tmp_path / "elsewhere")]) == 2
+        assert f"no tracking store at {tmp_path / 'elsewhere' / 'mlflow.db'}" in capsys.readouterr().err, verb
+    assert not (tmp_path / "elsewhere").exists()  # nothing created
