@@ -84,8 +84,8 @@ class FactorSpace:
                 raise ConfigError(f"{source}: {field}.{name}: expected a list of levels, got {levels!r}")
             try:
                 factors.append(Factor(str(name), tuple(levels)))
-            except ConfigError as err:
-                raise ConfigError(f"{source}: {field}.{err}") from None
+            except ConfigError as err:  # "factor NAME: what is wrong" -> "SOURCE: FIELD.NAME: what is wrong"
+                raise ConfigError(f"{source}: {field}.{name}: {str(err).removeprefix(f'factor {name}: ')}") from None
         return cls(tuple(factors))
 
     @property

@@ -5,9 +5,9 @@ import argparse
 import json
 import logging
 import os
+import platform
 import shlex
 import sys
-import warnings
 from pathlib import Path
 
 from sed_core.config.presets import PRESETS
@@ -44,12 +44,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sed_core.config import load_config
-    from sed_core.training.reporter import LoggingReporter
-    from sed_core.training.trainer import fit
     from studies.definition import resolve_paths
 
     workdir = args.workdir.resolve()
-    config = resolve_paths(load_config(args.config, args.set), workdir)
+    config = resolve_paths(load_config(args.config, args.set), workdir)  # a bad file or --set fails before torch
+    from sed_core.training.reporter import LoggingReporter
+    from sed_core.training.trainer import fit
+
     if not config.output_dir.is_absolute():
         config = config.model_copy(update={"output_dir": workdir / config.output_dir})
     result = fit(config, LoggingReporter(), resume=not args.restart, embedding_cache_dir=workdir / "embedding_cache")
@@ -60,9 +61,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from studies.definition import load_study
+
+    study = load_study(args.study, workdir=args.workdir.resolve())  # the YAML is checked before torch is imported
     from studies.launcher import check_study
 
-    study = load_study(args.study, workdir=args.workdir.resolve())
     check_study(study)
     from studies.tuning import describe_tuning
 
@@ -77,13 +79,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from studies.definition import load_study
-    from studies.launcher import check_study
 
     workdir = args.workdir.resolve()
     if args.dry_run:
-        study = load_study(args.study, workdir=workdir)
-        check_study(study)
-        print_dry_run(study)
+        study = load_study(args.study, workdir=workdir)  # the YAML is checked before torch is imported
+        from studies.launcher import check_study
+
+        # a dry run needs nothing downloaded: missing checkpoints are warnings here, a real run refuses them
+        print_dry_run(study, check_study(study, require_checkpoints=False))
         return 0
     return _launch(args.study, workdir, args.tracking_uri, args.address, args.storage, report=not args.no_report)
 
@@ -105,6 +108,9 @@ def _launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Finish an interrupted study: the same launch, from its YAML or from what its parent run recorded."""
+    from studies.study_ref import study_name
+
+    study_name(args.study)  # a missing or nameless study YAML fails before MLflow is imported
     from studies.resume import resume_plan
 
     plan = resume_plan(args.study, workdir=args.workdir.resolve(), tracking_uri=args.tracking_uri)
@@ -114,11 +120,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from studies.study_ref import require_store, study_name
+
+    study = study_name(args.study)  # a missing or nameless study YAML fails before MLflow is imported
     from studies.status import format_status, study_status
     from studies.tracking import default_tracking_uri
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
-    status = study_status(tracking_uri, args.study)
+    require_store(tracking_uri)
+    status = study_status(tracking_uri, study)
     if args.json:
         print(json.dumps({"study": status.study, "status": status.parent_status, "totals": status.totals,
                           "best": status.best, "cells": [vars(c) for c in status.cells], "tuning": status.tuning,
@@ -129,30 +139,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_dry_run(study) -> None:
+def print_dry_run(study, warnings: list[str] = ()) -> None:
     from studies.estimate import estimate_study
 
     epochs = sum(t.config.training.epochs for t in study.trials)
     print(f"study {study.name} ({study.spec.design.type}): {len(study.cells)} cells x {len(study.spec.seeds)} "
           f"seeds = {len(study.trials)} trials, {epochs} epochs in all; resources per trial "
           f"{study.spec.resources.model_dump(exclude_none=True)}")
+    for line in warnings:
+        print(f"warning: {line} (a dry run goes on; `sedstudy run` refuses this before any compute)")
     cost = estimate_study(study)
-    print(f"{'steps/trial':>12} {'TFLOP/step':>11} {'TFLOP/trial':>12}  cell (trials)")
+    for line in cost.warnings:
+        print(f"warning: {line}")
+    print(f"{'steps/trial':>12} {'TFLOP/step':>11} {'TFLOP/trial':>12} {'GPU-h/trial':>12} {'bound':>8}  cell (trials)")
     for row in cost.rows:
         steps = "?" if row["steps_per_trial"] is None else f"{row['steps_per_trial']:,}"
         per_trial = "?" if row["tflop_per_trial"] is None else f"{row['tflop_per_trial']:.3g}"
-        print(f"{steps:>12} {row['tflop_per_step']:>11.3g} {per_trial:>12}  {row['cell']} ({row['trials']})")
+        hours = "?" if row["hours_per_trial"] is None else f"{row['hours_per_trial']:.3g}"
+        bound = row["bound"] or "?"
+        print(f"{steps:>12} {row['tflop_per_step']:>11.3g} {per_trial:>12} {hours:>12} {bound:>8}  {row['cell']} "
+              f"({row['trials']})")
     if cost.gpu_hours is None:
         print("estimate: steps unknown until the data is in place (or set training.steps_per_epoch)")
     else:
-        measured = study.spec.resources.effective_tflops is not None
-        assumed = "" if measured else " (assumed; measure it and set resources.effective_tflops)"
-        print(f"estimate: {cost.total_tflop:.3g} TFLOP = {cost.gpu_hours:.3g} GPU-hours at "
-              f"{cost.effective_tflops:g} TFLOP/s per trial{assumed}")
-    from studies.tuning import describe_tuning
+        print(f"estimate: {cost.total_tflop:.3g} TFLOP, {cost.gpu_hours:.3g} GPU-hours; steps from "
+              f"{' and '.join(cost.size_sources) or 'training.steps_per_epoch'}; FLOPs counted on "
+              f"{cost.distinct_models} distinct model(s)")
+        for line in cost.assumptions:
+            print(f"  {line}")
+        if not study.spec.resources.gpu:
+            print("  this study's trials run on CPUs (resources.gpu: 0): the hours are what they would take on one "
+                  "GPU each, not their CPU time")
+    if study.spec.tuning is not None:  # studies.tuning imports MLflow
+        from studies.tuning import describe_tuning
 
-    for line in describe_tuning(study):
-        print(line)
+        for line in describe_tuning(study):
+            print(line)
     if cost.tuning_tflop is not None:
         if cost.tuning_gpu_hours is None:
             print("tuning budget: steps unknown until the data is in place (or set training.steps_per_epoch)")
@@ -175,7 +197,6 @@ def _program() -> str:
 def _report(study: str, tracking_uri: str, out: Path, *, clip_metric: str = "auto",
             clip_resamples: int | None = None, ui_url: str | None = None) -> None:
     from reports.build import CLIP_RESAMPLES, build_report
-
     from studies.tracking import log_report
 
     paths = build_report(tracking_uri, study, out, clip_statistic=None if clip_metric == "none" else clip_metric,
@@ -185,22 +206,28 @@ def _report(study: str, tracking_uri: str, out: Path, *, clip_metric: str = "aut
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from studies.study_ref import require_store, study_name
+
+    study = study_name(args.study)
     from studies.tracking import default_tracking_uri
 
     workdir = args.workdir.resolve()
     tracking_uri = args.tracking_uri or default_tracking_uri(workdir)
-    _report(args.study, tracking_uri, args.out or workdir / "reports" / args.study, clip_metric=args.clip_metric,
+    require_store(tracking_uri)
+    _report(study, tracking_uri, args.out or workdir / "reports" / study, clip_metric=args.clip_metric,
             clip_resamples=args.clip_resamples, ui_url=args.ui_url)
     return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from studies.study_ref import study_name
     from studies.tracking import default_tracking_uri, open_client
     from studies.ui import plan_ui
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
     client = open_client(tracking_uri)  # a new SQLite store is created under its lock, not by the UI beside a study
-    plan = plan_ui(client, tracking_uri, host=args.host, port=args.port, study=args.study)
+    study = None if args.study is None else study_name(args.study)
+    plan = plan_ui(client, tracking_uri, host=args.host, port=args.port, study=study)
     if plan.note:
         print(plan.note, flush=True)
     print(f"MLflow UI on {plan.url}  ({tracking_uri}); open {plan.landing}", flush=True)
@@ -209,15 +236,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_model_info(args: argparse.Namespace) -> int:
-    from sed_core.config import config_from_dict, load_config
-    from sed_core.config.loading import apply_overrides, parse_set_option
-    from sed_core.models.build import build_model
-    from sed_core.models.summary import model_summary
+    from sed_core.config import load_config
+    from sed_core.config.loading import config_with_overrides
 
     if args.config:
         config = load_config(args.config, args.set)
     else:
-        config = config_from_dict(apply_overrides({"preset": args.preset}, [parse_set_option(s) for s in args.set]))
+        config = config_with_overrides({"preset": args.preset}, args.set, source=f"--preset {args.preset}")
+    from sed_core.models.build import build_model
+    from sed_core.models.summary import model_summary
+
     info = {"preset": config.preset, **model_summary(build_model(config, device="meta"), config)}
     if args.json:
         print(json.dumps(info, indent=2))
@@ -245,10 +273,14 @@ def cmd_prepare_desed(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from studies.study_ref import require_store, study_name
+
+    target = study_name(args.target)
     from studies.reevaluate import RunEval, reevaluate
     from studies.tracking import default_tracking_uri
 
     tracking_uri = args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+    require_store(tracking_uri)
 
     def show(result: RunEval) -> None:
         values = " ".join(f"{name}={value:.4f}" for name, value in (("psds1", result.psds1), ("psds2", result.psds2))
@@ -256,12 +288,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         note = "  (already evaluated; --force to redo)" if result.skipped else ""
         print(f"{result.cell} seed={result.seed}  {args.split}: {values}  [{result.run_id}]{note}", flush=True)
 
-    results = reevaluate(tracking_uri, args.target, args.split, data_root=args.data_root, force=args.force,
+    results = reevaluate(tracking_uri, target, args.split, data_root=args.data_root, force=args.force,
                          on_run=show)
     done = [r for r in results if not r.skipped]
     psds1 = [r.psds1 for r in done if r.psds1 is not None]
     mean = f"; mean psds1 {sum(psds1) / len(psds1):.4f}" if psds1 else ""
-    print(f"evaluated {len(done)} run(s) of {args.target} on {args.split}, skipped {len(results) - len(done)} "
+    print(f"evaluated {len(done)} run(s) of {target} on {args.split}, skipped {len(results) - len(done)} "
           f"already evaluated{mean}; metrics eval/{args.split}/* in {tracking_uri}")
     return 0
 
@@ -289,10 +321,22 @@ def _threshold(text: str) -> float:
     return value
 
 
+def version_text() -> str:
+    """``sedstudy 0.1.0 (Python 3.11.9)``: the installed package's version, without importing torch or Ray."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("sedstudy")
+    except PackageNotFoundError:
+        package = "unknown (not installed; run `pip install -e .`)"
+    return f"sedstudy {package} (Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sedstudy", description=__doc__.strip() + " Ablation studies of "
                                      "semi-supervised sound event detection on Ray Tune and MLflow.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synth", help="write a deterministic DESED-shaped synthetic dataset",
@@ -349,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="cells finished / running / failed / not started, and the best so far",
                        description="Print a study's progress from the tracking store: per cell the trials "
                                    "finished, running, failed and not started, and the best objective so far.")
-    p.add_argument("study", help="study name")
+    p.add_argument("study", help="study name, or the study YAML")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workdir>/mlflow.db)")
     p.add_argument("--json", action="store_true")
     _workdir_arg(p)
@@ -357,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="tables and figure of a study, from the tracking store alone",
                        description="Rebuild the study's report (Markdown table, CSV, seaborn figure) from MLflow.")
-    p.add_argument("study", help="study name")
+    p.add_argument("study", help="study name, or the study YAML")
     p.add_argument("--tracking-uri")
     p.add_argument("--out", type=Path, help="output folder (default: <workdir>/reports/<study>)")
     p.add_argument("--clip-metric", choices=("auto", "psds1", "psds2", "none"), default="auto",
@@ -372,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ui", help="open the MLflow UI on the study's tracking store (127.0.0.1)",
                        description="Start the MLflow UI on the tracking store, bound to 127.0.0.1 by default.")
-    p.add_argument("study", nargs="?", help="print the link to this study's runs table")
+    p.add_argument("study", nargs="?", help="print the link to this study's runs table (name or YAML)")
     p.add_argument("--tracking-uri")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000, help="default 5000 (another free port when it is taken)")
@@ -411,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the split's frame scores, PSD-ROC curves and labels, and the tag "
                                    "sedstudy.eval.<split> to the same MLflow runs; their status is kept. Runs that "
                                    "already have the split's metrics are skipped unless --force.")
-    p.add_argument("target", metavar="RUN_OR_STUDY", help="study name or MLflow run id")
+    p.add_argument("target", metavar="RUN_OR_STUDY", help="study name, study YAML or MLflow run id")
     p.add_argument("--split", required=True, help="split with strong labels, e.g. validation, synthetic_validation")
     p.add_argument("--data-root", type=Path,
                    help="DESED-layout dataset that holds the split (default: each run's own data.root)")
@@ -441,8 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # sed_scores_eval imports dcase_util, which imports the deprecated pkg_resources (setuptools<81 is pinned)
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from studies.quiet import quiet_third_party
+
+    quiet_third_party()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

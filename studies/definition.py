@@ -17,7 +17,7 @@ from search_spaces.factors import check_config_path, level_text
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
 from sed_core.config.schema import EXECUTION_FIELDS, MAX_SEED, ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
-from sed_core.training.evaluate import METRIC_NAMES
+from sed_core.training.metric_names import METRIC_NAMES
 
 
 class _Spec(BaseModel):
@@ -272,6 +272,8 @@ def trial_identity(config: ExperimentConfig) -> str:
 def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     """Parse and validate a study YAML and every one of its trials' configs; no compute."""
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found; give the path of a study YAML (e.g. studies/quickstart.yaml)")
     raw = read_yaml_mapping(path)
     try:
         spec = StudySpec.model_validate(raw)
@@ -288,8 +290,11 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     trials = []
     for cell in cells:
         for seed in spec.seeds:
-            config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)], source=f"{path}: cell {cell.id}",
-                                  workdir=workdir)
+            try:
+                config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)],
+                                      source=f"{path}: cell {cell.id}", workdir=workdir)
+            except ConfigError as err:
+                raise blame(err, spec, space, cell, seed, source=str(path)) from None
             trials.append(Trial(cell, seed, config, trial_identity(config)))
     check_distinct_cells(cells, trials, source=str(path))
     tuned = check_tuning(spec, space, cells, baseline, source=str(path)) if spec.tuning is not None else ()
@@ -308,6 +313,31 @@ def check_distinct_cells(cells: Sequence[Cell], trials: Sequence[Trial], *, sour
                       for (name, a), (_, b) in zip(other.levels, trial.cell.levels) if level_text(a) != level_text(b)]
             raise ConfigError(f"{source}: cells {other.id} and {trial.cell.id} give the same config once validated "
                               f"({'; '.join(differ)} are the same value); list each level once")
+
+
+def blame(err: ConfigError, spec: StudySpec, space: FactorSpace, cell: Cell, seed: int, *,
+          source: str) -> ConfigError:
+    """A cell's config is invalid: name what makes it so. The ``experiment:`` block by itself
+    (``study.yaml: experiment.training.epochs: ...``), else one factor level laid over it
+    (``study.yaml: design.factors.training.epochs: level x: ...``), else the cell's combination of levels."""
+    try:
+        build_config(spec.experiment, [("seed", seed)], source=EXPERIMENT_MARK)
+    except ConfigError as own:
+        return ConfigError("\n".join(f"{source}: experiment.{line.removeprefix(EXPERIMENT_MARK + ': ')}"
+                                      if line.startswith(EXPERIMENT_MARK + ": ") else line
+                                      for line in str(own).splitlines()))
+    levels = dict(cell.levels)
+    for factor in space.factors:
+        level = levels[factor.name]
+        try:
+            build_config(spec.experiment, [*factor.overrides(level), ("seed", seed)],
+                         source=f"{source}: design.factors.{factor.name}: level {level_text(level)}")
+        except ConfigError as own:
+            return own
+    return err
+
+
+EXPERIMENT_MARK = "<experiment>"
 
 
 def build_config(experiment: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], *, source: str,

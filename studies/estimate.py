@@ -1,68 +1,78 @@
 """What a study will cost before it runs: steps per trial, FLOPs per step, GPU hours at a stated throughput.
 
-FLOPs are counted (torch.utils.flop_counter) on one clip through the student's forward and backward and the
-teacher's forward, then scaled by the batch; evaluation adds one forward per clip of the selection split each
-epoch and of the test split twice at the end. GPU hours = FLOPs / (``effective_tflops`` x 3600); the default
-throughput is a stated assumption to be replaced by a measured one (bench/).
+FLOPs are counted once per distinct model (``flops.architecture_key``) on one clip through the student's forward
+and backward and the teacher's forward, then scaled by the batch; evaluation adds one forward per clip of the
+selection split each epoch and of the test split twice at the end. Steps come from the data when it is there,
+else from the synthetic preset the study generates or DESED's official list sizes (with a warning). Hours per
+trial are the longer of compute and data time (``throughput``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from sed_core.config.schema import ExperimentConfig
+from sed_core.data.fingerprint import OFFICIAL_CLIPS
 from sed_core.data.splits import load_split
 from sed_core.errors import SedStudyError
-from sed_core.models.build import build_model
-from sed_core.training.freeze import apply_freeze
+from sed_core.training.required import required_splits
+from studies.flops import architecture_key, clip_flops
+from studies.throughput import describe, throughput
 
 if TYPE_CHECKING:
-    from studies.definition import Study
+    from studies.definition import Study, SyntheticDataSpec
 
-DEFAULT_EFFECTIVE_TFLOPS = 40.0  # an assumption: ~10 % of an H100's dense bf16 peak, typical of small-batch SED
+__all__ = ["DataSizes", "StudyCost", "TrialCost", "architecture_key", "clip_flops", "estimate_study", "split_sizes",
+           "trial_cost"]
 
 
 @dataclass(frozen=True)
 class TrialCost:
-    steps: int | None  # training steps of the trial; None when the data is not there to count
+    steps: int | None  # training steps of the trial; None when the split sizes are unknown
     train_tflop_per_step: float
     eval_tflop: float  # evaluation over the whole trial
+    clips: int | None = None  # clips the trial reads (training batches and evaluations)
 
     @property
     def total_tflop(self) -> float | None:
         return None if self.steps is None else self.steps * self.train_tflop_per_step + self.eval_tflop
 
 
-def clip_flops(config: ExperimentConfig) -> tuple[float, float]:
-    """(training FLOPs, inference FLOPs) for one clip: student forward + backward + teacher forward; forward."""
-    cfg = config.model_copy(update={"model": config.model.model_copy(update={
-        "backbone": config.model.backbone.model_copy(update={"init": "random"})})})
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    apply_freeze(model, cfg, epoch=cfg.training.epochs - 1)  # the costliest phase: backbone unfrozen
-    n = int(round(cfg.data.clip_seconds * cfg.data.sample_rate))
-    inputs = model.inputs(torch.zeros(1, n))
-    with FlopCounterMode(display=False) as forward:
-        with torch.no_grad():
-            model(inputs)
-    with FlopCounterMode(display=False) as train:
-        out = model(inputs)
-        (out.strong.sum() + out.weak.sum()).backward()
-    inference = float(forward.get_total_flops())
-    return float(train.get_total_flops()) + inference, inference
+@dataclass(frozen=True)
+class DataSizes:
+    """Clips per split a trial reads, and where the numbers come from."""
+
+    clips: dict[str, int] | None
+    source: str
+    warning: str | None = None
 
 
-def split_sizes(config: ExperimentConfig) -> dict[str, int] | None:
-    """Clips per split the trial reads, from the TSVs (audio not opened); None when the data is not there."""
-    names = [*config.data.batch.sources(), config.evaluation.selection_split, config.evaluation.test_split]
+def split_sizes(config: ExperimentConfig, synthetic: SyntheticDataSpec | None = None) -> DataSizes:
+    """From the TSVs at ``data.root`` (audio not opened); where they are not readable, from the synthetic preset
+    the study generates there, else from DESED's official list sizes (a warning: the real copy may lack clips)."""
+    names = required_splits(config)
+    root = config.data.root
     try:
-        return {name: len(load_split(config.data.root, name, classes=config.data.classes, check_audio=False))
-                for name in dict.fromkeys(names)}
-    except SedStudyError:
-        return None
+        return DataSizes({name: len(load_split(root, name, classes=config.data.classes, check_audio=False))
+                          for name in names}, f"the data at {root}")
+    except SedStudyError as err:
+        reason = str(err).splitlines()[0]
+    if synthetic is not None:
+        from sed_core.data.synth.presets import SYNTH_PRESETS
+
+        preset = SYNTH_PRESETS[synthetic.preset].split_sizes()
+        if all(name in preset for name in names):
+            return DataSizes({name: preset[name] for name in names},
+                             f"the synthetic '{synthetic.preset}' preset (the run generates it at {root})")
+    missing = [name for name in names if name not in OFFICIAL_CLIPS]
+    if not missing:
+        return DataSizes({name: OFFICIAL_CLIPS[name] for name in names}, "DESED's official lists",
+                         f"no readable data at {root} ({reason}); steps per epoch are taken from DESED's official "
+                         f"list sizes (sed_core.data.fingerprint.OFFICIAL_CLIPS). A real run reads the data before "
+                         f"any compute: prepare it with `sedstudy prepare-desed`")
+    return DataSizes(None, "", f"no readable data at {root} ({reason}), and {missing} are not among DESED's official "
+                               f"lists: steps unknown until the data is in place (or set training.steps_per_epoch)")
 
 
 def trial_cost(config: ExperimentConfig, flops: tuple[float, float], sizes: dict[str, int] | None) -> TrialCost:
@@ -78,26 +88,26 @@ def trial_cost(config: ExperimentConfig, flops: tuple[float, float], sizes: dict
     eval_clips = 0
     if sizes is not None:
         eval_clips = epochs * sizes[config.evaluation.selection_split] + 2 * sizes[config.evaluation.test_split]
-    return TrialCost(steps, train_flops * clips_per_step / 1e12, eval_clips * inference_flops / 1e12)
-
-
-def architecture_key(config: ExperimentConfig) -> str:
-    """Configs with the same key cost the same per clip (model, features, clip length, freeze schedule)."""
-    return (config.model.model_dump_json() + config.features.model_dump_json()
-            + f"{config.data.clip_seconds}/{config.data.sample_rate}/{config.training.epochs}")
+    clips = None if steps is None else steps * clips_per_step + eval_clips
+    return TrialCost(steps, train_flops * clips_per_step / 1e12, eval_clips * inference_flops / 1e12, clips)
 
 
 @dataclass(frozen=True)
 class StudyCost:
-    """Per cell: trials, steps per trial, TFLOP per step and per trial; totals and GPU hours."""
+    """Per cell: trials, steps per trial, TFLOP per step and per trial, hours per trial and what bounds them
+    (compute or data); totals, GPU hours, the warnings and the assumptions behind them."""
 
     rows: list[dict]
     total_tflop: float | None
     gpu_hours: float | None
-    effective_tflops: float
+    effective_tflops: float | None  # resources.effective_tflops (measured), None: assumed per precision
     # tuning phases (num_samples x all epochs per tuned cell): an upper bound, ASHA stops most samples earlier
     tuning_tflop: float | None = None
     tuning_gpu_hours: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    size_sources: list[str] = field(default_factory=list)
+    distinct_models: int = 0
 
     @property
     def total_gpu_hours(self) -> float | None:
@@ -108,9 +118,11 @@ class StudyCost:
 
 
 def estimate_study(study: Study) -> StudyCost:
-    """Count each distinct architecture once; trials of a cell share its cost (seeds do not change it)."""
+    """FLOPs counted once per distinct model, split sizes read once per dataset; trials of a cell share its cost
+    (seeds do not change it)."""
     flops: dict[str, tuple[float, float]] = {}
-    sizes: dict[str, dict[str, int] | None] = {}
+    sizes: dict[tuple[Path, tuple[str, ...]], DataSizes] = {}
+    resources = study.spec.resources
     rows = []
     for cell in study.cells:
         trials = [t for t in study.trials if t.cell.id == cell.id]
@@ -118,23 +130,32 @@ def estimate_study(study: Study) -> StudyCost:
         key = architecture_key(config)
         if key not in flops:
             flops[key] = clip_flops(config)
-        root = str(config.data.root)
-        if root not in sizes:
-            sizes[root] = split_sizes(config)
-        cost = trial_cost(config, flops[key], sizes[root])
+        where = (config.data.root, tuple(required_splits(config)))
+        if where not in sizes:
+            sizes[where] = split_sizes(config, study.spec.synthetic_data)
+        cost = trial_cost(config, flops[key], sizes[where].clips)
+        speed = throughput(config, cpus=resources.cpu, effective_tflops=resources.effective_tflops)
+        hours = bound = None
+        if cost.total_tflop is not None and cost.clips is not None:
+            hours, bound = speed.hours(cost.total_tflop, cost.clips)
         rows.append({"cell": cell.id, "trials": len(trials), "steps_per_trial": cost.steps,
-                     "tflop_per_step": cost.train_tflop_per_step, "tflop_per_trial": cost.total_tflop})
-    tflops = study.spec.resources.effective_tflops or DEFAULT_EFFECTIVE_TFLOPS
-    per_cell = [r["tflop_per_trial"] for r in rows]
-    total = None if any(v is None for v in per_cell) else sum(r["tflop_per_trial"] * r["trials"] for r in rows)
-    hours = None if total is None else total / tflops / 3600
+                     "tflop_per_step": cost.train_tflop_per_step, "tflop_per_trial": cost.total_tflop,
+                     "hours_per_trial": hours, "bound": bound, "precision": config.training.precision})
+    known = all(r["hours_per_trial"] is not None for r in rows)
+    total = sum(r["tflop_per_trial"] * r["trials"] for r in rows) if known else None
+    hours = sum(r["hours_per_trial"] * r["trials"] for r in rows) if known else None
     tuning_tflop = tuning_hours = None
     if study.spec.tuning is not None and study.tuned_cells:
-        by_cell = {r["cell"]: r["tflop_per_trial"] for r in rows}
-        per_cell = [by_cell[c.id] for c in study.tuned_cells]
-        if all(v is not None for v in per_cell):
-            tuning_tflop = study.spec.tuning.num_samples * sum(per_cell)
-            tuning_hours = tuning_tflop / tflops / 3600
+        by_cell = {r["cell"]: r for r in rows}
+        tuned = [by_cell[c.id] for c in study.tuned_cells]
+        if all(r["hours_per_trial"] is not None for r in tuned):
+            tuning_tflop = study.spec.tuning.num_samples * sum(r["tflop_per_trial"] for r in tuned)
+            tuning_hours = study.spec.tuning.num_samples * sum(r["hours_per_trial"] for r in tuned)
         else:
             tuning_tflop = float("nan")  # planned, but the steps are unknown until the data is in place
-    return StudyCost(rows, total, hours, tflops, tuning_tflop, tuning_hours)
+    warnings = list(dict.fromkeys(s.warning for s in sizes.values() if s.warning))
+    sources = list(dict.fromkeys(s.source for s in sizes.values() if s.clips is not None))
+    assumptions = describe(resources.effective_tflops is not None, {r["precision"] for r in rows},
+                           resources.effective_tflops)
+    return StudyCost(rows, total, hours, resources.effective_tflops, tuning_tflop, tuning_hours, warnings,
+                     assumptions, sources, len(flops))

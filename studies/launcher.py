@@ -18,6 +18,7 @@ from sed_core.training.trainer import required_splits, scored_splits
 from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 from studies.provenance import ProvenanceBook
+from studies.quiet import quiet_third_party
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +34,12 @@ class StudyOutcome:
     sampled: int = 0  # tuning samples run by this launch
 
 
-def check_study(study: Study) -> None:
+def check_study(study: Study, *, require_checkpoints: bool = True) -> list[str]:
     """Everything that can be checked without training: every cell's model builds (on the meta device) and the
-    backbone checkpoints it starts from exist."""
+    backbone checkpoints it starts from exist. Errors name the study file and the cell. With
+    ``require_checkpoints=False`` (a dry run) a missing checkpoint is returned as a warning instead; a real run
+    always refuses it before any compute."""
+    warnings: list[str] = []
     seen: set[str] = set()
     for trial in study.trials:
         key = trial.cell.id
@@ -43,9 +47,15 @@ def check_study(study: Study) -> None:
             seen.add(key)
             try:
                 build_model(trial.config, device="meta")
+            except SedStudyError as err:
+                raise type(err)(f"{study.source}: cell {key}: {err}") from None
+            try:
                 pretrained_checkpoint(trial.config)
             except SedStudyError as err:
-                raise type(err)(f"cell {key}: {err}") from None
+                if require_checkpoints:
+                    raise type(err)(f"{study.source}: cell {key}: {err}") from None
+                warnings.append(f"cell {key}: {err}")
+    return warnings
 
 
 def ensure_data(study: Study) -> dict[tuple[Path, str], SplitData]:
@@ -95,6 +105,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # MLflow prints a "View run ... at: <url>" line whenever a run on a tracking server ends; ours say it once
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    quiet_third_party()
     import ray
 
     from studies.tracking import StudyTracker, default_tracking_uri
@@ -224,7 +235,8 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
             storage_path=storage_path,
             callbacks=[MLflowStudyCallback(tracker, by_id),
                        ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs,
-                                        mode=study.spec.objective.mode, study=study.name)],
+                                        mode=study.spec.objective.mode, study=study.name,
+                                        baseline=study.baseline.id)],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
             # the trainer keeps best_model.pt and last/ in the trial's output dir; Tune keeps one checkpoint

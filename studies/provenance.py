@@ -20,7 +20,7 @@ from typing import Any
 from sed_core.config.schema import ExperimentConfig
 from sed_core.data.fingerprint import DataFingerprint, data_fingerprint
 from sed_core.data.splits import SplitData, load_split
-from sed_core.training.trainer import required_splits
+from sed_core.training.required import required_splits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,6 +33,7 @@ from sed_core.inference import (
     rescore,
 )
 from sed_core.training.trainer import BEST_FILE
+from studies.study_ref import unknown_study
 from studies.tracking import CELL, KIND, PARENT, SEED, open_client
 
 CHECKPOINT_ARTIFACT = f"checkpoints/{BEST_FILE}"
@@ -90,9 +91,7 @@ def find_runs(client: MlflowClient, target: str, tracking_uri: str) -> list[Run]
     if re.fullmatch(r"[0-9a-f]{32}", target):
         with contextlib.suppress(MlflowException):  # not a run id of this store: the error below says what to give
             return [client.get_run(target)]
-    names = sorted(e.name for e in client.search_experiments())
-    raise SedStudyError(f"no study or run {target!r} in {tracking_uri}; give a study name or a run id, or the "
-                        f"--workdir/--tracking-uri of the store it was run with (studies there: {names or 'none'})")
+    raise unknown_study(target, tracking_uri, client, what="study or run")
 
 
 def _describe(run: Run) -> str:

@@ -5,8 +5,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from sed_core.errors import SedStudyError
+from studies.study_ref import is_study_file, require_store, unknown_study
 from studies.tracking import KIND, default_tracking_uri, open_client
 
 STUDY_ARTIFACT = "study.yaml"
@@ -25,7 +25,7 @@ class ResumePlan:
 def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> ResumePlan:
     """A YAML path resumes as it is; a study name is looked up in the tracking store of ``workdir``."""
     path = Path(study)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
+    if is_study_file(path):
         if not path.is_file():
             raise SedStudyError(f"{path}: no such study file")
         from studies.definition import load_study
@@ -34,14 +34,13 @@ def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> Resum
         uri = tracking_uri or default_tracking_uri(workdir)
         return ResumePlan(name, path, workdir, uri, None, None)
     uri = tracking_uri or default_tracking_uri(workdir)
+    require_store(uri)
     client = open_client(uri)
     experiment = client.get_experiment_by_name(study)
     parents = [] if experiment is None else client.search_runs(
         [experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1, order_by=["attributes.start_time DESC"])
     if not parents:
-        names = sorted(e.name for e in client.search_experiments())
-        raise SedStudyError(f"no study {study!r} in {uri}; pass the study YAML, or --workdir/--tracking-uri of the "
-                            f"store it was run with (studies there: {names or 'none'})")
+        raise unknown_study(study, uri, client)
     parent = parents[0]
     tags = parent.data.tags
     launched_in = Path(tags.get("sedstudy.launch.workdir") or workdir)

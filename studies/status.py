@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from sed_core.errors import SedStudyError
 from studies.progress import clock_text
+from studies.study_ref import unknown_study
 from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED, open_client
 from studies.tuning import TuningState, sample_index, tuning_summary
 
@@ -52,8 +53,7 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     client = open_client(tracking_uri)
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
-        names = sorted(e.name for e in client.search_experiments())
-        raise SedStudyError(f"no study {study!r} in {tracking_uri}; studies there: {names or 'none'}")
+        raise unknown_study(study, tracking_uri, client)
     parents = client.search_runs([experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
                                  order_by=["attributes.start_time DESC"])
     if not parents:

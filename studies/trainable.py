@@ -13,9 +13,9 @@ from ray import tune
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
 from studies.cost import TrialCost
-from studies.provenance import environment
 from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config
-
+from studies.provenance import environment
+from studies.step_progress import StepProgressWriter
 
 NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
 ENVIRONMENT_KEY = "sedstudy_environment"  # JSON of the machine and packages, with an attempt's first report
@@ -25,14 +25,20 @@ class RayReporter:
     """Reporter protocol over ``tune.report``: a checkpoint travels with the report that follows it; every report
     carries the trial's cost so far (``cost/*``)."""
 
-    def __init__(self, cost: TrialCost | None = None) -> None:
+    def __init__(self, cost: TrialCost | None = None, progress_dir: Path | None = None) -> None:
         self._pending: Path | None = None
+        self._steps = StepProgressWriter(progress_dir) if progress_dir is not None else None
         self._node = ray.get_runtime_context().get_node_id()
         self._cost = cost
         self._environment: str | None = json.dumps(environment())
 
     def checkpoint(self, path: Path) -> None:
         self._pending = Path(path)
+
+    def step_done(self, epoch: int, step: int, steps: int) -> None:
+        """Steps within an epoch go to a file the driver's display reads (studies.step_progress), not to Tune."""
+        if self._steps is not None:
+            self._steps.step_done(epoch, step, steps)
 
     def report(self, metrics: Mapping[str, float], step: int) -> None:
         checkpoint = tune.Checkpoint.from_directory(str(self._pending)) if self._pending else None
@@ -50,8 +56,8 @@ class ObjectiveReporter(RayReporter):
     epoch (the one the trainer would keep), so ASHA and TPE compare best-so-far validation values.
     """
 
-    def __init__(self, metric: str, cost: TrialCost | None = None) -> None:
-        super().__init__(cost)
+    def __init__(self, metric: str, cost: TrialCost | None = None, progress_dir: Path | None = None) -> None:
+        super().__init__(cost, progress_dir)
         self.metric = metric
         self.best = float("-inf")
         self.epochs = 0  # epochs trained: ASHA's and the stopper's time (a replayed history does not count twice)
@@ -79,7 +85,7 @@ def run_trial(params: dict[str, Any]) -> None:
         output_dir = Path(tuning["output_root"]) / tune.get_context().get_trial_id()
     gpus = float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))
     cost = TrialCost(output_dir, gpus=gpus)
-    reporter = RayReporter(cost) if tuning is None else ObjectiveReporter(tuning["metric"], cost)
+    reporter = RayReporter(cost, output_dir) if tuning is None else ObjectiveReporter(tuning["metric"], cost)
     config = config.model_copy(update={"output_dir": output_dir})
     last = output_dir / LAST_DIR
     restored = tune.get_checkpoint()

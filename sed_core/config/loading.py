@@ -19,9 +19,27 @@ from sed_core.errors import ConfigError, close_match_hint
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read an experiment YAML, lay it over its preset, apply ``key=value`` overrides and validate."""
     path = Path(path)
-    raw = read_yaml_mapping(path)
-    raw = apply_overrides(raw, [parse_set_option(o) for o in overrides])
-    return config_from_dict(raw, source=str(path))
+    return config_with_overrides(read_yaml_mapping(path), overrides, source=str(path))
+
+
+def config_with_overrides(raw: Mapping[str, Any], options: Sequence[str], *, source: str) -> ExperimentConfig:
+    """Validate ``raw`` with the ``--set key=value`` ``options`` applied. An error the file (``source``) has by
+    itself names the file; one an option brings in names that option (``--set training.epochs=x: ...``)."""
+    parsed = [(option, parse_set_option(option)) for option in options]
+    try:
+        return config_from_dict(apply_overrides(raw, [item for _, item in parsed]), source=source)
+    except ConfigError as err:
+        if not parsed:
+            raise
+        try:
+            config_from_dict(raw, source=source)
+        except ConfigError:
+            raise err from None  # the file is invalid by itself (and the options do not mend it)
+        applied: list[tuple[str, Any]] = []
+        for option, item in parsed:  # the first option that makes the valid file invalid is the one to name
+            applied.append(item)
+            config_from_dict(apply_overrides(raw, applied), source=f"--set {option}")
+        raise  # pragma: no cover  (one of the options above raised)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from sed_core.metrics.sed_metrics import (
     per_class_names,
 )
 from sed_core.training.device import metric_jobs
+from sed_core.training.metric_names import METRIC_NAMES
 
-METRIC_NAMES = ("psds1", "psds2", "collar_f1", "intersection_f1")
 ROLES = ("student", "teacher")
 
 

@@ -18,6 +18,15 @@ class Reporter(Protocol):
         """Metrics at ``step`` (the epoch); final metrics come in the last report."""
 
 
+@runtime_checkable
+class StepReporter(Protocol):
+    """An optional hook a reporter may add: the trainer calls ``step_done`` after every training step, so a
+    display can move within an epoch. It must be cheap (it runs once per step); throttle anything slow."""
+
+    def step_done(self, epoch: int, step: int, steps: int) -> None:
+        """Training step ``step`` of ``steps`` (1-based) of epoch ``epoch`` (0-based) is done."""
+
+
 class NullReporter:
     def checkpoint(self, path: Path) -> None:
         pass

@@ -45,6 +45,7 @@ from sed_core.training.mean_teacher import (
 )
 from sed_core.training.mixup import mixup
 from sed_core.training.reporter import NullReporter, Reporter
+from sed_core.training.required import required_splits
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +70,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def required_splits(config: ExperimentConfig) -> list[str]:
-    """The splits a run reads: its training sources, then the selection and test splits (no repeats)."""
-    names = [*config.data.batch.sources(), config.evaluation.selection_split, config.evaluation.test_split]
-    return list(dict.fromkeys(names))
 
 
 def make_datasets(config: ExperimentConfig, model: nn.Module) -> tuple[dict[str, ClipDataset], LabelEncoder]:
@@ -271,10 +266,14 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         sums: dict[str, float] = {}
         n = 0
+        step_done = getattr(self.reporter, "step_done", None)  # optional hook (reporter.StepReporter)
+        steps = len(self.sampler)
         for batch in self.loader:
             for k, v in self.train_step(batch).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
+            if step_done is not None:
+                step_done(self.epoch, n, steps)
         out = {f"train/{k}": v / max(n, 1) for k, v in sums.items()}
         if self.cache is not None:
             out |= {"cache/computed": float(self.cache.computed), "cache/served": float(self.cache.served)}

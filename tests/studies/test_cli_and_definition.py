@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import pytest
@@ -68,11 +67,11 @@ def test_bad_level_is_caught_per_cell_before_compute(tmp_path: Path, capsys: pyt
     assert "model.pooling: unknown weak pooling 'maxx' (did you mean 'max'?)" in err
 
 
-def test_wrong_level_type_names_the_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_wrong_level_type_names_the_file_factor_and_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     path = write(tmp_path, BASE.replace("model.pooling: [attention, max]", "training.epochs: [2, many]"))
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "cell training.epochs=many" in err and "training.epochs" in err
+    assert f"{path}: design.factors.training.epochs: level many: training.epochs:" in err
 
 
 def test_empty_factor_and_duplicate_seeds_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

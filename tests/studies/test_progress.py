@@ -51,17 +51,84 @@ def test_best_follows_the_objective_mode() -> None:
     assert (p.best.value, p.best.cell) == (0.10, "a=2") and p.cells["a=1"].best == 0.20
 
 
-def test_live_table_shows_running_cells_first_and_is_bounded() -> None:
+def rows_of(p: StudyProgress) -> list[str]:
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(p.render())
+    return [next(w for w in line.split() if w.startswith("cell=")) for line in out.getvalue().splitlines()
+            if line.startswith("│") and "cell=" in line]
+
+
+def test_live_table_keeps_a_stable_order_baseline_first_and_is_bounded() -> None:
     trials = [(f"c{i}", f"cell={i}", 1, 2) for i in range(MAX_ROWS + 5)]
-    p = StudyProgress("big", trials, "psds1", "max", clock=FakeClock())
+    p = StudyProgress("big", trials, "psds1", "max", clock=FakeClock(), baseline="cell=7")
     p.started_trial(f"c{MAX_ROWS + 3}")
     out = io.StringIO()
-    Console(file=out, width=120, color_system=None).print(p.render())
+    Console(file=out, width=160, color_system=None).print(p.render())
     text = out.getvalue()
     assert "study big: [0:00:00] 0/25 done, 1 running, 0 failed" in text
-    rows = [line for line in text.splitlines() if "cell=" in line]
-    assert len(rows) == MAX_ROWS and f"cell={MAX_ROWS + 3}" in rows[0]
+    rows = rows_of(p)
+    assert len(rows) == MAX_ROWS and rows[0] == "cell=7" and rows[-1] == f"cell={MAX_ROWS + 3}"  # kept, in place
+    assert rows[1:-1] == [f"cell={i}" for i in range(MAX_ROWS) if i != 7][:MAX_ROWS - 2]
     assert "... and 5 more cells (sedstudy status big lists all)" in text
+    p.started_trial("c3")
+    p.finished_trial(f"c{MAX_ROWS + 3}", 1, 0.5)
+    assert rows_of(p)[:5] == ["cell=7", "cell=0", "cell=1", "cell=2", "cell=3"]  # running cells do not jump up
+
+
+def test_time_left_from_measured_steps_then_epochs_and_the_split_is_named() -> None:
+    from studies.step_progress import StepProgress
+
+    clock = FakeClock()
+    p = StudyProgress("demo", [("t1", "a=1", 1, 4), ("t2", "a=2", 1, 4)], "psds1", "max", clock=clock,
+                      split="validation")
+    p.started_trial("t1")
+    p.started_trial("t2")
+    clock.now += 300  # start-up (Ray, imports, data) is not a step: the old guess would count it
+    p.step_done("t1", StepProgress(epoch=0, step=5, steps=10, step_s=2.0))
+    # t1: 3.5 epochs left x 20 s; t2 (nothing measured) 4 x the mean 20 s; 2 trials at once
+    assert p.time_left() == (3.5 * 20 + 4 * 20) / 2
+    p.epoch_done("t1", 0, seconds=90.0)  # a trial's first epoch result also pays its start: not its epoch time
+    p.epoch_done("t1", 1, seconds=30.0)
+    assert p.time_left() == (2 * 30 + 4 * 30) / 2
+    p.finished_trial("t1", 1, 0.25)
+    assert p.summary().endswith("best psds1 (validation) 0.250 (a=1, seed 1)")
+
+
+def test_live_table_shows_the_step_within_the_epoch() -> None:
+    from studies.step_progress import StepProgress
+
+    p = StudyProgress("demo", [("t1", "a=1", 1, 4)], "psds1", "max", clock=FakeClock(), split="validation")
+    p.started_trial("t1")
+    p.step_done("t1", StepProgress(epoch=0, step=41, steps=98, step_s=None))
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(p.render())
+    assert "epoch 1/4 step 41/98" in out.getvalue() and "best psds1 (validation)" in out.getvalue()
+
+
+def test_step_progress_file_round_trip_is_throttled(tmp_path) -> None:
+    from studies.step_progress import StepProgress, StepProgressWriter, read_step_progress
+
+    clock = FakeClock()
+    writer = StepProgressWriter(tmp_path, interval_s=1.0, clock=clock)
+    assert read_step_progress(tmp_path) is None
+    writer.step_done(0, 1, 10)
+    assert read_step_progress(tmp_path) == StepProgress(0, 1, 10, None)
+    clock.now += 0.5
+    writer.step_done(0, 2, 10)  # within the interval: not written
+    assert read_step_progress(tmp_path).step == 1
+    clock.now += 1.0
+    writer.step_done(0, 3, 10)
+    assert read_step_progress(tmp_path) == StepProgress(0, 3, 10, 0.75)  # 1.5 s over 2 steps after the first
+    writer.step_done(0, 10, 10)  # an epoch's last step is always written
+    assert read_step_progress(tmp_path).step == 10
+
+
+def test_epoch_lines_name_the_split_of_every_number() -> None:
+    from studies.callbacks import epoch_metrics_text
+
+    text = epoch_metrics_text({"train/loss": 0.4123, "val/synthetic_validation/intersection_f1": 0.3181,
+                               "step": 3, "time_this_iter_s": 2.0})
+    assert text == "train loss=0.412 synthetic_validation intersection_f1=0.318"
 
 
 def test_the_callback_pickles_without_its_live_display() -> None:

@@ -15,11 +15,23 @@ def tiny_config(root: Path, out: Path, **training):
                              "training": {"epochs": 2, "steps_per_epoch": 3, **training}})
 
 
+class StepsToo(LoggingReporter):
+    """A reporter with the optional per-step hook (sed_core.training.reporter.StepReporter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[tuple[int, int, int]] = []
+
+    def step_done(self, epoch: int, step: int, steps: int) -> None:
+        self.steps.append((epoch, step, steps))
+
+
 def test_fit_reports_each_epoch_then_final_metrics(tiny_dataset: Path, tmp_path: Path):
-    reporter = LoggingReporter()
+    reporter = StepsToo()
     result = fit(tiny_config(tiny_dataset, tmp_path / "run"), reporter)
     steps = [step for step, _ in reporter.history]
     assert steps == [0, 1, 1]
+    assert reporter.steps == [(epoch, step, 3) for epoch in (0, 1) for step in (1, 2, 3)]
     epoch_metrics = reporter.history[0][1]
     assert {"train/loss", "train/loss_strong", "train/loss_weak", "train/loss_consistency",
             "val/synthetic_validation/intersection_f1"} <= set(epoch_metrics)

@@ -1,0 +1,29 @@
+"""Third-party notices a user cannot act on are filtered by their text; everything else still shows."""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+import pytest
+
+from studies.quiet import PKG_RESOURCES_WARNING, RAY_TOKEN_LOGGER, RAY_TOKEN_NOTICE, quiet_third_party
+
+
+def test_only_the_named_notices_are_filtered(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    logger = logging.getLogger(RAY_TOKEN_LOGGER)
+    monkeypatch.setattr(logger, "filters", [])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_third_party()
+        quiet_third_party()  # idempotent
+        warnings.warn(f"{PKG_RESOURCES_WARNING} as an API. See https://setuptools.pypa.io", UserWarning)
+        warnings.warn("something else is deprecated", UserWarning)
+    assert [str(w.message) for w in seen] == ["something else is deprecated"]
+    assert os.environ["PYTHONWARNINGS"] == f"ignore:{PKG_RESOURCES_WARNING}:UserWarning"  # Ray workers inherit it
+    assert len(logger.filters) == 1
+    with caplog.at_level(logging.WARNING, logger=RAY_TOKEN_LOGGER):
+        logger.warning(f"{RAY_TOKEN_NOTICE}. Set RAY_AUTH_MODE=disabled to opt out.")
+        logger.warning("Token authentication is disabled for this Ray cluster. Anyone with network access ...")
+    assert [r.getMessage()[:40] for r in caplog.records] == ["Token authentication is disabled for thi"]
