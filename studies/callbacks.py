@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +101,15 @@ class ProgressCallback(tune.Callback):
 
     def __init__(self, trials: dict[str, Trial], objective: str, epochs_of: Callable[[Trial], int], *,
                  mode: str = "max", study: str = "", live: bool | None = None, baseline: str | None = None,
-                 poll_s: float = 1.0) -> None:
+                 poll_s: float = 1.0, cell_names: Mapping[str, str] | None = None) -> None:
         self.trials = trials
         self.objective = objective
+        self.names = dict(cell_names or {})  # cell id -> the short name shown (search_spaces.display)
         splits = {t.config.evaluation.test_split for t in trials.values()}
-        self.progress = StudyProgress(study, [(t.trial_id, t.cell.id, t.seed, epochs_of(t)) for t in trials.values()],
-                                      objective, mode, baseline=baseline,
+        shown_baseline = None if baseline is None else self.names.get(baseline, baseline)
+        self.progress = StudyProgress(study, [(t.trial_id, self.name(t), t.seed, epochs_of(t))
+                                              for t in trials.values()],
+                                      objective, mode, baseline=shown_baseline,
                                       split=splits.pop() if len(splits) == 1 else None)
         self.epochs_of = {t.trial_id: epochs_of(t) for t in trials.values()}
         self.want_live = sys.stdout.isatty() if live is None else live
@@ -114,6 +117,9 @@ class ProgressCallback(tune.Callback):
         self._polled = float("-inf")
         self._folders: dict[str, Path] = {}  # running trial id -> the folder its worker writes progress.json to
         self._live: Live | None = None
+
+    def name(self, trial: Trial) -> str:
+        return self.names.get(trial.cell.id, trial.cell.id)
 
     def __getstate__(self) -> dict:
         # Tune pickles callbacks with its experiment state; a live display (threads, the terminal) is not state
@@ -164,7 +170,7 @@ class ProgressCallback(tune.Callback):
             seconds = result.get("time_this_iter_s")
             self.progress.epoch_done(ours.trial_id, epoch, float(seconds) if isinstance(seconds, (int, float))
                                      else None)
-            self._show(f"{ours.cell.id} seed={ours.seed} epoch {epoch + 1}/{self.epochs_of[ours.trial_id]} "
+            self._show(f"{self.name(ours)} seed={ours.seed} epoch {epoch + 1}/{self.epochs_of[ours.trial_id]} "
                        f"{epoch_metrics_text(result)}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -175,13 +181,13 @@ class ProgressCallback(tune.Callback):
         self.progress.finished_trial(ours.trial_id, ours.seed, value)
         split = ours.config.evaluation.test_split
         shown = f"{split} {self.objective}={value:.3f}" if value is not None else "no result"
-        self._show(f"finished {ours.cell.id} seed={ours.seed}: {shown}")
+        self._show(f"finished {self.name(ours)} seed={ours.seed}: {shown}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         ours = self._ours(trial)
         self._folders.pop(ours.trial_id, None)
         self.progress.failed_trial(ours.trial_id)
-        self._show(f"FAILED {ours.cell.id} seed={ours.seed}: {failure_reason(trial)}")
+        self._show(f"FAILED {self.name(ours)} seed={ours.seed}: {failure_reason(trial)}")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if self._live is not None:

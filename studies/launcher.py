@@ -236,7 +236,7 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
             callbacks=[MLflowStudyCallback(tracker, by_id),
                        ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs,
                                         mode=study.spec.objective.mode, study=study.name,
-                                        baseline=study.baseline.id)],
+                                        baseline=study.baseline.id, cell_names=study.display_record()["cells"])],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
             # the trainer keeps best_model.pt and last/ in the trial's output dir; Tune keeps one checkpoint

@@ -138,3 +138,25 @@ def test_the_callback_pickles_without_its_live_display() -> None:
     callback._live = object()  # stands for a started rich Live (threads and the terminal)
     clone = pickle.loads(pickle.dumps(callback))
     assert clone._live is None and clone.want_live
+
+
+def test_the_live_table_and_log_lines_show_display_names(tmp_path, capsys) -> None:
+    from studies.callbacks import ProgressCallback
+    from studies.definition import load_study
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nexperiment: {preset: tiny, data: {root: data}}\ndesign:\n  factors:\n"
+                    "    model.pooling: [attention, max]\n    training.mixup.probability: [0.5, 0.0]\n"
+                    "  baseline: {training.mixup.probability: 0.0}\n"
+                    "display: {factors: {training.mixup.probability: mixup}}\nseeds: [1]\n")
+    study = load_study(path, workdir=tmp_path)
+    trials = {t.trial_id: t for t in study.trials}
+    callback = ProgressCallback(trials, "psds1", lambda t: 2, live=False, baseline=study.baseline.id,
+                                cell_names=study.display_record()["cells"])
+    out = io.StringIO()
+    Console(file=out, width=200).print(callback.progress.render())
+    rows = [line for line in out.getvalue().splitlines() if "pooling=" in line]
+    assert "│ pooling=attention, mixup=0.0 " in rows[0]  # the baseline first, by its short name
+    assert "model.pooling" not in out.getvalue() and len(rows) == 4
+    first = study.trials[0]
+    assert callback.name(first) == f"pooling={first.cell.levels[0][1]}, mixup={first.cell.levels[1][1]}"
