@@ -269,7 +269,7 @@ def cmd_prepare_desed(args: argparse.Namespace) -> int:
                            dry_run=args.dry_run, splits=args.splits, drop_missing=args.drop_missing,
                            progress=None if args.dry_run else print_progress("files"))
     print(format_report(report))
-    return 0
+    return 0 if report.complete else 1  # clips without readable audio: the split does not load as written
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -325,3 +325,14 @@ def test_process_pool_writes_the_same_bytes(desed: tuple[Path, dict[str, list[st
     assert {k: v[0] for k, v in serial.items()} == {k: v[0] for k, v in pool.items()}
     assert calls[0] == (0, 10) and calls[-1] == (10, 10) and len(calls) == 5
     assert not any(os.path.basename(k).startswith(".") for k in pool)
+
+
+def test_the_command_fails_while_clips_lack_audio_unless_they_are_dropped(
+        desed: tuple[Path, dict[str, list[str]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studies.cli import main
+
+    root, _ = desed
+    assert main(["prepare-desed", str(root), "--out", str(tmp_path / "out"), "--dry-run"]) == 1
+    assert "have no readable audio" in capsys.readouterr().out
+    assert main(["prepare-desed", str(root), "--out", str(tmp_path / "out"), "--drop-missing"]) == 0
+    assert "ready: train on it" in capsys.readouterr().out
