@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,9 +79,10 @@ class RayCluster:
     worker: subprocess.Popen | None = None  # the worker node's `ray start --block`, leader of its process group
 
 
-@pytest.fixture()
-def two_node_ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
-    """A head and a worker node started with `ray start --block`, 1 CPU each, token auth (Ray 2.60)."""
+@contextlib.contextmanager
+def ray_cluster(logs: Path) -> Iterator[RayCluster]:
+    """A head and a worker node started with `ray start --block`, 1 CPU each, token auth (Ray 2.60); logs in
+    ``logs``; stopped by the process groups we started when the block ends."""
     import shutil
     import tempfile
 
@@ -93,15 +94,14 @@ def two_node_ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats", "--block"]
     head = start([str(BIN / "ray"), "start", "--head", "--port", str(port), "--include-dashboard", "false",
-                  *common], tmp_path / "ray_head.log", env)
+                  *common], logs / "ray_head.log", env)
     processes = [head]
     try:
-        wait_for(lambda: "--block" in (tmp_path / "ray_head.log").read_text(), "the Ray head",
-                 tmp_path / "ray_head.log")
-        worker = start([str(BIN / "ray"), "start", "--address", address, *common], tmp_path / "ray_worker.log", env)
+        wait_for(lambda: "--block" in (logs / "ray_head.log").read_text(), "the Ray head", logs / "ray_head.log")
+        worker = start([str(BIN / "ray"), "start", "--address", address, *common], logs / "ray_worker.log", env)
         processes.append(worker)
-        wait_for(lambda: "--block" in (tmp_path / "ray_worker.log").read_text(), "the Ray worker node",
-                 tmp_path / "ray_worker.log")
+        wait_for(lambda: "--block" in (logs / "ray_worker.log").read_text(), "the Ray worker node",
+                 logs / "ray_worker.log")
         yield RayCluster(address, {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": env["RAY_AUTH_TOKEN"],
                                    "RAY_TMPDIR": ray_tmp}, worker)
     finally:
@@ -111,17 +111,47 @@ def two_node_ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
 
 
 @pytest.fixture()
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """`mlflow server` on a SQLite store with served artifacts; yields its http URI."""
+def two_node_ray_cluster(tmp_path: Path) -> Iterator[RayCluster]:
+    """A two-node cluster of the test's own, for a test that breaks it (kills a node)."""
+    with ray_cluster(tmp_path) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def shared_ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    """One two-node cluster for every test that only runs studies on it (drivers may be killed, nodes never):
+    each study is its own Ray job, so tests see nothing of each other's but the CPUs, which they use one at a
+    time. Starting one costs 10-20 s of the 2 cores."""
+    with ray_cluster(tmp_path_factory.mktemp("ray_cluster")) as cluster:
+        yield cluster
+
+
+def server_env() -> dict[str, str]:
+    """The environment of an `mlflow server` we start: without MLflow 3's job execution (a job runner and four
+    huey consumers, five more Python processes per server that sedstudy never uses)."""
+    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+@dataclass(frozen=True)
+class TrackingServer:
+    uri: str  # http://127.0.0.1:<port>
+    artifacts: Path  # its --artifacts-destination
+
+
+@pytest.fixture(scope="session")
+def shared_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
+    """One `mlflow server` (SQLite store, served artifacts) for every test that only writes studies of its own
+    name into it; a test that stops or restarts its server has its own (`restartable_mlflow_server`)."""
+    root = tmp_path_factory.mktemp("mlflow_server")
     port = free_port()
     server = start([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-                    f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "served"),
+                    f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "served"),
                     "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                   tmp_path / "mlflow_server.log", dict(os.environ))
+                   root / "mlflow_server.log", server_env())
 
     try:
-        wait_for(lambda: port_answers(port), "the MLflow server", tmp_path / "mlflow_server.log")
-        yield f"http://127.0.0.1:{port}"
+        wait_for(lambda: port_answers(port), "the MLflow server", root / "mlflow_server.log")
+        yield TrackingServer(f"http://127.0.0.1:{port}", root / "served")
     finally:
         stop(server)
 
@@ -142,7 +172,7 @@ class MlflowServer:
         self.process = start([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
                               f"sqlite:///{self.root / 'server.db'}", "--artifacts-destination",
                               str(self.root / "served"), "--host", "127.0.0.1", "--port", str(self.port),
-                              "--workers", "1"], log, dict(os.environ))
+                              "--workers", "1"], log, server_env())
         wait_for(lambda: port_answers(self.port), "the MLflow server", log)
 
     def stop(self) -> None:
@@ -208,10 +238,35 @@ def mlflow_server_on_postgres(tmp_path: Path, postgres_uri: str) -> Iterator[str
     port = free_port()
     server = start([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", postgres_uri,
                     "--artifacts-destination", str(tmp_path / "served"), "--host", "127.0.0.1", "--port", str(port),
-                    "--workers", "1"], tmp_path / "mlflow_pg_server.log", dict(os.environ))
+                    "--workers", "1"], tmp_path / "mlflow_pg_server.log", server_env())
 
     try:
         wait_for(lambda: port_answers(port), "the MLflow server on PostgreSQL", tmp_path / "mlflow_pg_server.log")
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
+
+
+@pytest.fixture(scope="session")
+def shared_ray() -> Iterator[Callable[[], None]]:
+    """One in-process Ray for the session's in-process studies: `run_study` joins a Ray that runs already instead
+    of starting (10 s on a busy machine) and stopping its own. Yields `ensure()`, which starts it again where a
+    test with a Ray of its own (test_fault_oom) stopped it; stopped at the end of the session."""
+    import ray
+
+    def ensure() -> None:
+        if not ray.is_initialized():  # the same call as studies.launcher._start_ray
+            ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+
+    ensure()
+    try:
+        yield ensure
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture()
+def in_process_ray(shared_ray: Callable[[], None]) -> None:
+    """The session's in-process Ray, running (see `shared_ray`)."""
+    shared_ray()

@@ -26,7 +26,8 @@ def config(root: Path, out: Path, **training):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_alone_resumed_and_in_a_study_give_the_same_numbers(tiny_dataset: Path, tmp_path: Path) -> None:
+def test_alone_resumed_and_in_a_study_give_the_same_numbers(tiny_dataset: Path, tmp_path: Path,
+                                                            in_process_ray) -> None:
     alone = fit(config(tiny_dataset, tmp_path / "alone"))
     fit(config(tiny_dataset, tmp_path / "resumed", epochs=1))  # stopped after its first epoch
     resumed = fit(config(tiny_dataset, tmp_path / "resumed"))

@@ -42,9 +42,10 @@ def test_a_ray_address_that_does_not_answer_is_named():
     import ray
 
     address = f"127.0.0.1:{free_port()}"
+    running = ray.is_initialized()  # the session's in-process Ray (conftest.shared_ray): not this test's to stop
     try:
         with pytest.raises(ConfigError, match=rf"--address {address}: no Ray cluster answers there"):
             connect_ray(address)
     finally:
-        if ray.is_initialized():
+        if ray.is_initialized() and not running:
             ray.shutdown()

@@ -26,8 +26,8 @@ failures: {max_retries: 1}
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_diverging_trial_is_retried_then_failed_with_its_reason(tmp_path: Path):
-    (tmp_path / "diverging.yaml").write_text(STUDY)
+def test_diverging_trial_is_retried_then_failed_with_its_reason(tmp_path: Path, in_process_ray, tiny_dataset: Path):
+    (tmp_path / "diverging.yaml").write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
     outcome = run_study(tmp_path / "diverging.yaml", workdir=tmp_path)
     assert (outcome.ran, outcome.failed) == (2, 1)
     client = MlflowClient(default_tracking_uri(tmp_path))

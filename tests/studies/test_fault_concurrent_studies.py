@@ -32,8 +32,9 @@ FINAL = ("psds1", "psds2", "collar_f1", "intersection_f1")
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_two_studies_at_once_share_a_server_and_a_cache_without_interference(tmp_path: Path, mlflow_server,
+def test_two_studies_at_once_share_a_server_and_a_cache_without_interference(tmp_path: Path, shared_mlflow_server,
                                                                              tiny_dataset: Path):
+    mlflow_server = shared_mlflow_server.uri
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     storage = tmp_path / "shared"
     drivers = {}

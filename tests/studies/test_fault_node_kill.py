@@ -19,15 +19,14 @@ STUDY = """
 name: node_kill
 experiment:
   preset: tiny
-  data: {root: data/tiny}
-  training: {epochs: 6, steps_per_epoch: 8}  # long enough epochs for the kill to land mid-trial on a busy machine
-synthetic_data: {preset: tiny, seed: 0}
+  data: {{root: {data}}}
+  training: {{epochs: 6, steps_per_epoch: 8}}  # long enough epochs for the kill to land mid-trial on a busy machine
 design:
   factors:
     model.pooling: [attention, max]
 seeds: [1]
-resources: {cpu: 1}
-failures: {max_retries: 2}
+resources: {{cpu: 1}}
+failures: {{max_retries: 2}}
 """
 TRIALS = 2
 EPOCHS = 6
@@ -78,10 +77,11 @@ def trial_runs(client: MlflowClient) -> list:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_trial_on_a_killed_worker_node_resumes_on_the_other_node(tmp_path: Path, two_node_ray_cluster,
-                                                                 mlflow_server):
-    cluster = two_node_ray_cluster
+                                                                 shared_mlflow_server, tiny_dataset: Path):
+    cluster = two_node_ray_cluster  # its own: it kills a node (the tracking server, never stopped, is shared)
+    mlflow_server = shared_mlflow_server.uri
     assert cluster.worker is not None
-    (tmp_path / "node_kill.yaml").write_text(STUDY)
+    (tmp_path / "node_kill.yaml").write_text(STUDY.format(data=tiny_dataset))
     env = {**os.environ, **cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     worker_node = subprocess.run([sys.executable, "-c", WORKER_NODE_ID.format(address=cluster.address)],
                                  capture_output=True, text=True, env=env, timeout=120, check=True).stdout.split()[-1]

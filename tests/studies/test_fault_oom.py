@@ -15,9 +15,8 @@ STUDY = """
 name: {name}
 experiment:
   preset: tiny
-  data: {{root: data/tiny}}
+  data: {{root: {data}}}
   training: {{epochs: 2, steps_per_epoch: 2}}
-synthetic_data: {{preset: tiny, seed: 0}}
 design:
   factors:
     model.pooling: [attention, max]
@@ -48,21 +47,25 @@ def install():
 '''
 
 
-@pytest.fixture()
-def ray_with_oom_hook(tmp_path: Path, monkeypatch):
+@pytest.fixture(scope="module")
+def ray_with_oom_hook(tmp_path_factory: pytest.TempPathFactory):
+    """A Ray of this module's own (the hook breaks every `max` trial under a GPU share), for both its tests."""
     import ray
 
-    (tmp_path / "hook").mkdir()
-    (tmp_path / "hook" / "oom_hook.py").write_text(HOOK)
+    hook = tmp_path_factory.mktemp("hook")
+    (hook / "oom_hook.py").write_text(HOOK)
     root = str(Path(__file__).resolve().parents[2])
-    monkeypatch.setenv("PYTHONPATH", f"{tmp_path / 'hook'}:{root}")  # the worker processes inherit it
-    # run_study joins a running Ray rather than starting its own; one fake GPU lets fractional shares schedule
-    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, runtime_env={"worker_process_setup_hook": "oom_hook.install"})
-    try:
-        yield
-    finally:
+    if ray.is_initialized():  # the session's shared in-process Ray (conftest.shared_ray starts it again after)
         ray.shutdown()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("PYTHONPATH", f"{hook}:{root}")  # the worker processes inherit it
+        # run_study joins a running Ray rather than starting its own; one fake GPU lets fractional shares schedule
+        ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, runtime_env={"worker_process_setup_hook": "oom_hook.install"})
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 def trial_runs(workdir: Path, name: str) -> dict:
@@ -74,8 +77,9 @@ def trial_runs(workdir: Path, name: str) -> dict:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_out_of_memory_without_a_fractional_gpu_fails_the_trial_with_its_reason(tmp_path: Path, ray_with_oom_hook):
-    (tmp_path / "oom_whole.yaml").write_text(STUDY.format(name="oom_whole", gpu=0))
+def test_out_of_memory_without_a_fractional_gpu_fails_the_trial_with_its_reason(tmp_path: Path, ray_with_oom_hook,
+                                                                               tiny_dataset: Path):
+    (tmp_path / "oom_whole.yaml").write_text(STUDY.format(name="oom_whole", gpu=0, data=tiny_dataset))
     outcome = run_study(tmp_path / "oom_whole.yaml", workdir=tmp_path)
     assert (outcome.ran, outcome.failed) == (2, 1)
     runs = trial_runs(tmp_path, "oom_whole")
@@ -89,8 +93,8 @@ def test_out_of_memory_without_a_fractional_gpu_fails_the_trial_with_its_reason(
 @pytest.mark.integration
 @pytest.mark.slow
 def test_out_of_memory_with_a_fractional_gpu_is_retried_with_twice_the_share(tmp_path: Path, ray_with_oom_hook,
-                                                                            capsys):
-    (tmp_path / "oom_half.yaml").write_text(STUDY.format(name="oom_half", gpu=0.5))
+                                                                            tiny_dataset: Path, capsys):
+    (tmp_path / "oom_half.yaml").write_text(STUDY.format(name="oom_half", gpu=0.5, data=tiny_dataset))
     outcome = run_study(tmp_path / "oom_half.yaml", workdir=tmp_path)
     assert "1 trial(s) ran out of GPU memory: retrying them with 1 GPU each" in capsys.readouterr().out
     assert (outcome.ran, outcome.failed) == (2, 0)

@@ -39,9 +39,9 @@ def trial_runs(client: MlflowClient) -> list:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_study_survives_a_restart_of_its_tracking_server(tmp_path: Path, restartable_mlflow_server):
+def test_study_survives_a_restart_of_its_tracking_server(tmp_path: Path, restartable_mlflow_server, tiny_dataset: Path):
     server = restartable_mlflow_server
-    (tmp_path / "tracking_restart.yaml").write_text(STUDY)
+    (tmp_path / "tracking_restart.yaml").write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     client = MlflowClient(server.uri)
     log_path = tmp_path / "driver.log"

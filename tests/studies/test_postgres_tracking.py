@@ -26,8 +26,9 @@ seeds: [1]
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_study_on_a_postgres_backed_tracking_server(tmp_path: Path, mlflow_server_on_postgres: str):
-    (tmp_path / "on_postgres.yaml").write_text(STUDY)
+def test_study_on_a_postgres_backed_tracking_server(tmp_path: Path, mlflow_server_on_postgres: str, in_process_ray,
+                                                    tiny_dataset: Path):
+    (tmp_path / "on_postgres.yaml").write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
     outcome = run_study(tmp_path / "on_postgres.yaml", workdir=tmp_path, tracking_uri=mlflow_server_on_postgres)
     assert (outcome.ran, outcome.failed) == (2, 0)
     again = run_study(tmp_path / "on_postgres.yaml", workdir=tmp_path, tracking_uri=mlflow_server_on_postgres)
@@ -37,5 +38,5 @@ def test_study_on_a_postgres_backed_tracking_server(tmp_path: Path, mlflow_serve
     runs = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'")
     assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
     assert study_status(mlflow_server_on_postgres, "on_postgres").totals["finished"] == 2
-    paths = build_report(mlflow_server_on_postgres, "on_postgres", tmp_path / "report")
+    paths = build_report(mlflow_server_on_postgres, "on_postgres", tmp_path / "report", clip_resamples=50)
     assert "model.pooling" in paths.markdown.read_text()

@@ -39,10 +39,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, MlflowClient]:
+def study(tmp_path_factory: pytest.TempPathFactory, shared_ray, tiny_dataset: Path) -> tuple[Path, MlflowClient]:
+    shared_ray()  # the session's in-process Ray, joined by run_study
     workdir = tmp_path_factory.mktemp("study")
     path = workdir / "tiny_eval.yaml"
-    path.write_text(STUDY)
+    path.write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
     outcome = run_study(path, workdir=workdir)
     assert (outcome.ran, outcome.failed) == (2, 0)
     return workdir, MlflowClient(default_tracking_uri(workdir))
@@ -57,7 +58,8 @@ def evaluate(workdir: Path, *extra: str, target: str = "tiny_eval", split: str =
     return main(["evaluate", target, "--split", split, "--workdir", str(workdir), *extra])
 
 
-def test_evaluate_logs_the_split_to_every_run_once_and_force_relogs(study, capsys: pytest.CaptureFixture[str]):
+def test_evaluate_logs_the_split_to_every_run_once_and_force_relogs(study, tiny_dataset: Path,
+                                                                   capsys: pytest.CaptureFixture[str]):
     workdir, client = study
     assert evaluate(workdir) == 0
     out = capsys.readouterr().out.splitlines()
@@ -75,7 +77,7 @@ def test_evaluate_logs_the_split_to_every_run_once_and_force_relogs(study, capsy
                     if m.step == best]
         assert metrics[f"eval/{SPLIT}/intersection_f1"] == pytest.approx(selected[0], abs=1e-12)
         tag = json.loads(run.data.tags[f"sedstudy.eval.{SPLIT}"])
-        assert tag == {"data_root": str(workdir / "data/tiny"), "n_clips": 12, "checkpoint_epoch": best,
+        assert tag == {"data_root": str(tiny_dataset), "n_clips": 12, "checkpoint_epoch": best,
                        "model": "student"}
         assert len(client.list_artifacts(run_id, f"scores/{SPLIT}")) == 12
         assert {a.path for a in client.list_artifacts(run_id, f"psd_roc/{SPLIT}")} == {
@@ -149,13 +151,14 @@ def test_a_broken_run_stops_everything_before_any_compute(study, tmp_path: Path,
     assert after == before
 
 
-def test_predict_from_a_runs_downloaded_artifacts(study, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_predict_from_a_runs_downloaded_artifacts(study, tiny_dataset: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]):
     """`mlflow artifacts download` of a trial gives config.json + checkpoints/best_model.pt: predict takes that."""
-    workdir, client = study
+    _, client = study
     run = trial_runs(client)[0]
     for artifact in ("config.json", "checkpoints"):
         client.download_artifacts(run.info.run_id, artifact, str(tmp_path / "run"))
-    wav = workdir / "data/tiny/audio/validation/validation_16k/validation_000002.wav"
+    wav = tiny_dataset / "audio/validation/validation_16k/validation_000002.wav"
     assert main(["predict", str(tmp_path / "run/checkpoints"), str(wav), "--out", str(tmp_path / "out"),
                  "--threshold", "0.3", "--model", "teacher"]) == 0
     out = capsys.readouterr().out

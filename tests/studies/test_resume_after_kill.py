@@ -22,8 +22,9 @@ synthetic_data: {preset: tiny, seed: 0}
 design:
   factors:
     model.pooling: [attention, max]
-seeds: [1, 2, 3]
+seeds: [1, 2]  # 4 trials, two at a time: the kill lands after the first finishes, with trials left to run
 """
+TRIALS = 4
 
 
 def trial_runs(workdir: Path):
@@ -36,8 +37,8 @@ def trial_runs(workdir: Path):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path):
-    (tmp_path / "killed.yaml").write_text(STUDY)
+def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path, tiny_dataset: Path):
+    (tmp_path / "killed.yaml").write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
     log = (tmp_path / "driver.log").open("w")
     driver = subprocess.Popen(sedstudy("run", str(tmp_path / "killed.yaml"), "--workdir", str(tmp_path),
                                        "--no-report"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -49,7 +50,7 @@ def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path):
                 break
             time.sleep(1)
         assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
-        assert 1 <= len(finished) < 6, "the kill must land midway"
+        assert 1 <= len(finished) < TRIALS, "the kill must land midway"
     finally:
         kill_driver(driver)  # the driver and the in-process Ray it started, nothing else
     before = {r.data.tags["sedstudy.trial_id"]: r for r in trial_runs(tmp_path)}
@@ -58,12 +59,12 @@ def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path):
     resumed = subprocess.run(sedstudy("resume", "killed", "--workdir", str(tmp_path), "--no-report"),
                              capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert f"{len(done_before)} already finished, {6 - len(done_before)} to run" in resumed.stdout
+    assert f"{len(done_before)} already finished, {TRIALS - len(done_before)} to run" in resumed.stdout
 
     after = trial_runs(tmp_path)
-    assert len(after) == 6 and {r.info.status for r in after} == {"FINISHED"}
+    assert len(after) == TRIALS and {r.info.status for r in after} == {"FINISHED"}
     by_trial = {r.data.tags["sedstudy.trial_id"]: r for r in after}
-    assert len(by_trial) == 6
+    assert len(by_trial) == TRIALS
     for trial_id, run in done_before.items():  # finished before the kill: the same run, untouched
         assert by_trial[trial_id].info.run_id == run.info.run_id
         assert by_trial[trial_id].info.end_time == run.info.end_time
@@ -74,4 +75,4 @@ def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path):
     parent = client.search_runs([after[0].info.experiment_id], "tags.`sedstudy.kind` = 'study'")
     assert [p.info.status for p in parent] == ["FINISHED"]
     every = client.search_runs([after[0].info.experiment_id])  # trials, the parent, anything else
-    assert len(every) == 7 and [r.info.run_id for r in every if r.info.status == "RUNNING"] == []
+    assert len(every) == TRIALS + 1 and [r.info.run_id for r in every if r.info.status == "RUNNING"] == []

@@ -33,7 +33,8 @@ metrics: [psds1, psds2, collar_f1]
 
 
 @pytest.fixture(scope="module")
-def finished_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def finished_study(tmp_path_factory: pytest.TempPathFactory, shared_ray) -> tuple[Path, Path]:
+    shared_ray()  # the session's in-process Ray, joined by run_study
     workdir = tmp_path_factory.mktemp("study")
     path = workdir / "tiny_e2e.yaml"
     path.write_text(STUDY)
@@ -165,7 +166,7 @@ def test_trials_carry_code_version_config_hash_and_frame_scores(finished_study):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_adding_a_seed_to_a_finished_study_runs_only_the_new_trials(finished_study):
+def test_adding_a_seed_to_a_finished_study_runs_only_the_new_trials(finished_study, in_process_ray):
     """Kept last: it grows the study to 3 seeds (12 trials)."""
     workdir, path = finished_study
     path.write_text(STUDY.replace("seeds: [1, 2]", "seeds: [1, 2, 3]"))

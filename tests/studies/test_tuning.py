@@ -3,7 +3,6 @@ seed trials with the best values; a rerun adds nothing; an interrupted sample is
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -32,10 +31,13 @@ def best_of(samples: list) -> tuple[dict, int]:
 
 
 @pytest.fixture(scope="module")
-def tuned_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def tuned_study(tmp_path_factory: pytest.TempPathFactory, shared_ray, tiny_dataset: Path) -> tuple[Path, Path]:
+    shared_ray()  # the session's in-process Ray, joined by run_study
     workdir = tmp_path_factory.mktemp("tuning")
     path = workdir / "tiny_tuning.yaml"
-    shutil.copy(REPO / "studies" / "tiny_tuning.yaml", path)
+    # the shipped study on the session's tiny dataset (the same preset and seed as its synthetic_data block)
+    path.write_text((REPO / "studies" / "tiny_tuning.yaml").read_text().replace("root: data/synth/tiny",
+                                                                             f"root: {tiny_dataset}"))
     outcome = run_study(path, workdir=workdir)
     assert (outcome.sampled, outcome.ran, outcome.failed, outcome.skipped) == (NUM_SAMPLES, 4, 0, 0)
     return workdir, path
@@ -106,7 +108,8 @@ def test_report_and_status_keep_samples_apart_from_seeds(tuned_study, capsys: py
 
     from reports.build import build_report
 
-    paths = build_report(default_tracking_uri(workdir), "tiny_tuning", workdir / "report", learning_curves=False)
+    paths = build_report(default_tracking_uri(workdir), "tiny_tuning", workdir / "report", learning_curves=False,
+                         clip_resamples=50)
     row = f"| {TUNED} | {NUM_SAMPLES} | {stopped} | 0 | val/synthetic_validation/intersection_f1 | "
     assert "## Tuning inside cells" in paths.markdown.read_text() and row in paths.markdown.read_text()
     assert 'id="tuning"' in paths.html.read_text()
@@ -125,7 +128,7 @@ def test_rerun_tunes_nothing_and_adds_no_runs(tuned_study):
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_an_interrupted_sample_is_replaced_by_one_new_sample(tuned_study):
+def test_an_interrupted_sample_is_replaced_by_one_new_sample(tuned_study, in_process_ray):
     """A launch that stopped mid-phase leaves a sample RUNNING: the next launch marks it KILLED and draws one new
     sample (TPE warm-started from the rest); the store ends with num_samples finished samples, none rerun."""
     workdir, path = tuned_study

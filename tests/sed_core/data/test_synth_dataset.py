@@ -35,12 +35,11 @@ DECIMALS_3 = re.compile(r"^\d+\.\d{3}$")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tiny, seed 0, built in-process."""
-    root = tmp_path_factory.mktemp("synth") / "tiny_w1"
-    manifest = generate_dataset("tiny", root, seed=0, workers=1)
-    assert manifest == root / MANIFEST_NAME
-    return root
+def built(tiny_dataset: Path) -> Path:
+    """tiny, seed 0, built in-process on one worker: the session's `tiny_dataset` (tests/conftest.py), which every
+    test only reads (a test that wrote to it would fail the byte comparison with `built_parallel` here)."""
+    assert (tiny_dataset / MANIFEST_NAME).is_file()
+    return tiny_dataset
 
 
 @pytest.fixture(scope="module")
