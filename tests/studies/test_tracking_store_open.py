@@ -12,9 +12,12 @@ import pytest
 PROCESSES = 4
 OPEN_AT = """
 import sys, time
+from pathlib import Path
 from studies.tracking import open_client
-uri, start, name = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-time.sleep(max(0.0, start - time.time()))
+uri, barrier, name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+(barrier / f"{name}.ready").touch()  # MLflow is imported: wait for the others, then open the store together
+while not (barrier / "go").exists():
+    time.sleep(0.005)
 open_client(uri).create_experiment(name)
 """
 
@@ -24,13 +27,19 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path: Path
     from studies.tracking import open_client
 
     for attempt in range(2):
-        store = tmp_path / f"store{attempt}"
+        store, barrier = tmp_path / f"store{attempt}", tmp_path / f"barrier{attempt}"
         store.mkdir()
+        barrier.mkdir()
         uri = f"sqlite:///{store / 'mlflow.db'}"
-        start = time.time() + 15  # after every process has imported MLflow
-        processes = [subprocess.Popen([sys.executable, "-c", OPEN_AT, uri, str(start), f"exp{i}"],
+        processes = [subprocess.Popen([sys.executable, "-c", OPEN_AT, uri, str(barrier), f"exp{i}"],
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                      for i in range(PROCESSES)]
+        deadline = time.monotonic() + 120
+        while len(list(barrier.glob("*.ready"))) < PROCESSES and time.monotonic() < deadline:
+            if any(p.poll() is not None for p in processes):
+                break  # one died before the barrier: its output says why below
+            time.sleep(0.05)
+        (barrier / "go").touch()  # every process has imported MLflow: they open the new store at once
         outputs = [p.communicate(timeout=120)[0] for p in processes]
         failed = [out[-1500:] for p, out in zip(processes, outputs) if p.returncode != 0]
         assert not failed, failed
