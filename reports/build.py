@@ -120,6 +120,7 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     tuning = tuning_table(MlflowClient(tracking_uri=tracking_uri), runs)
     if tuning is not None:
         tables["tuning"] = tuning
+    tables = {name: relabel(table, runs.display, runs.factors) for name, table in tables.items()}
     notes = _notes(runs, figures, clips)
 
     paths = ReportPaths(out_dir=out, markdown=out / MARKDOWN_NAME, figure=out / FIGURE_NAME,
@@ -174,7 +175,7 @@ def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap, comp
     }
     if not clips.table.empty:
         tables["clip_bootstrap"] = _clip_table(clips.table, link, compared)
-    return {name: relabel(table, runs.display, runs.factors) for name, table in tables.items()}
+    return tables
 
 
 def _clip_table(table: pd.DataFrame, link: Callable[[str], str], compared: str) -> Table:

@@ -122,7 +122,9 @@ def compared_cells_note(runs: StudyRuns, cells: Sequence[str]) -> str:
     left = len(runs.cells) - len(cells)
     rest = "every cell of the study is compared" if left == 0 else f"the other {left} cells are not compared over clips"
     cells_word = "cell" if len(others) == 1 else "cells"
-    return (f"Compared cells: {'; '.join(others)}, each against the baseline {runs.baseline_cell}. Chosen as the "
+    shown = [runs.display.cell(cell) for cell in others]
+    return (f"Compared cells: {'; '.join(shown)}, each against the baseline {runs.display.cell(runs.baseline_cell)}. "
+            f"Chosen as the "
             f"{len(others)} {cells_word} other than the baseline with the {direction} mean {runs.objective} over seeds "
             f"(cells without a finished run last), the cells of the PSD-ROC and learning-curve figures; {rest}.")
 

@@ -6,18 +6,21 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from reports.display import DisplayNames
 from reports.summary import factor_columns
 
 DECIMALS = 3
 
 
-def markdown_table(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
+def markdown_table(summary: pd.DataFrame, metrics: Sequence[str], names: DisplayNames | None = None) -> str:
     """Render a `summarize` table as GitHub Markdown (no trailing newline).
 
     Columns: the factor levels, n (finished runs), `mean ± sd` per metric with 3 decimals, `failed / missing`
     (only when a cell has failed or missing trials), `running` (only when a trial still runs) and a note
-    (baseline, no finished runs). A metric logged by fewer runs than n carries its own `(n=k)`.
+    (baseline, no finished runs). A metric logged by fewer runs than n carries its own `(n=k)`. `names`: the
+    study's display names for the factor columns and their levels.
     """
+    names = names or DisplayNames()
     unknown = [metric for metric in metrics if f"{metric}_mean" not in summary.columns]
     if unknown:
         known = [column[:-len("_mean")] for column in summary.columns if column.endswith("_mean")]
@@ -26,7 +29,7 @@ def markdown_table(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
     show_failed = bool((summary["n_failed"] > 0).any() or (summary["n_missing"] > 0).any())
     show_running = bool((summary["n_running"] > 0).any())
 
-    header = [*factors, "n", *metrics]
+    header = [*(names.factor(factor) for factor in factors), "n", *metrics]
     align = [":--"] * len(factors) + ["--:"] + [":-:"] * len(metrics)
     if show_failed:
         header.append("failed / missing")
@@ -39,7 +42,7 @@ def markdown_table(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
 
     lines = [_row(header), _row(align)]
     for _, cell in summary.iterrows():
-        row = [*(str(cell[factor]) for factor in factors), str(cell["n_finished"])]
+        row = [*(names.level(factor, str(cell[factor])) for factor in factors), str(cell["n_finished"])]
         row += [_mean_sd(cell, metric) for metric in metrics]
         if show_failed:
             row.append(f"{cell['n_failed']} / {cell['n_missing']}")

@@ -42,4 +42,6 @@ def test_the_report_shows_the_display_names(store, tmp_path: Path) -> None:
     markdown = paths.markdown.read_text()
     assert "- Factors: pooling (`model.pooling`), mixup (`training.mixup.probability`)" in markdown
     assert f"- Baseline cell: pooling=attention, mixup=on (`{CELL_A}`)" in markdown
-    assert "| pooling | mixup | n |" in markdown
+    assert "| pooling | mixup | n |" in markdown and "| attention | on | 3 |" in markdown  # the results table
+    roles = markdown.split("## Student and teacher")[1].split("## ")[0]
+    assert "| pooling=attention, mixup=off |" in roles and CELL_B.replace("|", "\\|") not in roles
