@@ -10,12 +10,12 @@ import logging
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from reports.artifacts import download
 from reports.table_model import Table
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def read_display(client: MlflowClient, parent: Run) -> DisplayNames:
     if raw is None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                raw = Path(client.download_artifacts(parent.info.run_id, DISPLAY_ARTIFACT, tmp)).read_text()
+                raw = download(client, parent.info.run_id, DISPLAY_ARTIFACT, tmp).read_text()
         except (MlflowException, OSError):
             return DisplayNames()
     try:

@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 from sed_core.errors import SedStudyError
 from studies.progress import clock_text
 from studies.study_ref import unknown_study
+from studies.study_summary import run_state
 from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED, open_client
 from studies.tuning import TuningState, sample_index, tuning_summary
 
@@ -76,7 +77,7 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
             samples.setdefault(run.data.tags.get(CELL, "?"), []).append(run)
             continue
         key = (run.data.tags.get(CELL, "?"), run.data.tags.get(SEED, "?"))
-        state = {"FINISHED": "finished", "RUNNING": "running", "SCHEDULED": "running"}.get(run.info.status, "failed")
+        state = run_state(run.info.status)
         if seen.get(key) == "finished":
             continue
         seen[key] = state

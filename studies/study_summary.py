@@ -27,6 +27,14 @@ def cell_metric_key(prefix: str, cell_id: str) -> str:
     return f"{key[:_MAX_KEY - 10]}..{digest}"
 
 
+_RUN_STATES = {"FINISHED": "finished", "RUNNING": "running", "SCHEDULED": "running"}
+
+
+def run_state(status: str) -> str:
+    """A trial run's MLflow status as the study counts it: finished, running, or failed (FAILED, KILLED)."""
+    return _RUN_STATES.get(status, "failed")
+
+
 @dataclass(frozen=True)
 class StudySummary:
     metrics: dict[str, float]

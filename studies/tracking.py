@@ -17,7 +17,7 @@ from sed_core.config.loading import flatten
 from sed_core.config.schema import ExperimentConfig
 from studies.definition import Sample, Study, Trial, config_hash
 from studies.provenance import RunProvenance, code_version, environment_text
-from studies.study_summary import BEST_CELL_TAG, study_summary
+from studies.study_summary import BEST_CELL_TAG, run_state, study_summary
 
 logger = logging.getLogger(__name__)
 
@@ -260,8 +260,7 @@ class StudyTracker:
         latest: dict[tuple[str, str], tuple[str, float | None]] = {}  # (cell, seed) -> (state, objective value)
         for run in self._children(f"tags.`{KIND}` = 'trial'"):
             key = (run.data.tags.get(CELL, "?"), run.data.tags.get(SEED, "?"))
-            state = {"FINISHED": "finished", "RUNNING": "running", "SCHEDULED": "running"}.get(run.info.status,
-                                                                                               "failed")
+            state = run_state(run.info.status)
             if latest.get(key, ("",))[0] != "finished":
                 latest[key] = (state, run.data.metrics.get(objective.metric))
         states = dict.fromkeys(("finished", "running", "failed"), 0)

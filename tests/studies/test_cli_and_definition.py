@@ -31,8 +31,8 @@ def test_quickstart_study_is_valid_and_has_eight_trials(tmp_path: Path):
     assert {t.config.preset for t in study.trials} == {"quick"}
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "study.yaml"
+def write(tmp_path: Path, text: str, name: str = "study.yaml") -> Path:
+    path = tmp_path / name
     path.write_text(text)
     return path
 

@@ -14,21 +14,9 @@ from mlflow.tracking import MlflowClient
 from studies.cli import main
 from studies.tracking import KIND, PLANNED_ARTIFACT, STUDY
 
+from .test_cli_and_definition import BASE, write
+
 REPO = Path(__file__).resolve().parents[2]
-BASE = """
-name: s
-experiment: {preset: tiny}
-design:
-  factors:
-    model.pooling: [attention, max]
-seeds: [1]
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "study.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def test_version_names_the_package(capsys: pytest.CaptureFixture[str]):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from studies.definition import load_study
+from studies.definition import Study, load_study
 from studies.study_summary import cell_metric_key, study_summary
 from studies.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, StudyTracker, default_tracking_uri
 
@@ -45,12 +45,17 @@ def test_summary_takes_the_best_cell_by_its_mean_and_skips_cells_without_finishe
     assert study_summary("psds1", "max", {"a=1": []}, {}).best_cell is None
 
 
-def test_parent_run_carries_the_summary_and_the_experiment_its_kind(tmp_path: Path) -> None:
+def tracked_study(tmp_path: Path) -> tuple[Study, StudyTracker]:
+    """The summary study loaded from a file in `tmp_path`, and its tracker on a new SQLite store there."""
     path = tmp_path / "summary_study.yaml"
     path.write_text(STUDY)
     study = load_study(path, workdir=tmp_path)
-    uri = default_tracking_uri(tmp_path)
-    tracker = StudyTracker(uri, study, artifact_root=tmp_path / "mlartifacts")
+    return study, StudyTracker(default_tracking_uri(tmp_path), study, artifact_root=tmp_path / "mlartifacts")
+
+
+def test_parent_run_carries_the_summary_and_the_experiment_its_kind(tmp_path: Path) -> None:
+    study, tracker = tracked_study(tmp_path)
+    uri = tracker.tracking_uri
     objective = {("model.pooling=attention", 1): 0.30, ("model.pooling=attention", 2): 0.40,
                  ("model.pooling=max", 1): 0.50}
     for trial in study.trials:

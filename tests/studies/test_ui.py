@@ -11,27 +11,21 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from reports.uri import LOCAL_UI
-from studies.definition import load_study
-from studies.tracking import StudyTracker, default_tracking_uri
 from studies.ui import plan_ui
 
 from .conftest import free_port, port_answers, sedstudy, start, stop, wait_for
-from .test_study_summary import STUDY
+from .test_study_summary import tracked_study
 
 
 @pytest.fixture()
 def store(tmp_path: Path) -> str:
-    path = tmp_path / "summary_study.yaml"
-    path.write_text(STUDY)
-    study = load_study(path, workdir=tmp_path)
-    uri = default_tracking_uri(tmp_path)
-    tracker = StudyTracker(uri, study, artifact_root=tmp_path / "mlartifacts")
+    study, tracker = tracked_study(tmp_path)
     for trial in study.trials:
         tracker.start_trial(trial)
         tracker.log_metrics(trial, {"psds1": 0.1 * trial.seed}, step=0)
         tracker.end_trial(trial)
     tracker.end_study()
-    return uri
+    return tracker.tracking_uri
 
 
 def test_a_taken_port_is_replaced_and_said_with_the_report_rebuild(store: str) -> None:
