@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from sed_core.errors import ConfigError, close_match_hint
@@ -25,6 +26,15 @@ class Registry(Generic[T]):
             return builder
 
         return decorator
+
+    @contextmanager
+    def temporarily(self, name: str, builder: T) -> Iterator[T]:
+        """Register ``builder`` for the duration of a ``with`` block (tests and plug-in experiments)."""
+        self.register(name)(builder)
+        try:
+            yield builder
+        finally:
+            del self._entries[name]
 
     def get(self, name: str) -> T:
         try:

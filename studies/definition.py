@@ -25,7 +25,7 @@ class _Spec(BaseModel):
 
 
 class DesignSpec(_Spec):
-    type: Literal["full_factorial", "one_factor_at_a_time", "leave_one_out"] = "full_factorial"
+    type: str = "full_factorial"  # a name in search_spaces.designs.DESIGNS
     factors: dict[str, list[Any] | dict[str, dict[str, Any]]]
     baseline: dict[str, Any] = Field(default_factory=dict)
     exclude: list[dict[str, Any]] = Field(default_factory=list)

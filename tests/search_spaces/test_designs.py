@@ -74,3 +74,19 @@ def test_a_rule_that_matches_nothing_in_the_design_is_refused():
 def test_unknown_design_lists_the_designs():
     with pytest.raises(ConfigError, match=r"unknown design 'ofat'.*one_factor_at_a_time"):
         design_cells(SPACE, "ofat", BASELINE)
+
+
+def test_ablated_outside_leave_one_out_is_refused_as_inert():
+    with pytest.raises(ConfigError, match=r"design\.ablated: read only by the leave_one_out design"):
+        design_cells(SPACE, "full_factorial", BASELINE, ablated={"model.pooling": "max"})
+
+
+def test_a_design_is_one_module_and_one_registration():
+    from search_spaces.designs import DESIGNS, Design
+
+    def baseline_only(request):
+        return [request.baseline]
+
+    with DESIGNS.temporarily("baseline_only", Design(baseline_only)):
+        assert design_cells(SPACE, "baseline_only", BASELINE) == [BASELINE]
+    assert "baseline_only" not in DESIGNS
