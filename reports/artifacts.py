@@ -21,13 +21,15 @@ from mlflow.tracking import MlflowClient
 
 from reports.bootstrap import read_score_tables
 from reports.clip_psds import Reference
+from reports.contract import (
+    CONFIG_ARTIFACT,
+    PSD_ROC_ARTIFACT_DIR,
+    REFERENCE_ARTIFACT_DIR,
+    SCORES_ARTIFACT_DIR,
+)
 
 logger = logging.getLogger(__name__)
 
-PSD_ROC_DIR = "psd_roc"
-SCORES_DIR = "scores"
-REFERENCE_DIR = "reference"
-CONFIG_FILE = "config.json"
 PSD_ROC_COLUMNS = ("run_id", "metric", "efpr", "tpr")
 _PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
@@ -66,15 +68,15 @@ def load_psd_roc(client: MlflowClient, run_ids: Sequence[str]) -> pd.DataFrame:
     frames = []
     with tempfile.TemporaryDirectory() as tmp:
         for run_id in run_ids:
-            for name in artifact_names(client, run_id, PSD_ROC_DIR):
+            for name in artifact_names(client, run_id, PSD_ROC_ARTIFACT_DIR):
                 if not name.endswith(".tsv"):
                     continue
-                local = download(client, run_id, f"{PSD_ROC_DIR}/{name}", tmp)
+                local = download(client, run_id, f"{PSD_ROC_ARTIFACT_DIR}/{name}", tmp)
                 curve = pd.read_csv(local, sep="\t")
                 missing = {"efpr", "tpr"} - set(curve.columns)
                 if missing:
-                    raise ValueError(f"run {run_id}: artifact {PSD_ROC_DIR}/{name} must have columns efpr and tpr, "
-                                     f"but lacks {sorted(missing)}")
+                    raise ValueError(f"run {run_id}: artifact {PSD_ROC_ARTIFACT_DIR}/{name} must have columns efpr "
+                                     f"and tpr, but lacks {sorted(missing)}")
                 frames.append(curve[["efpr", "tpr"]].assign(run_id=run_id, metric=name[:-4]))
     if not frames:
         return pd.DataFrame(columns=list(PSD_ROC_COLUMNS))
@@ -83,22 +85,22 @@ def load_psd_roc(client: MlflowClient, run_ids: Sequence[str]) -> pd.DataFrame:
 
 def score_splits(client: MlflowClient, run_id: str) -> list[str]:
     """The splits with stored frame scores (`scores/<split>/`) of one run."""
-    return artifact_names(client, run_id, SCORES_DIR)
+    return artifact_names(client, run_id, SCORES_ARTIFACT_DIR)
 
 
 def load_scores(client: MlflowClient, run_id: str, split: str) -> pd.DataFrame:
     """The run's frame scores of one split as one long table (clip id in `filename`)."""
     with tempfile.TemporaryDirectory() as tmp:
-        local = download(client, run_id, f"{SCORES_DIR}/{split}", tmp)
+        local = download(client, run_id, f"{SCORES_ARTIFACT_DIR}/{split}", tmp)
         return read_score_tables(sorted(local.glob("*.tsv")))
 
 
 def load_reference(client: MlflowClient, run_id: str, split: str) -> Reference | None:
     """The split's labels the run was scored against, or None when the run stores none."""
-    if split not in artifact_names(client, run_id, REFERENCE_DIR):
+    if split not in artifact_names(client, run_id, REFERENCE_ARTIFACT_DIR):
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        local = download(client, run_id, f"{REFERENCE_DIR}/{split}", tmp)
+        local = download(client, run_id, f"{REFERENCE_ARTIFACT_DIR}/{split}", tmp)
         events = pd.read_csv(local / "ground_truth.tsv", sep="\t")
         durations = pd.read_csv(local / "durations.tsv", sep="\t")
     return Reference.from_tables(events, durations)
@@ -106,7 +108,7 @@ def load_reference(client: MlflowClient, run_id: str, split: str) -> Reference |
 
 def load_config(client: MlflowClient, run_id: str) -> dict | None:
     """The run's typed config (`config.json`), or None when the run stores none."""
-    if CONFIG_FILE not in artifact_names(client, run_id, ""):
+    if CONFIG_ARTIFACT not in artifact_names(client, run_id, ""):
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        return json.loads(download(client, run_id, CONFIG_FILE, tmp).read_text(encoding="utf-8"))
+        return json.loads(download(client, run_id, CONFIG_ARTIFACT, tmp).read_text(encoding="utf-8"))

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from reports.artifacts import SCORES_DIR, load_config, load_reference, load_scores, score_splits
+from reports.artifacts import load_config, load_reference, load_scores, score_splits
 from reports.bootstrap import ClipStatistic, clip_draws, common_clips, paired_result, statistic_values
+from reports.contract import SCORES_ARTIFACT_DIR
 from reports.clip_psds import PsdsStatistic
 from reports.load import FINISHED, StudyRuns
 from sed_core.metrics.sed_metrics import DEFAULT_PSDS_SCENARIOS, PSDSScenario
@@ -58,7 +59,7 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
     splits = score_splits(client, first)
     if not splits:
         return ClipBootstrap(empty, f"Bootstrap over clips: skipped, the trials store no frame scores (artifacts "
-                                    f"`{SCORES_DIR}/<split>/*.tsv`).")
+                                    f"`{SCORES_ARTIFACT_DIR}/<split>/*.tsv`).")
     if split is None and len(splits) > 1:
         return ClipBootstrap(empty, f"Bootstrap over clips: skipped, scores of several splits ({', '.join(splits)}) "
                                     "are stored; choose one (build_report(clip_split=...)).")

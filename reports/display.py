@@ -16,12 +16,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from reports.artifacts import download
+from reports.contract import DISPLAY_ARTIFACT, DISPLAY_TAG
 from reports.table_model import Table
 
 logger = logging.getLogger(__name__)
 
-TAG_DISPLAY = "sedstudy.display"
-DISPLAY_ARTIFACT = "display_names.json"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def parse_display(value: object) -> DisplayNames:
 
 def read_display(client: MlflowClient, parent: Run) -> DisplayNames:
     """The parent run's display names: its tag, else its artifact, else none."""
-    raw = parent.data.tags.get(TAG_DISPLAY)
+    raw = parent.data.tags.get(DISPLAY_TAG)
     if raw is None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +64,7 @@ def read_display(client: MlflowClient, parent: Run) -> DisplayNames:
     try:
         return parse_display(json.loads(raw))
     except ValueError:
-        logger.warning("parent run %s: %s is not JSON; names show as recorded", parent.info.run_id, TAG_DISPLAY)
+        logger.warning("parent run %s: %s is not JSON; names show as recorded", parent.info.run_id, DISPLAY_TAG)
         return DisplayNames()
 
 

@@ -1,27 +1,19 @@
 """Trial runs through the MLflow client (any store: REST server, file, SQL), paginated with search_runs."""
 from __future__ import annotations
 
-from mlflow.entities import Run, ViewType
+from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from reports.records import HISTORY_PREFIXES, TAG_PARENT, TrialFetch, TrialRecord, Wanted
+from reports.contract import (
+    HISTORY_PREFIXES,
+    MAX_PAGE_SIZE,
+    OLDEST_FIRST,
+    children_filter,
+    iter_runs,
+)
+from reports.records import TrialFetch, TrialRecord, Wanted
 
-MAX_PAGE_SIZE = 1000
 LIVE_STATUSES = ("RUNNING", "SCHEDULED")
-
-
-def search_all(client: MlflowClient, experiment_ids: list[str], filter_string: str, *,
-               page_size: int = MAX_PAGE_SIZE) -> list[Run]:
-    """Every active run matching the filter, fetched page by page (oldest first)."""
-    runs: list[Run] = []
-    token = None
-    while True:
-        page = client.search_runs(experiment_ids, filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY,
-                                  max_results=page_size, order_by=["attributes.start_time ASC"], page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
 
 
 def fetch_trials_api(client: MlflowClient, experiment_id: str, parent_run_id: str, wanted: Wanted, *,
@@ -31,7 +23,8 @@ def fetch_trials_api(client: MlflowClient, experiment_id: str, parent_run_id: st
     The client returns whole runs (every param and metric); this is the portable path, about 3 ms per run on
     a local SQLite store. `fetch_sql.fetch_trials_sql` reads only the wanted columns of a SQL store.
     """
-    runs = search_all(client, [experiment_id], f"tags.`{TAG_PARENT}` = '{parent_run_id}'", page_size=page_size)
+    runs = iter_runs(client, [experiment_id], children_filter(parent_run_id), page_size=page_size,
+                     order_by=OLDEST_FIRST)
     history: set[str] = set()
     records = []
     for run in runs:
@@ -52,7 +45,7 @@ def fingerprint_api(client: MlflowClient, experiment_id: str, parent_run_id: str
     run ended; `fetch_sql.fingerprint_sql` sees both.
     """
     stamps = []
-    parent_filter = f"tags.`{TAG_PARENT}` = '{parent_run_id}'"
+    parent_filter = children_filter(parent_run_id)
     for status in LIVE_STATUSES:
         if client.search_runs([experiment_id], f"{parent_filter} AND attributes.status = '{status}'",
                               run_view_type=ViewType.ACTIVE_ONLY, max_results=1):

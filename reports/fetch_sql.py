@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from reports.records import CLASS_INFIX, HISTORY_PREFIXES, TAG_PARENT, TrialFetch, TrialRecord, Wanted
+from reports.contract import CLASS_INFIX, HISTORY_PREFIXES, PARENT_TAG
+from reports.records import TrialFetch, TrialRecord, Wanted
 
 SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
 LIVE_STATUSES = ("RUNNING", "SCHEDULED")
@@ -100,7 +101,7 @@ def metric_history_sql(engine: Engine, run_ids: Sequence[str], keys: Sequence[st
 
 def _children(experiment_id: str, parent_run_id: str) -> sa.Join:
     parent_tag = sa.orm.aliased(SqlTag)
-    return sa.join(SqlRun, parent_tag, sa.and_(parent_tag.run_uuid == SqlRun.run_uuid, parent_tag.key == TAG_PARENT,
+    return sa.join(SqlRun, parent_tag, sa.and_(parent_tag.run_uuid == SqlRun.run_uuid, parent_tag.key == PARENT_TAG,
                                                 parent_tag.value == parent_run_id,
                                                 SqlRun.experiment_id == int(experiment_id),
                                                 SqlRun.lifecycle_stage == ACTIVE))

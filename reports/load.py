@@ -11,27 +11,37 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
-from mlflow.entities import Run, ViewType
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from reports.artifacts import download
+from reports.contract import (
+    BASELINE_CELL_TAG,
+    FACTORS_TAG,
+    KIND_TAG,
+    MAX_PAGE_SIZE,
+    METRICS_TAG,
+    PLANNED_TRIALS_ARTIFACT,
+    PLANNED_TRIALS_TAG,
+    STUDY_KIND,
+    STUDY_TAG,
+    StudyObjective,
+    find_study_parent,
+    study_names,
+)
 from reports.display import DisplayNames, read_display
 from reports.errors import ReportError, StudyNotFoundError
-from reports.fetch_api import MAX_PAGE_SIZE, search_all
 from reports.fetch_sql import is_sql_uri
 from reports.params import is_config_leaf, level_values
 from reports.provenance import provenance_frame
+from reports.recipe import RECIPE_PARAMS
 from reports.records import (  # re-exported: the statuses are part of this module's interface
     FAILED_STATUSES,
     FINISHED,
     RUNNING_STATUSES,
-    TAG_CELL,
-    TAG_KIND,
-    TAG_PLANNED,
     Wanted,
     role_metric_keys,
 )
-from reports.recipe import RECIPE_PARAMS
 from reports.trial_frame import (
     PER_CLASS_COLUMNS,
     RUN_COLUMNS,
@@ -52,7 +62,6 @@ __all__ = [
     "PER_CLASS_COLUMNS",
     "RUNNING_STATUSES",
     "RUN_COLUMNS",
-    "TAG_CELL",
     "PlannedTrial",
     "StudyRuns",
     "list_studies",
@@ -61,13 +70,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-TAG_STUDY = "sedstudy.study"
-TAG_BASELINE = "sedstudy.baseline_cell"
-TAG_FACTORS = "sedstudy.factors"
-TAG_METRICS = "sedstudy.metrics"
-TAG_OBJECTIVE = "sedstudy.objective"
-PLANNED_ARTIFACT = "planned_trials.json"  # large designs: the list exceeds a tag's 8,000 characters
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,8 @@ class StudyRuns:
     metric keys (`train/*`, `val/*`) seen on any trial. `recipe` holds the params of `recipe.RECIPE_PARAMS` as
     logged (text, None where absent) and `roles` the `student/<metric>`, `teacher/<metric>` and `best_epoch`
     values (NaN where absent), both one row per row of `runs`. `objective` and `objective_mode` come from the
-    parent's `sedstudy.objective` tag (else the first metric, "max"); metrics other than the objective count as
-    higher-is-better.
+    parent's `sedstudy.objective` tag (`contract.StudyObjective`: psds1, "max" when a store predates the tag);
+    metrics other than the objective count as higher-is-better.
     """
 
     study: str
@@ -111,17 +113,13 @@ class StudyRuns:
     params: pd.DataFrame = field(default_factory=pd.DataFrame)
     level_values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     history_keys: tuple[str, ...] = ()
-    objective: str = ""
-    objective_mode: str = "max"
+    objective: str = StudyObjective.metric
+    objective_mode: str = StudyObjective.mode
     loaded_from: str = ""  # "sql", "api", or either with " (cache)": how the trial table was read
     provenance: pd.DataFrame | None = None  # reports.provenance.provenance_frame: per kept run
     recipe: pd.DataFrame = field(default_factory=pd.DataFrame)
     roles: pd.DataFrame = field(default_factory=pd.DataFrame)
     display: DisplayNames = field(default_factory=DisplayNames)  # the study's short names (reports.display)
-
-    def __post_init__(self) -> None:
-        if not self.objective and self.metrics:
-            object.__setattr__(self, "objective", self.metrics[0])
 
     @cached_property
     def cell_levels(self) -> Mapping[str, Mapping[str, str]]:
@@ -173,14 +171,22 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
     if experiment is None or experiment.lifecycle_stage != "active":
         state = "no experiment" if experiment is None else "only a deleted experiment"
         raise StudyNotFoundError(_not_found_message(client, tracking_uri, study, f"{state} named {study!r}"))
-    parent = _find_parent(client, tracking_uri, study, experiment.experiment_id)
-    factors = tuple(_json_tag(parent, TAG_FACTORS, list))
-    metrics = tuple(_json_tag(parent, TAG_METRICS, list))
+    parent = find_study_parent(client, experiment.experiment_id, study)
+    if parent is None:
+        raise StudyNotFoundError(_not_found_message(
+            client, tracking_uri, study,
+            f"experiment {study!r} exists but holds no parent run tagged {KIND_TAG}={STUDY_KIND}, "
+            f"{STUDY_TAG}={study}"))
+    factors = tuple(_json_tag(parent, FACTORS_TAG, list))
+    metrics = tuple(_json_tag(parent, METRICS_TAG, list))
     if not metrics:
-        raise ReportError(f"study {study!r}: parent run {parent.info.run_id} has an empty {TAG_METRICS} list; "
+        raise ReportError(f"study {study!r}: parent run {parent.info.run_id} has an empty {METRICS_TAG} list; "
                           "expected at least one metric key to report")
-    baseline = _required_tag(parent, TAG_BASELINE)
-    objective, objective_mode = _objective(parent, metrics)
+    baseline = _required_tag(parent, BASELINE_CELL_TAG)
+    try:
+        objective = StudyObjective.of(parent.data.tags)
+    except ValueError as error:
+        raise ReportError(f"parent run {parent.info.run_id}: {error}") from error
     planned = _planned_trials(client, parent)
 
     factor_params = [factor for factor in factors if is_config_leaf(factor)]
@@ -202,7 +208,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
                      parent_run_id=parent.info.run_id, factors=factors, metrics=metrics, baseline_cell=baseline,
                      planned=planned, cells=cells, runs=frame, per_class=per_class_frame(fetched.records, frame),
                      params=params, level_values=level_values(params, frame, factors),
-                     history_keys=fetched.history_keys, objective=objective, objective_mode=objective_mode,
+                     history_keys=fetched.history_keys, objective=objective.metric, objective_mode=objective.mode,
                      loaded_from=source, provenance=provenance_frame(fetched.records, frame),
                      recipe=param_texts(fetched.records, frame, RECIPE_PARAMS),
                      roles=metrics_frame(fetched.records, frame, role_metric_keys(metrics)),
@@ -212,7 +218,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
 def list_studies(tracking_uri: str) -> list[str]:
     """Names of the studies (parent runs tagged `sedstudy.kind=study`) in the tracking store, sorted."""
     _check_store_exists(tracking_uri)
-    return _existing_studies(MlflowClient(tracking_uri=tracking_uri))
+    return study_names(MlflowClient(tracking_uri=tracking_uri))
 
 
 def _check_store_exists(tracking_uri: str) -> None:
@@ -233,53 +239,12 @@ def _check_store_exists(tracking_uri: str) -> None:
         )
 
 
-def _find_parent(client: MlflowClient, tracking_uri: str, study: str, experiment_id: str) -> Run:
-    parents = search_all(client, [experiment_id],
-                          f"tags.`{TAG_KIND}` = 'study' AND tags.`{TAG_STUDY}` = {_quote(study)}")
-    if not parents:
-        raise StudyNotFoundError(_not_found_message(
-            client, tracking_uri, study,
-            f"experiment {study!r} exists but holds no parent run tagged {TAG_KIND}=study, {TAG_STUDY}={study}"))
-    parents.sort(key=lambda run: (run.info.start_time or 0, run.info.run_id), reverse=True)
-    if len(parents) > 1:
-        logger.warning("study %r has %d parent runs (%s); expected one, using the newest, %s", study, len(parents),
-                       ", ".join(run.info.run_id for run in parents), parents[0].info.run_id)
-    return parents[0]
-
-
 def _not_found_message(client: MlflowClient, tracking_uri: str, study: str, what: str) -> str:
-    existing = _existing_studies(client)
+    existing = study_names(client)
     listed = ", ".join(repr(name) for name in existing) if existing else "none"
     return (f"study {study!r} not found in tracking store {tracking_uri!r}: {what}. "
             f"Studies in this store: {listed}{close_match_hint(study, existing)}. "
             "Pass one of these names, or the --tracking-uri the study was run with.")
-
-
-def _existing_studies(client: MlflowClient) -> list[str]:
-    experiments = []
-    token = None
-    while True:
-        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=MAX_PAGE_SIZE, page_token=token)
-        experiments.extend(page)
-        token = page.token
-        if not token:
-            break
-    names: set[str] = set()
-    ids = [experiment.experiment_id for experiment in experiments]
-    for start in range(0, len(ids), 100):
-        for run in search_all(client, ids[start:start + 100], f"tags.`{TAG_KIND}` = 'study'"):
-            name = run.data.tags.get(TAG_STUDY)
-            if name:
-                names.add(name)
-    return sorted(names)
-
-
-def _quote(value: str) -> str:
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise ReportError(f"study name {value!r} holds both quote characters; expected a name without quotes")
 
 
 def _required_tag(run: Run, key: str) -> str:
@@ -304,35 +269,23 @@ def _json_tag(run: Run, key: str, kind: type) -> object:
 
 
 def _planned_trials(client: MlflowClient, parent: Run) -> tuple[PlannedTrial, ...]:
-    if TAG_PLANNED in parent.data.tags:
-        entries = _json_tag(parent, TAG_PLANNED, list)
+    if PLANNED_TRIALS_TAG in parent.data.tags:
+        entries = _json_tag(parent, PLANNED_TRIALS_TAG, list)
     else:
         entries = _planned_artifact(client, parent)
     if entries is None:
         logger.warning("parent run %s has neither a %s tag nor a %s artifact; missing trials cannot be counted "
-                       "(only recorded runs are reported)", parent.info.run_id, TAG_PLANNED, PLANNED_ARTIFACT)
+                       "(only recorded runs are reported)", parent.info.run_id, PLANNED_TRIALS_TAG,
+                       PLANNED_TRIALS_ARTIFACT)
         return ()
     planned = []
     for i, entry in enumerate(entries):
         try:
             planned.append(PlannedTrial(cell=str(entry["cell"]), seed=int(entry["seed"])))
         except (TypeError, KeyError, ValueError) as error:
-            raise ReportError(f"parent run {parent.info.run_id}: {TAG_PLANNED}[{i}] must be "
+            raise ReportError(f"parent run {parent.info.run_id}: {PLANNED_TRIALS_TAG}[{i}] must be "
                               f'{{"cell": str, "seed": int}}, but got {entry!r}') from error
     return tuple(planned)
-
-
-def _objective(parent: Run, metrics: Sequence[str]) -> tuple[str, str]:
-    """(metric, mode) from the optional `sedstudy.objective` tag; else the first metric, maximised."""
-    if TAG_OBJECTIVE not in parent.data.tags:
-        return metrics[0], "max"
-    value = _json_tag(parent, TAG_OBJECTIVE, dict)
-    assert isinstance(value, dict)
-    metric, mode = value.get("metric", metrics[0]), value.get("mode", "max")
-    if mode not in ("max", "min"):
-        raise ReportError(f"parent run {parent.info.run_id}: tag {TAG_OBJECTIVE!r} must have mode 'max' or 'min', "
-                          f"but got {mode!r}")
-    return str(metric), str(mode)
 
 
 def _cell_order(planned: Sequence[PlannedTrial], frame: pd.DataFrame, baseline: str, study: str) -> tuple[str, ...]:
@@ -340,7 +293,7 @@ def _cell_order(planned: Sequence[PlannedTrial], frame: pd.DataFrame, baseline: 
     unplanned = sorted(set(frame["cell"]) - set(order))
     if unplanned and planned:
         logger.warning("study %r: cells %s have runs but are not in %s; listed after the planned cells",
-                       study, unplanned, TAG_PLANNED)
+                       study, unplanned, PLANNED_TRIALS_TAG)
     order.update(dict.fromkeys(unplanned))
     if baseline not in order:
         raise ReportError(f"study {study!r}: baseline cell {baseline!r} is neither planned nor recorded; expected one "
@@ -350,11 +303,11 @@ def _cell_order(planned: Sequence[PlannedTrial], frame: pd.DataFrame, baseline: 
 
 def _planned_artifact(client: MlflowClient, parent: Run) -> list | None:
     names = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    if PLANNED_ARTIFACT not in names:
+    if PLANNED_TRIALS_ARTIFACT not in names:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        path = download(client, parent.info.run_id, PLANNED_ARTIFACT, tmp)
+        path = download(client, parent.info.run_id, PLANNED_TRIALS_ARTIFACT, tmp)
         entries = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(entries, list):
-        raise ReportError(f"parent run {parent.info.run_id}: artifact {PLANNED_ARTIFACT} must hold a JSON list")
+        raise ReportError(f"parent run {parent.info.run_id}: artifact {PLANNED_TRIALS_ARTIFACT} must hold a JSON list")
     return entries

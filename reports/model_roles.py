@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from reports.contract import BEST_EPOCH_METRIC, ROLES
 from reports.load import FINISHED, StudyRuns
 from reports.recipe import PHASE_PARAMS, shared_value
-from reports.records import BEST_EPOCH, ROLES
 from reports.table_model import Table, TableCell
 
 DECIMALS = 3
@@ -66,7 +66,7 @@ def roles_table(runs: StudyRuns, *, link: Callable[[str], str | None] = lambda c
             continue
         values = [TableCell(_mean_sd(runs.roles.loc[mine, f"{role}/{m}"]) if f"{role}/{m}" in runs.roles else "–")
                   for m in metrics for role in ROLES]
-        epochs = runs.roles.loc[mine, BEST_EPOCH] if BEST_EPOCH in runs.roles else pd.Series(dtype=float)
+        epochs = runs.roles.loc[mine, BEST_EPOCH_METRIC] if BEST_EPOCH_METRIC in runs.roles else pd.Series(dtype=float)
         best = "–" if epochs.dropna().empty else " ".join(str(int(e) + 1) for e in epochs.dropna())
         rows.append((TableCell(cell, link=link(cell)), TableCell(str(int(mine.sum()))), *values, TableCell(best)))
     header = ("cell", "n", *(f"{m} {role}" + (" (reported)" if role == reported else "") for m in metrics

@@ -11,7 +11,18 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from reports.records import COST_METRICS, TrialRecord
+from reports.contract import (
+    BACKBONE_SHA256_TAG,
+    CODE_COMMIT_TAG,
+    CODE_DIRTY_TAG,
+    COST_METRICS,
+    DATA_COVERAGE_TAG,
+    DATA_KIND_TAG,
+    DATA_SHA256_TAG,
+    ENVIRONMENT_TAG,
+    METRIC_SPEC_TAG,
+)
+from reports.records import TrialRecord
 from reports.table_model import Table, TableCell
 
 ATTRIBUTES = (("code", "Code"), ("data", "Data"), ("coverage", "Clips per split (of the official list)"),
@@ -27,17 +38,17 @@ def provenance_frame(records: Sequence[TrialRecord], runs: pd.DataFrame) -> pd.D
     for run_id, cell, status in zip(runs["run_id"], runs["cell"], runs["status"]):
         record = by_id[run_id]
         tags = record.tags
-        commit = tags.get("sedstudy.code.commit")
-        code = None if commit is None else commit[:12] + (" (dirty tree)" if tags.get("sedstudy.code.dirty") == "true"
+        commit = tags.get(CODE_COMMIT_TAG)
+        code = None if commit is None else commit[:12] + (" (dirty tree)" if tags.get(CODE_DIRTY_TAG) == "true"
                                                          else "")
-        kind, sha = tags.get("sedstudy.data.kind"), tags.get("sedstudy.data.sha256")
-        backbone = tags.get("sedstudy.backbone.sha256")
+        kind, sha = tags.get(DATA_KIND_TAG), tags.get(DATA_SHA256_TAG)
+        backbone = tags.get(BACKBONE_SHA256_TAG)
         rows.append({"run_id": run_id, "cell": cell, "status": status, "code": code,
                      "data": None if sha is None else f"{kind} {sha[:12]}",
-                     "coverage": tags.get("sedstudy.data.coverage"),
+                     "coverage": tags.get(DATA_COVERAGE_TAG),
                      "backbone": None if backbone is None else
                      backbone if backbone.startswith("none") else f"sha256 {backbone[:12]}",
-                     "metric": tags.get("sedstudy.metric"), "environment": tags.get("sedstudy.environment"),
+                     "metric": tags.get(METRIC_SPEC_TAG), "environment": tags.get(ENVIRONMENT_TAG),
                      **{key: record.metrics.get(key, math.nan) for key in COST_METRICS}})
     columns = ["run_id", "cell", "status", *(key for key, _ in ATTRIBUTES), *COST_METRICS]
     return pd.DataFrame(rows, columns=columns)

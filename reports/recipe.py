@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from reports.contract import DATA_KIND_TAG
 from reports.table_model import Table, TableCell
 
 # (param key, what it is), in the order the section lists them
@@ -58,7 +59,7 @@ def recipe_table(recipe: pd.DataFrame, factors: Sequence[str], seeds: Sequence[i
         rows.append((TableCell(title), TableCell(_field_text(key, values, factors)), TableCell(key)))
     kinds = sorted(set(data_kinds))
     rows.append((TableCell("data kind"), TableCell(", ".join(kinds) if kinds else NOT_RECORDED),
-                 TableCell("sedstudy.data.kind")))
+                 TableCell(DATA_KIND_TAG)))
     rows.append((TableCell("seeds (per cell)"), TableCell(", ".join(str(seed) for seed in sorted(set(seeds)))),
                  TableCell("seed")))
     return Table(name="recipe", caption="Shared training recipe", header=("setting", "value", "param"),

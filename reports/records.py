@@ -4,23 +4,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-TAG_PARENT = "mlflow.parentRunId"
-TAG_KIND = "sedstudy.kind"
-TAG_CELL = "sedstudy.cell"
-TAG_SEED = "sedstudy.seed"
-TAG_FAILURE = "sedstudy.failure"
-TAG_FACTOR_PREFIX = "sedstudy.factor."
-CLASS_INFIX = "/class/"  # per-class metrics are logged as `<metric>/class/<label>`, e.g. psds1/class/Dog
-HISTORY_PREFIXES = ("train/", "val/")  # per-epoch metrics, logged at step = epoch
-TAG_PLANNED = "sedstudy.planned_trials"
-# where a number comes from and what it cost (reports/provenance.py)
-PROVENANCE_TAGS = ("sedstudy.code.commit", "sedstudy.code.dirty", "sedstudy.data.kind", "sedstudy.data.sha256",
-                   "sedstudy.data.coverage", "sedstudy.backbone.sha256", "sedstudy.metric", "sedstudy.environment")
-COST_METRICS = ("cost/wall_s", "cost/gpu_hours", "cost/energy_kwh", "cost/energy_measured",
-                "cost/cpu_energy_measured", "cost/attempts")
-
-ROLES = ("student", "teacher")  # the mean-teacher pair; each logs `<role>/<metric>` at the best epoch
-BEST_EPOCH = "best_epoch"  # the best epoch's index (from 0), logged with the final metrics
+from reports.contract import (
+    BEST_EPOCH_METRIC,
+    CELL_TAG,
+    CLASS_INFIX,
+    COST_METRICS,
+    FACTOR_TAG_PREFIX,
+    FAILURE_TAG,
+    KIND_TAG,
+    PROVENANCE_TAGS,
+    ROLES,
+    SEED_TAG,
+)
 
 FINISHED = "FINISHED"
 FAILED_STATUSES = frozenset({"FAILED", "KILLED"})
@@ -53,7 +48,7 @@ class Wanted:
 
     @classmethod
     def for_study(cls, factors: Sequence[str], metrics: Sequence[str], params: Sequence[str]) -> Wanted:
-        tags = (TAG_KIND, TAG_CELL, TAG_SEED, TAG_FAILURE, *(TAG_FACTOR_PREFIX + factor for factor in factors),
+        tags = (KIND_TAG, CELL_TAG, SEED_TAG, FAILURE_TAG, *(FACTOR_TAG_PREFIX + factor for factor in factors),
                 *PROVENANCE_TAGS)
         extra = [*COST_METRICS, *role_metric_keys(metrics)]
         return cls(tags=tags, metrics=(*metrics, *(m for m in dict.fromkeys(extra) if m not in metrics)),
@@ -69,7 +64,7 @@ class Wanted:
 
 def role_metric_keys(metrics: Sequence[str]) -> tuple[str, ...]:
     """`student/<m>` and `teacher/<m>` of every study metric, then `best_epoch`."""
-    return (*(f"{role}/{metric}" for metric in metrics for role in ROLES), BEST_EPOCH)
+    return (*(f"{role}/{metric}" for metric in metrics for role in ROLES), BEST_EPOCH_METRIC)
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,20 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from reports.contract import (
+    CELL_TAG,
+    CLASS_INFIX,
+    FACTOR_TAG_PREFIX,
+    FAILURE_TAG,
+    KIND_TAG,
+    PLANNED_TRIALS_TAG,
+    SEED_TAG,
+    TRIAL_KIND,
+    TUNE_KIND,
+)
 from reports.errors import ReportError
 from reports.params import typed_params
-from reports.records import (
-    CLASS_INFIX,
-    FINISHED,
-    TAG_CELL,
-    TAG_FACTOR_PREFIX,
-    TAG_FAILURE,
-    TAG_KIND,
-    TAG_PLANNED,
-    TAG_SEED,
-    TrialRecord,
-)
+from reports.records import FINISHED, TrialRecord
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def parse_cell(cell: str, factors: Sequence[str]) -> dict[str, str]:
     if missing:
         raise ReportError(
             f"cell {cell!r}: expected a level for every factor {list(factors)}, but found none for {missing}; "
-            f"the cell id must read 'factor=level|factor=level' (fix the study's {TAG_PLANNED} or {TAG_CELL} tags)"
+            f"the cell id must read 'factor=level|factor=level' (fix the study's {PLANNED_TRIALS_TAG} or "
+            f"{CELL_TAG} tags)"
         )
     return {factor: found[factor] for factor in factors}
 
@@ -61,26 +63,26 @@ def trial_frame(records: Sequence[TrialRecord], study: str, factors: Sequence[st
     rows = []
     for record in records:
         tags = record.tags
-        if tags.get(TAG_KIND) == "tune":  # a tuning sample, not a seed of its cell
+        if tags.get(KIND_TAG) == TUNE_KIND:  # a tuning sample, not a seed of its cell
             continue
-        if tags.get(TAG_KIND) != "trial":
+        if tags.get(KIND_TAG) != TRIAL_KIND:
             logger.warning("run %s under the parent of study %r has %s=%r, expected 'trial'; skipped",
-                           record.run_id, study, TAG_KIND, tags.get(TAG_KIND))
+                           record.run_id, study, KIND_TAG, tags.get(KIND_TAG))
             continue
-        cell = tags.get(TAG_CELL)
-        seed = tags.get(TAG_SEED)
+        cell = tags.get(CELL_TAG)
+        seed = tags.get(SEED_TAG)
         try:
             seed_int = int(seed)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             seed_int = None
         if cell is None or seed_int is None:
-            raise ReportError(f"trial run {record.run_id} of study {study!r}: expected tags {TAG_CELL} and an "
-                              f"integer {TAG_SEED}, but found cell={cell!r}, seed={seed!r}")
-        levels = {factor: tags.get(TAG_FACTOR_PREFIX + factor) for factor in factors}
+            raise ReportError(f"trial run {record.run_id} of study {study!r}: expected tags {CELL_TAG} and an "
+                              f"integer {SEED_TAG}, but found cell={cell!r}, seed={seed!r}")
+        levels = {factor: tags.get(FACTOR_TAG_PREFIX + factor) for factor in factors}
         if any(level is None for level in levels.values()):
             levels = parse_cell(cell, factors)
         row: dict[str, object] = {"run_id": record.run_id, "cell": cell, "seed": seed_int,
-                                  "status": record.status, "failure": tags.get(TAG_FAILURE, ""),
+                                  "status": record.status, "failure": tags.get(FAILURE_TAG, ""),
                                   "_start": record.start_time, **levels}
         for metric in metrics:
             value = record.metrics.get(metric, math.nan)

@@ -7,37 +7,44 @@ import math
 
 from mlflow.tracking import MlflowClient
 
-from reports.fetch_api import search_all
+from reports.contract import (
+    CELL_TAG,
+    OLDEST_FIRST,
+    TUNE_KIND,
+    TUNE_OBJECTIVE_METRIC,
+    TUNE_PARAMS_TAG,
+    TUNE_SAMPLE_TAG,
+    TUNE_STOPPED_TAG,
+    TUNED_CELLS_TAG,
+    children_filter,
+    iter_runs,
+)
 from reports.load import StudyRuns
-from reports.records import TAG_CELL, TAG_KIND, TAG_PARENT
 from reports.table_model import Table, TableCell
 
-TAG_TUNED_CELLS = "sedstudy.tuned_cells"  # parent run: JSON {cell id: tuning metric}
-TAG_SAMPLE, TAG_VALUES, TAG_STOPPED = "sedstudy.tune.sample", "sedstudy.tune.params", "sedstudy.tune.stopped_early"
-OBJECTIVE = "tune/objective"  # a sample's best validation value over its epochs
 NOTE = ("A sample's value is its best epoch on the tuning metric (a validation split); the best sample's values "
         "are the ones the cell's seed trials use. Ties go to the lowest sample index.")
 
 
 def tuning_table(client: MlflowClient, runs: StudyRuns) -> Table | None:
     """None when the study tuned no cell."""
-    tuned = json.loads(client.get_run(runs.parent_run_id).data.tags.get(TAG_TUNED_CELLS, "{}"))
+    tuned = json.loads(client.get_run(runs.parent_run_id).data.tags.get(TUNED_CELLS_TAG, "{}"))
     if not isinstance(tuned, dict) or not tuned:
         return None
-    samples = search_all(client, [runs.experiment_id],
-                         f"tags.`{TAG_PARENT}` = '{runs.parent_run_id}' AND tags.`{TAG_KIND}` = 'tune'")
+    samples = list(iter_runs(client, [runs.experiment_id], children_filter(runs.parent_run_id, TUNE_KIND),
+                             order_by=OLDEST_FIRST))
     rows = []
     for cell, metric in tuned.items():
-        own = [r for r in samples if r.data.tags.get(TAG_CELL) == cell]
+        own = [r for r in samples if r.data.tags.get(CELL_TAG) == cell]
         finished = [r for r in own if r.info.status == "FINISHED"]
-        scored = [(-r.data.metrics[OBJECTIVE], int(r.data.tags.get(TAG_SAMPLE, "0")), r) for r in finished
-                  if math.isfinite(r.data.metrics.get(OBJECTIVE, math.nan))]
+        scored = [(-r.data.metrics[TUNE_OBJECTIVE_METRIC], int(r.data.tags.get(TUNE_SAMPLE_TAG, "0")), r)
+                  for r in finished if math.isfinite(r.data.metrics.get(TUNE_OBJECTIVE_METRIC, math.nan))]
         best = min(scored, key=lambda item: item[:2]) if scored else None
         values = "–" if best is None else ", ".join(
             f"{path} = {value:.4g}" if isinstance(value, float) else f"{path} = {value}"
-            for path, value in json.loads(best[2].data.tags[TAG_VALUES]).items())
+            for path, value in json.loads(best[2].data.tags[TUNE_PARAMS_TAG]).items())
         rows.append((TableCell(cell), TableCell(str(len(finished))),
-                     TableCell(str(sum(TAG_STOPPED in r.data.tags for r in finished))),
+                     TableCell(str(sum(TUNE_STOPPED_TAG in r.data.tags for r in finished))),
                      TableCell(str(sum(r.info.status == "FAILED" for r in own))), TableCell(metric),
                      TableCell("–" if best is None else f"{-best[0]:.3f}"), TableCell(values)))
     return Table(name="tuning", caption="Tuning inside cells",

@@ -11,12 +11,19 @@ from typing import Any
 from ray import tune
 from rich.live import Live
 
+from reports.contract import (
+    CHECKPOINT_ARTIFACT_DIR,
+    RAY_NODE_TAG,
+    TUNE_EPOCHS_METRIC,
+    TUNE_OBJECTIVE_METRIC,
+    TUNE_STOPPED_TAG,
+)
 from search_spaces.factors import Cell
 from sed_core.training.trainer import ARTIFACT_DIRS, BEST_FILE
-from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, Sample, Study, Trial
+from studies.definition import Sample, Study, Trial
 from studies.progress import StudyProgress, clock_text
 from studies.step_progress import read_step_progress
-from studies.tracking import TUNE_STOPPED, StudyTracker
+from studies.tracking import StudyTracker
 from studies.trainable import ENVIRONMENT_KEY, NODE_KEY
 
 # Keys Ray adds to every result; everything else a trial reports is a metric of ours.
@@ -60,7 +67,7 @@ class MLflowStudyCallback(tune.Callback):
         node = result.get(NODE_KEY)
         if node and node != self._nodes.get(ours.trial_id):
             self._nodes[ours.trial_id] = node
-            self.tracker.set_tag(ours, "sedstudy.ray_node", str(node))
+            self.tracker.set_tag(ours, RAY_NODE_TAG, str(node))
         if ENVIRONMENT_KEY in result:
             self.tracker.log_environment(ours, json.loads(result[ENVIRONMENT_KEY]))
         self.tracker.log_metrics(ours, metrics_of(result), int(result.get("step", iteration)))
@@ -70,7 +77,7 @@ class MLflowStudyCallback(tune.Callback):
         output_dir = Path(trial.config["trial"]["output_dir"])
         best = output_dir / BEST_FILE
         if best.exists():
-            self.tracker.log_artifact(ours, best, "checkpoints")
+            self.tracker.log_artifact(ours, best, CHECKPOINT_ARTIFACT_DIR)
         for folder in ARTIFACT_DIRS:
             if (output_dir / folder).is_dir():
                 self.tracker.log_artifacts(ours, output_dir / folder, folder)
@@ -232,7 +239,7 @@ class TuningCallback(tune.Callback):
         sample = self._sample(trial)
         trained = self._epochs.get(trial.trial_id, 0)
         if trained < self.epochs:
-            self.tracker.set_tag(sample, TUNE_STOPPED, str(trained))
+            self.tracker.set_tag(sample, TUNE_STOPPED_TAG, str(trained))
         self.tracker.end_trial(sample)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -262,7 +269,7 @@ class TuningProgressCallback(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}
-        value, trained = result.get(TUNE_OBJECTIVE), int(result.get(TUNE_EPOCHS, 0))
+        value, trained = result.get(TUNE_OBJECTIVE_METRIC), int(result.get(TUNE_EPOCHS_METRIC, 0))
         shown = f"{value:.3f}" if isinstance(value, float) else "no result"
         early = f" (ASHA stopped it after {trained}/{self.epochs} epochs)" if trained < self.epochs else ""
         self._line(trial, shown + early)

@@ -60,8 +60,6 @@ class SyntheticDataSpec(_Spec):
 
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
-TUNE_OBJECTIVE = "tune/objective"  # a sample's best value of the tuning metric so far: reported and logged each epoch
-TUNE_EPOCHS = "tune/epochs"  # epochs a sample has trained: the time ASHA and the stopper count
 # fields a tuning space may not sample: they define the trial or the tuning itself
 UNTUNABLE = {
     "seed": "the sampled trials' training seed is tuning.seed; the seed trials use `seeds`",

@@ -17,6 +17,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from reports.contract import (
+    BACKBONE_SHA256_TAG,
+    CODE_COMMIT_TAG,
+    CODE_DIRTY_TAG,
+    CODE_VERSION_TAG,
+    DATA_COVERAGE_TAG,
+    DATA_KIND_TAG,
+    DATA_SHA256_TAG,
+    METRIC_SPEC_TAG,
+)
 from sed_core.config.schema import ExperimentConfig
 from sed_core.data.fingerprint import DataFingerprint, data_fingerprint
 from sed_core.data.splits import SplitData, load_split
@@ -42,9 +52,9 @@ def code_version() -> dict[str, str]:
         package = "unknown"
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"sedstudy.code.commit": commit or "unknown",
-            "sedstudy.code.dirty": "unknown" if status is None else str(bool(status)).lower(),
-            "sedstudy.code.version": package}
+    return {CODE_COMMIT_TAG: commit or "unknown",
+            CODE_DIRTY_TAG: "unknown" if status is None else str(bool(status)).lower(),
+            CODE_VERSION_TAG: package}
 
 
 # ---- what else produced a number: data, backbone weights, the metric's full specification, the machine ----
@@ -182,18 +192,18 @@ class ProvenanceBook:
 
     def __call__(self, config: ExperimentConfig) -> RunProvenance:
         data = self.data(config)
-        tags = {"sedstudy.data.kind": data.kind, "sedstudy.data.sha256": data.sha256,
-                "sedstudy.data.coverage": data.coverage_text(), "sedstudy.metric": metric_spec_text(config)}
+        tags = {DATA_KIND_TAG: data.kind, DATA_SHA256_TAG: data.sha256,
+                DATA_COVERAGE_TAG: data.coverage_text(), METRIC_SPEC_TAG: metric_spec_text(config)}
         document: dict[str, Any] = {"code": code_version(), "data": data.as_dict(), "metric": metric_spec(config)}
         backbone = config.model.backbone
         if not backbone.enabled:
-            tags["sedstudy.backbone.sha256"] = NO_BACKBONE
+            tags[BACKBONE_SHA256_TAG] = NO_BACKBONE
         elif backbone.checkpoint is None or backbone.init == "random":
-            tags["sedstudy.backbone.sha256"] = RANDOM_BACKBONE
+            tags[BACKBONE_SHA256_TAG] = RANDOM_BACKBONE
         else:
-            tags["sedstudy.backbone.sha256"] = checkpoint_sha256(Path(backbone.checkpoint))
+            tags[BACKBONE_SHA256_TAG] = checkpoint_sha256(Path(backbone.checkpoint))
             document["backbone_checkpoint"] = {"path": str(backbone.checkpoint),
-                                               "sha256": tags["sedstudy.backbone.sha256"]}
+                                               "sha256": tags[BACKBONE_SHA256_TAG]}
         return RunProvenance(tags, document)
 
 

@@ -22,11 +22,22 @@ from mlflow.entities import Metric, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from reports.contract import (
+    CELL_TAG,
+    CHECKPOINT_ARTIFACT_DIR,
+    CONFIG_ARTIFACT,
+    SEED_TAG,
+    TRIAL_KIND,
+    children_filter,
+    eval_metric,
+    eval_tag,
+    find_study_parent,
+    iter_runs,
+)
 from sed_core.config import ExperimentConfig, config_from_dict
 from sed_core.data.dataset import ClipDataset
 from sed_core.errors import CheckpointError, SedStudyError
 from sed_core.inference import (
-    CONFIG_FILE,
     check_eval_split,
     open_eval_split,
     read_checkpoint,
@@ -34,18 +45,10 @@ from sed_core.inference import (
 )
 from sed_core.training.trainer import BEST_FILE
 from studies.study_ref import unknown_study
-from studies.tracking import CELL, KIND, PARENT, SEED, open_client
+from studies.tracking import open_client
 
-CHECKPOINT_ARTIFACT = f"checkpoints/{BEST_FILE}"
+CHECKPOINT_ARTIFACT = f"{CHECKPOINT_ARTIFACT_DIR}/{BEST_FILE}"
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit of one log_batch call
-
-
-def metric_key(split: str, name: str) -> str:
-    return f"eval/{split}/{name}"
-
-
-def eval_tag(split: str) -> str:
-    return f"sedstudy.eval.{split}"
 
 
 @dataclass(frozen=True)
@@ -69,25 +72,17 @@ class _Checked:
 
 
 def find_runs(client: MlflowClient, target: str, tracking_uri: str) -> list[Run]:
-    """Every FINISHED trial run of study ``target``'s latest parent run, or the run whose id is ``target``."""
+    """Every FINISHED trial run of study ``target``'s parent run, or the run whose id is ``target``."""
     experiment = client.get_experiment_by_name(target)
     if experiment is not None:
-        parents = client.search_runs([experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
-                                     order_by=["attributes.start_time DESC"])
-        if not parents:
+        parent = find_study_parent(client, experiment.experiment_id, target)
+        if parent is None:
             raise SedStudyError(f"study {target!r} in {tracking_uri} has no parent run; was it started by sedstudy?")
-        query = (f"tags.`{PARENT}` = '{parents[0].info.run_id}' and tags.`{KIND}` = 'trial' "
-                 f"and attributes.status = 'FINISHED'")
-        runs, token = [], None
-        while True:
-            page = client.search_runs([experiment.experiment_id], query, max_results=1000, page_token=token)
-            runs.extend(page)
-            token = page.token
-            if not token:
-                break
+        query = f"{children_filter(parent.info.run_id, TRIAL_KIND)} and attributes.status = 'FINISHED'"
+        runs = list(iter_runs(client, [experiment.experiment_id], query))
         if not runs:
             raise SedStudyError(f"study {target!r} has no finished trial runs yet; see `sedstudy status {target}`")
-        return sorted(runs, key=lambda r: (r.data.tags.get(CELL, ""), r.data.tags.get(SEED, "")))
+        return sorted(runs, key=lambda r: (r.data.tags.get(CELL_TAG, ""), r.data.tags.get(SEED_TAG, "")))
     if re.fullmatch(r"[0-9a-f]{32}", target):
         with contextlib.suppress(MlflowException):  # not a run id of this store: the error below says what to give
             return [client.get_run(target)]
@@ -96,23 +91,23 @@ def find_runs(client: MlflowClient, target: str, tracking_uri: str) -> list[Run]
 
 def _describe(run: Run) -> str:
     tags = run.data.tags
-    return f"run {run.info.run_id} ({tags.get(CELL, run.info.run_name)} seed={tags.get(SEED, '?')})"
+    return f"run {run.info.run_id} ({tags.get(CELL_TAG, run.info.run_name)} seed={tags.get(SEED_TAG, '?')})"
 
 
 def check_run(client: MlflowClient, run: Run, split: str, data_root: Path | None) -> _Checked:
     """The run's config, checkpoint and split are all in place; else an error naming the run and the fix."""
     run_id = run.info.run_id
     top = {a.path for a in client.list_artifacts(run_id)}
-    if CONFIG_FILE not in top:
-        raise SedStudyError(f"{_describe(run)}: no artifact {CONFIG_FILE}; only trial runs recorded by "
+    if CONFIG_ARTIFACT not in top:
+        raise SedStudyError(f"{_describe(run)}: no artifact {CONFIG_ARTIFACT}; only trial runs recorded by "
                             f"`sedstudy run` can be re-evaluated")
-    if CHECKPOINT_ARTIFACT not in {a.path for a in client.list_artifacts(run_id, "checkpoints")}:
+    if CHECKPOINT_ARTIFACT not in {a.path for a in client.list_artifacts(run_id, CHECKPOINT_ARTIFACT_DIR)}:
         raise SedStudyError(f"{_describe(run)}: no artifact {CHECKPOINT_ARTIFACT}; the trial's checkpoint was not "
                             f"stored: delete the run and rerun its trial (`sedstudy resume STUDY`), or leave it out "
                             f"by evaluating the other runs by id")
     with tempfile.TemporaryDirectory() as tmp:
-        raw = json.loads(Path(client.download_artifacts(run_id, CONFIG_FILE, tmp)).read_text(encoding="utf-8"))
-    config = config_from_dict(raw, source=f"{_describe(run)} {CONFIG_FILE}")
+        raw = json.loads(Path(client.download_artifacts(run_id, CONFIG_ARTIFACT, tmp)).read_text(encoding="utf-8"))
+    config = config_from_dict(raw, source=f"{_describe(run)} {CONFIG_ARTIFACT}")
     root = Path(data_root) if data_root is not None else Path(config.data.root)
     if split == config.evaluation.test_split and root.resolve() != Path(config.data.root).resolve():
         raise SedStudyError(f"{_describe(run)}: {split!r} is the run's own test split, whose stored scores/{split}/ "
@@ -137,13 +132,14 @@ def reevaluate(tracking_uri: str, target: str, split: str, *, data_root: Path | 
     """
     check_eval_split(split)
     client = open_client(tracking_uri)
-    marker = metric_key(split, "psds1")
+    marker = eval_metric(split, "psds1")
     results: list[RunEval] = []
     todo = []
     for run in find_runs(client, target, tracking_uri):
         if marker in run.data.metrics and not force:
-            done = RunEval(run.info.run_id, run.data.tags.get(CELL, run.info.run_name), run.data.tags.get(SEED, "?"),
-                           run.data.metrics[marker], run.data.metrics.get(metric_key(split, "psds2")), skipped=True)
+            done = RunEval(run.info.run_id, run.data.tags.get(CELL_TAG, run.info.run_name),
+                           run.data.tags.get(SEED_TAG, "?"), run.data.metrics[marker],
+                           run.data.metrics.get(eval_metric(split, "psds2")), skipped=True)
             results.append(done)
             if on_run:
                 on_run(done)
@@ -173,13 +169,13 @@ def _evaluate_run(client: MlflowClient, item: _Checked, split: str) -> RunEval:
     info = {"data_root": str(item.data_root),
             "n_clips": result.n_clips, "checkpoint_epoch": result.checkpoint_epoch, "model": result.report_model}
     client.set_tag(run_id, eval_tag(split), json.dumps(info, sort_keys=True))
-    marker = metric_key(split, "psds1")
+    marker = eval_metric(split, "psds1")
     now = int(time.time() * 1000)
-    metrics = [Metric(metric_key(split, k), v, now, result.checkpoint_epoch) for k, v in result.metrics.items()]
+    metrics = [Metric(eval_metric(split, k), v, now, result.checkpoint_epoch) for k, v in result.metrics.items()]
     metrics.sort(key=lambda m: m.key == marker)  # the marker last: a run that has it has everything
     for i in range(0, len(metrics), MAX_METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=metrics[i:i + MAX_METRICS_PER_BATCH])
     tags = item.run.data.tags
-    return RunEval(run_id, tags.get(CELL, item.run.info.run_name), tags.get(SEED, "?"), result.metrics["psds1"],
+    return RunEval(run_id, tags.get(CELL_TAG, item.run.info.run_name), tags.get(SEED_TAG, "?"), result.metrics["psds1"],
                    result.metrics["psds2"])
 

@@ -5,11 +5,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from reports.contract import STUDY_YAML_ARTIFACT, find_study_parent, launch_tag
 from sed_core.errors import SedStudyError
 from studies.study_ref import is_study_file, require_store, unknown_study
-from studies.tracking import KIND, default_tracking_uri, open_client
-
-STUDY_ARTIFACT = "study.yaml"
+from studies.tracking import default_tracking_uri, open_client
 
 
 @dataclass(frozen=True)
@@ -37,17 +36,15 @@ def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> Resum
     require_store(uri)
     client = open_client(uri)
     experiment = client.get_experiment_by_name(study)
-    parents = [] if experiment is None else client.search_runs(
-        [experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1, order_by=["attributes.start_time DESC"])
-    if not parents:
+    parent = None if experiment is None else find_study_parent(client, experiment.experiment_id, study)
+    if parent is None:
         raise unknown_study(study, uri, client)
-    parent = parents[0]
     tags = parent.data.tags
-    launched_in = Path(tags.get("sedstudy.launch.workdir") or workdir)
+    launched_in = Path(tags.get(launch_tag("workdir")) or workdir)
     saved = launched_in / ".sedstudy" / f"{study}.yaml"
     saved.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        text = Path(client.download_artifacts(parent.info.run_id, STUDY_ARTIFACT, tmp)).read_text(encoding="utf-8")
+        text = Path(client.download_artifacts(parent.info.run_id, STUDY_YAML_ARTIFACT, tmp)).read_text(encoding="utf-8")
     saved.write_text(text, encoding="utf-8")
-    return ResumePlan(study, saved, launched_in, uri, tags.get("sedstudy.launch.address") or None,
-                      tags.get("sedstudy.launch.storage") or None)
+    return ResumePlan(study, saved, launched_in, uri, tags.get(launch_tag("address")) or None,
+                      tags.get(launch_tag("storage")) or None)

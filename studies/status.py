@@ -10,13 +10,24 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
-
+from reports.contract import (
+    CELL_TAG,
+    KIND_TAG,
+    PLANNED_TRIALS_ARTIFACT,
+    SEED_TAG,
+    TUNE_KIND,
+    TUNED_CELLS_TAG,
+    TUNING_TAG,
+    StudyObjective,
+    children_filter,
+    find_study_parent,
+    iter_runs,
+)
 from sed_core.errors import SedStudyError
 from studies.progress import clock_text
 from studies.study_ref import unknown_study
 from studies.study_summary import run_state
-from studies.tracking import CELL, KIND, PARENT, PLANNED_ARTIFACT, SEED, open_client
+from studies.tracking import open_client
 from studies.tuning import TuningState, sample_index, tuning_summary
 
 STATES = ("finished", "running", "failed", "not started")
@@ -55,15 +66,17 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         raise unknown_study(study, tracking_uri, client)
-    parents = client.search_runs([experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
-                                 order_by=["attributes.start_time DESC"])
-    if not parents:
+    parent = find_study_parent(client, experiment.experiment_id, study)
+    if parent is None:
         raise SedStudyError(f"study {study!r} in {tracking_uri} has no parent run; was it started by sedstudy?")
-    parent = parents[0]
-    objective = json.loads(parent.data.tags.get("sedstudy.objective", '{"metric": "psds1", "mode": "max"}'))
+    try:
+        objective = StudyObjective.of(parent.data.tags)
+    except ValueError as error:
+        raise SedStudyError(f"study {study!r}: parent run {parent.info.run_id}: {error}") from None
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # one small file; no bar on the status screen
     with tempfile.TemporaryDirectory() as tmp:
-        planned = json.loads(Path(client.download_artifacts(parent.info.run_id, PLANNED_ARTIFACT, tmp)).read_text())
+        planned_file = client.download_artifacts(parent.info.run_id, PLANNED_TRIALS_ARTIFACT, tmp)
+        planned = json.loads(Path(planned_file).read_text())
     cells: dict[str, CellStatus] = {}
     for trial in planned:
         cells.setdefault(trial["cell"], CellStatus(trial["cell"])).planned += 1
@@ -72,25 +85,22 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     samples: dict[str, list] = {}
     durations: list[float] = []
     cell_best: dict[str, float] = {}
-    for run in _children(client, experiment.experiment_id, parent.info.run_id):
-        if run.data.tags.get(KIND) == "tune":  # tuning samples are not seeds of their cell
-            samples.setdefault(run.data.tags.get(CELL, "?"), []).append(run)
+    for run in iter_runs(client, [experiment.experiment_id], children_filter(parent.info.run_id)):
+        if run.data.tags.get(KIND_TAG) == TUNE_KIND:  # tuning samples are not seeds of their cell
+            samples.setdefault(run.data.tags.get(CELL_TAG, "?"), []).append(run)
             continue
-        key = (run.data.tags.get(CELL, "?"), run.data.tags.get(SEED, "?"))
+        key = (run.data.tags.get(CELL_TAG, "?"), run.data.tags.get(SEED_TAG, "?"))
         state = run_state(run.info.status)
         if seen.get(key) == "finished":
             continue
         seen[key] = state
-        value = run.data.metrics.get(objective["metric"])
+        value = run.data.metrics.get(objective.metric)
         if state == "finished" and run.info.end_time and run.info.start_time:
             durations.append((run.info.end_time - run.info.start_time) / 1000)
         if state == "finished" and value is not None:
-            def better(than: float | None) -> bool:
-                return than is None or (value > than if objective["mode"] == "max" else value < than)
-
-            if better(None if best is None else best[0]):
+            if objective.better(value, None if best is None else best[0]):
                 best = (value, key[0], int(key[1]) if key[1].lstrip("-").isdigit() else -1)
-            if better(cell_best.get(key[0])):
+            if objective.better(value, cell_best.get(key[0])):
                 cell_best[key[0]] = value
     for (cell, _), state in seen.items():
         cells.setdefault(cell, CellStatus(cell)).counts[state] += 1
@@ -103,24 +113,13 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
         at_once = max(totals["running"], 1)
         left = sum(durations) / len(durations) * (totals["not started"] + 0.5 * totals["running"]) / at_once
     tuning = []
-    spec = json.loads(parent.data.tags.get("sedstudy.tuning", "null"))
+    spec = json.loads(parent.data.tags.get(TUNING_TAG, "null"))
     if spec is not None:
-        for cell, metric in json.loads(parent.data.tags.get("sedstudy.tuned_cells", "{}")).items():
+        for cell, metric in json.loads(parent.data.tags.get(TUNED_CELLS_TAG, "{}")).items():
             runs = tuple(sorted(samples.get(cell, []), key=sample_index))
             tuning.append({**tuning_summary(TuningState(cell, spec["num_samples"], runs)), "metric": metric})
-    return StudyStatus(study, parent.info.status, objective["metric"], objective["mode"], list(cells.values()), best,
+    return StudyStatus(study, parent.info.status, objective.metric, objective.mode, list(cells.values()), best,
                        tuning, left)
-
-
-def _children(client: MlflowClient, experiment_id: str, parent_id: str):
-    token = None
-    while True:
-        page = client.search_runs([experiment_id], f"tags.`{PARENT}` = '{parent_id}'", max_results=1000,
-                                  page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
 
 
 def format_status(status: StudyStatus) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reports.contract import study_names
 from sed_core.config.loading import read_yaml_mapping
 from sed_core.errors import ConfigError, SedStudyError, close_match_hint
 
@@ -46,34 +47,6 @@ def require_store(tracking_uri: str) -> None:
         if not path.is_file():
             raise SedStudyError(f"no tracking store at {path}: no study has run with this work folder; pass the "
                                 f"--workdir or --tracking-uri the study was run with")
-
-
-def study_names(client: MlflowClient) -> list[str]:
-    """The studies in a tracking store: experiments that hold a parent run sedstudy tagged as a study."""
-    from mlflow.entities import ViewType
-
-    from studies.tracking import KIND
-
-    name_of: dict[str, str] = {}
-    token = None
-    while True:
-        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token)
-        name_of.update((e.experiment_id, e.name) for e in page)
-        token = page.token
-        if not token:
-            break
-    ids = list(name_of)
-    names: set[str] = set()
-    for start in range(0, len(ids), 100):
-        token = None
-        while True:
-            page = client.search_runs(ids[start:start + 100], f"tags.`{KIND}` = 'study'", max_results=1000,
-                                      page_token=token)
-            names.update(name_of[r.info.experiment_id] for r in page)
-            token = page.token
-            if not token:
-                break
-    return sorted(names)
 
 
 def unknown_study(study: str, tracking_uri: str, client: MlflowClient, *, what: str = "study") -> SedStudyError:

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-BEST_CELL_TAG = "sedstudy.best_cell"
 _MAX_KEY = 250  # MLflow's limit on a metric name
 _UNSAFE = re.compile(r"[^\w.\- :]")
 

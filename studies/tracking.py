@@ -12,30 +12,62 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import make_url
 
+from reports.contract import (
+    BASELINE_CELL_TAG,
+    BEST_CELL_TAG,
+    CELL_TAG,
+    CELLS_TAG,
+    CONFIG_ARTIFACT,
+    CONFIG_HASH_TAG,
+    DISPLAY_ARTIFACT,
+    DISPLAY_TAG,
+    ENVIRONMENT_ARTIFACT,
+    ENVIRONMENT_TAG,
+    EXPERIMENT_KIND,
+    EXPERIMENT_KIND_TAG,
+    FACTOR_TAG_PREFIX,
+    FACTORS_TAG,
+    FAILURE_TAG,
+    KIND_TAG,
+    METRICS_TAG,
+    OBJECTIVE_TAG,
+    PARENT_TAG,
+    PLANNED_TRIALS_ARTIFACT,
+    PLANNED_TRIALS_TAG,
+    PROVENANCE_ARTIFACT,
+    REPORT_ARTIFACT_DIR,
+    RETRIES_TAG,
+    SEED_TAG,
+    SEEDS_TAG,
+    STUDY_KIND,
+    STUDY_TAG,
+    STUDY_YAML_ARTIFACT,
+    TRIAL_ID_TAG,
+    TRIAL_KIND,
+    TUNE_BEST_TAG,
+    TUNE_INTERRUPTED_TAG,
+    TUNE_KIND,
+    TUNE_PARAMS_TAG,
+    TUNE_SAMPLE_TAG,
+    TUNED_CELLS_TAG,
+    TUNING_TAG,
+    children_filter,
+    find_study_parent,
+    iter_runs,
+    launch_tag,
+    retry_tag,
+)
 from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
 from sed_core.config.schema import ExperimentConfig
 from studies.definition import Sample, Study, Trial, config_hash
 from studies.provenance import RunProvenance, code_version, environment_text
-from studies.study_summary import BEST_CELL_TAG, run_state, study_summary
+from studies.study_summary import run_state, study_summary
 
 logger = logging.getLogger(__name__)
 
-KIND, STUDY, CELL, SEED, TRIAL_ID = "sedstudy.kind", "sedstudy.study", "sedstudy.cell", "sedstudy.seed", "sedstudy.trial_id"
-PARENT = "mlflow.parentRunId"
-TUNE_SAMPLE, TUNE_PARAMS, TUNE_STOPPED = "sedstudy.tune.sample", "sedstudy.tune.params", "sedstudy.tune.stopped_early"
-TUNE_BEST, TUNE_INTERRUPTED = "sedstudy.tune.best", "sedstudy.tune.interrupted"
-FAILURE, RETRIES = "sedstudy.failure", "sedstudy.retries"
-
 MAX_PARAM_CHARS = 6000
-MAX_TAG_CHARS = 8000
-PLANNED_ARTIFACT = "planned_trials.json"
-DISPLAY_ARTIFACT, DISPLAY_TAG = "display_names.json", "sedstudy.display"
-PROVENANCE_ARTIFACT = "provenance.json"
-ENVIRONMENT_ARTIFACT = "environment.json"
-# MLflow 3's UI opens an experiment by its kind: without this tag it may guess "GenAI" and land on the Traces
-# overview; with it, the study's experiment opens on the runs table.
-EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+MAX_TAG_CHARS = 8000  # longer tag values are cut; the JSON lists of the parent run are left to their artifacts
 SUMMARY_EVERY_S = 60.0  # the parent run's summary is refreshed at most this often while trials end
 
 
@@ -96,72 +128,65 @@ class StudyTracker:
         self._summary_at = 0.0  # another process's monotonic clock
 
     def _parent_run(self) -> str:
-        runs = self.client.search_runs([self.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
-                                       order_by=["attributes.start_time DESC"])
-        if runs:
-            run_id = runs[0].info.run_id
+        parent = find_study_parent(self.client, self.experiment_id, self.study.name)
+        if parent is not None:
+            run_id = parent.info.run_id
             self.client.update_run(run_id, status="RUNNING")
         else:
             run_id = self.client.create_run(self.experiment_id, run_name=self.study.name,
-                                            tags={KIND: "study", STUDY: self.study.name}).info.run_id
+                                            tags={KIND_TAG: STUDY_KIND, STUDY_TAG: self.study.name}).info.run_id
         study = self.study
         tags = {
-            "sedstudy.baseline_cell": study.baseline.id,
-            "sedstudy.factors": json.dumps(list(study.space.names)),
-            "sedstudy.metrics": json.dumps(study.spec.metrics),
-            "sedstudy.objective": json.dumps(study.spec.objective.model_dump()),
-            "sedstudy.cells": json.dumps([c.id for c in study.cells]),
-            "sedstudy.seeds": json.dumps(study.spec.seeds),
-            **{f"sedstudy.launch.{k}": v for k, v in self.launch.items()},
+            BASELINE_CELL_TAG: study.baseline.id,
+            FACTORS_TAG: json.dumps(list(study.space.names)),
+            METRICS_TAG: json.dumps(study.spec.metrics),
+            OBJECTIVE_TAG: json.dumps(study.spec.objective.model_dump()),
+            CELLS_TAG: json.dumps([c.id for c in study.cells]),
+            SEEDS_TAG: json.dumps(study.spec.seeds),
+            **{launch_tag(k): v for k, v in self.launch.items()},
             **code_version(),
         }
         if study.spec.tuning is not None:
-            tags["sedstudy.tuning"] = json.dumps(study.spec.tuning.model_dump(mode="json", exclude_none=False))
-            tags["sedstudy.tuned_cells"] = json.dumps({c.id: study.tuning_metric(c) for c in study.tuned_cells})
+            tags[TUNING_TAG] = json.dumps(study.spec.tuning.model_dump(mode="json", exclude_none=False))
+            tags[TUNED_CELLS_TAG] = json.dumps({c.id: study.tuning_metric(c) for c in study.tuned_cells})
         planned = [{"cell": t.cell.id, "seed": t.seed} for t in study.trials]
-        self.client.log_dict(run_id, planned, PLANNED_ARTIFACT)
+        self.client.log_dict(run_id, planned, PLANNED_TRIALS_ARTIFACT)
         if len(json.dumps(planned)) <= MAX_TAG_CHARS:  # large designs keep only the artifact
-            tags["sedstudy.planned_trials"] = json.dumps(planned)
+            tags[PLANNED_TRIALS_TAG] = json.dumps(planned)
         display = study.display_record()
         self.client.log_dict(run_id, display, DISPLAY_ARTIFACT)
         if len(json.dumps(display)) <= MAX_TAG_CHARS:
             tags[DISPLAY_TAG] = json.dumps(display)
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        self.client.log_text(run_id, study.source.read_text(encoding="utf-8"), "study.yaml")
+        self.client.log_text(run_id, study.source.read_text(encoding="utf-8"), STUDY_YAML_ARTIFACT)
         return run_id
 
-    def _children(self, where: str) -> list:
-        runs, page_token = [], None
-        while True:
-            page = self.client.search_runs([self.experiment_id],
-                                           f"tags.`{PARENT}` = '{self.parent_run_id}' and {where}",
-                                           max_results=1000, page_token=page_token)
-            runs.extend(page)
-            page_token = page.token
-            if not page_token:
-                return runs
+    def _children(self, kind: str, where: str = "") -> list:
+        """The parent's child runs of ``kind`` (TRIAL_KIND, TUNE_KIND), with ``where`` ANDed to the filter."""
+        query = children_filter(self.parent_run_id, kind) + (f" and {where}" if where else "")
+        return list(iter_runs(self.client, [self.experiment_id], query))
 
     def finished_trial_ids(self) -> set[str]:
         """Trial ids that already have a FINISHED trial run (not a tuning sample): these are never run again."""
-        return {r.data.tags.get(TRIAL_ID, "") for r in self._children(f"tags.`{KIND}` = 'trial' and "
-                                                                        f"attributes.status = 'FINISHED'")}
+        return {r.data.tags.get(TRIAL_ID_TAG, "")
+                for r in self._children(TRIAL_KIND, "attributes.status = 'FINISHED'")}
 
     def tune_runs(self, cell_id: str) -> list:
         """The tuning-sample runs of a cell, every status, by sample index."""
-        runs = [r for r in self._children(f"tags.`{KIND}` = 'tune'") if r.data.tags.get(CELL) == cell_id]
-        return sorted(runs, key=lambda r: int(r.data.tags.get(TUNE_SAMPLE, "0")))
+        runs = [r for r in self._children(TUNE_KIND) if r.data.tags.get(CELL_TAG) == cell_id]
+        return sorted(runs, key=lambda r: int(r.data.tags.get(TUNE_SAMPLE_TAG, "0")))
 
     def mark_interrupted(self, run_id: str) -> None:
         """A sample whose driver went away (still RUNNING in the store): KILLED, never re-attached; a new sample
         takes its place."""
-        self.client.set_tag(run_id, TUNE_INTERRUPTED, "the launch that ran it stopped; a new sample replaced it")
+        self.client.set_tag(run_id, TUNE_INTERRUPTED_TAG, "the launch that ran it stopped; a new sample replaced it")
         self.client.set_terminated(run_id, "KILLED")
 
     def _new_run(self, item: Trial | Sample, kind: str, run_name: str, extra: Mapping[str, str]) -> str:
-        tags = {PARENT: self.parent_run_id, KIND: kind, STUDY: self.study.name, CELL: item.cell.id,
-                SEED: str(item.seed), TRIAL_ID: item.trial_id, "sedstudy.config_hash": config_hash(item.config),
+        tags = {PARENT_TAG: self.parent_run_id, KIND_TAG: kind, STUDY_TAG: self.study.name, CELL_TAG: item.cell.id,
+                SEED_TAG: str(item.seed), TRIAL_ID_TAG: item.trial_id, CONFIG_HASH_TAG: config_hash(item.config),
                 **code_version(), **extra}
-        tags.update({f"sedstudy.factor.{name}": level_text(value) for name, value in item.cell.levels})
+        tags.update({FACTOR_TAG_PREFIX + name: level_text(value) for name, value in item.cell.levels})
         provenance = self.provenance(item.config) if self.provenance is not None else None
         if provenance is not None:
             tags.update({k: v[:MAX_TAG_CHARS] for k, v in provenance.tags.items()})
@@ -172,28 +197,28 @@ class StudyTracker:
                   if k != "output_dir"]
         for i in range(0, len(params), 100):
             self.client.log_batch(run_id, params=params[i:i + 100])
-        self.client.log_dict(run_id, item.config.model_dump(mode="json"), "config.json")
+        self.client.log_dict(run_id, item.config.model_dump(mode="json"), CONFIG_ARTIFACT)
         return run_id
 
     def _reattach(self, key: str, run_id: str) -> None:
-        failure = self.client.get_run(run_id).data.tags.get(FAILURE)
+        failure = self.client.get_run(run_id).data.tags.get(FAILURE_TAG)
         if failure is not None:  # an earlier pass failed it (an OOM retried with more GPU, a resume): now a retry
             self._count_retry(run_id, failure)
-            self.client.delete_tag(run_id, FAILURE)
+            self.client.delete_tag(run_id, FAILURE_TAG)
         self.client.update_run(run_id, status="RUNNING")
         self._logged_epochs[key] = {m.step for m in self.client.get_metric_history(run_id, "epoch")}
 
     def start_trial(self, trial: Trial) -> str:
         """The child run of ``trial``: re-attached if one exists (unfinished), else created with params and tags."""
         existing = self.client.search_runs(
-            [self.experiment_id], f"tags.`{PARENT}` = '{self.parent_run_id}' and tags.`{KIND}` = 'trial' and "
-                                  f"tags.`{TRIAL_ID}` = '{trial.trial_id}'", max_results=1)
+            [self.experiment_id], f"{children_filter(self.parent_run_id, TRIAL_KIND)} and "
+                                  f"tags.`{TRIAL_ID_TAG}` = '{trial.trial_id}'", max_results=1)
         if existing:
             run_id = existing[0].info.run_id
             self._reattach(trial.key, run_id)
         else:
-            extra = {TUNE_BEST: json.dumps(dict(trial.tuned))} if trial.tuned else {}
-            run_id = self._new_run(trial, "trial", f"{trial.cell.id} seed={trial.seed}", extra)
+            extra = {TUNE_BEST_TAG: json.dumps(dict(trial.tuned))} if trial.tuned else {}
+            run_id = self._new_run(trial, TRIAL_KIND, f"{trial.cell.id} seed={trial.seed}", extra)
         self._runs[trial.key] = run_id
         return run_id
 
@@ -204,8 +229,8 @@ class StudyTracker:
             run_id = self._runs[sample.key]
             self._reattach(sample.key, run_id)
             return run_id
-        extra = {TUNE_SAMPLE: str(sample.index), TUNE_PARAMS: json.dumps(dict(sample.values))}
-        run_id = self._new_run(sample, "tune", f"{sample.cell.id} tune #{sample.index}", extra)
+        extra = {TUNE_SAMPLE_TAG: str(sample.index), TUNE_PARAMS_TAG: json.dumps(dict(sample.values))}
+        run_id = self._new_run(sample, TUNE_KIND, f"{sample.cell.id} tune #{sample.index}", extra)
         self._runs[sample.key] = run_id
         return run_id
 
@@ -230,7 +255,7 @@ class StudyTracker:
     def log_environment(self, trial: Trial | Sample, env: Mapping) -> None:
         """The machine and packages of the trial's (latest) attempt: tag `sedstudy.environment` and a JSON artifact."""
         run_id = self._runs[trial.key]
-        self.client.set_tag(run_id, "sedstudy.environment", environment_text(env)[:MAX_TAG_CHARS])
+        self.client.set_tag(run_id, ENVIRONMENT_TAG, environment_text(env)[:MAX_TAG_CHARS])
         self.client.log_dict(run_id, dict(env), ENVIRONMENT_ARTIFACT)
 
     def set_tag(self, trial: Trial | Sample, key: str, value: str) -> None:
@@ -241,14 +266,14 @@ class StudyTracker:
         self._count_retry(self._runs[trial.key], reason)
 
     def _count_retry(self, run_id: str, reason: str) -> None:
-        attempts = int(self.client.get_run(run_id).data.tags.get(RETRIES, "0")) + 1
-        self.client.set_tag(run_id, RETRIES, str(attempts))
-        self.client.set_tag(run_id, f"sedstudy.retry.{attempts}", reason[:5000])
+        attempts = int(self.client.get_run(run_id).data.tags.get(RETRIES_TAG, "0")) + 1
+        self.client.set_tag(run_id, RETRIES_TAG, str(attempts))
+        self.client.set_tag(run_id, retry_tag(attempts), reason[:5000])
 
     def end_trial(self, trial: Trial | Sample, *, failure: str | None = None) -> None:
         run_id = self._runs[trial.key]
         if failure is not None:
-            self.client.set_tag(run_id, FAILURE, failure[:5000])
+            self.client.set_tag(run_id, FAILURE_TAG, failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")
         if time.monotonic() - self._summary_at >= SUMMARY_EVERY_S:
             self.log_summary()
@@ -258,8 +283,8 @@ class StudyTracker:
         its finished trials, the best cell (tag ``sedstudy.best_cell``) and the trials per state, from the store."""
         objective = self.study.spec.objective
         latest: dict[tuple[str, str], tuple[str, float | None]] = {}  # (cell, seed) -> (state, objective value)
-        for run in self._children(f"tags.`{KIND}` = 'trial'"):
-            key = (run.data.tags.get(CELL, "?"), run.data.tags.get(SEED, "?"))
+        for run in self._children(TRIAL_KIND):
+            key = (run.data.tags.get(CELL_TAG, "?"), run.data.tags.get(SEED_TAG, "?"))
             state = run_state(run.info.status)
             if latest.get(key, ("",))[0] != "finished":
                 latest[key] = (state, run.data.metrics.get(objective.metric))
@@ -289,8 +314,7 @@ def log_report(tracking_uri: str, study: str, files: list[Path]) -> None:
     experiment = client.get_experiment_by_name(study)
     if experiment is None:
         return
-    parents = client.search_runs([experiment.experiment_id], f"tags.`{KIND}` = 'study'", max_results=1,
-                                 order_by=["attributes.start_time DESC"])
+    parent = find_study_parent(client, experiment.experiment_id, study)
     for path in files:
-        if parents and Path(path).is_file():
-            client.log_artifact(parents[0].info.run_id, str(path), "report")
+        if parent is not None and Path(path).is_file():
+            client.log_artifact(parent.info.run_id, str(path), REPORT_ARTIFACT_DIR)

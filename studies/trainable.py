@@ -10,10 +10,11 @@ from typing import Any
 import ray
 from ray import tune
 
+from reports.contract import TUNE_EPOCHS_METRIC, TUNE_OBJECTIVE_METRIC
 from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
 from studies.cost import TrialCost
-from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, build_config
+from studies.definition import build_config
 from studies.provenance import environment
 from studies.step_progress import StepProgressWriter
 
@@ -50,7 +51,7 @@ class RayReporter:
 
 
 class ObjectiveReporter(RayReporter):
-    """Adds ``TUNE_OBJECTIVE`` = the best value of ``metric`` reported so far to every report of a tuning sample.
+    """Adds ``TUNE_OBJECTIVE_METRIC`` = the best value of ``metric`` reported so far to every report of a tuning sample.
 
     Tune refuses a result without the metric its searcher and scheduler use, and a sample's worth is its best
     epoch (the one the trainer would keep), so ASHA and TPE compare best-so-far validation values.
@@ -67,7 +68,7 @@ class ObjectiveReporter(RayReporter):
             self.best = max(self.best, float(metrics[self.metric]))
         if "epoch" in metrics:
             self.epochs = int(metrics["epoch"]) + 1
-        super().report({**metrics, TUNE_OBJECTIVE: self.best, TUNE_EPOCHS: self.epochs}, step)
+        super().report({**metrics, TUNE_OBJECTIVE_METRIC: self.best, TUNE_EPOCHS_METRIC: self.epochs}, step)
 
 
 def run_trial(params: dict[str, Any]) -> None:

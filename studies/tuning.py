@@ -23,9 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reports.contract import (
+    TUNE_EPOCHS_METRIC,
+    TUNE_OBJECTIVE_METRIC,
+    TUNE_PARAMS_TAG,
+    TUNE_SAMPLE_TAG,
+    TUNE_STOPPED_TAG,
+)
 from search_spaces.factors import Cell
-from studies.definition import TUNE_EPOCHS, TUNE_OBJECTIVE, DistributionSpec, Study
-from studies.tracking import TUNE_PARAMS, TUNE_SAMPLE, TUNE_STOPPED, StudyTracker
+from studies.definition import DistributionSpec, Study
+from studies.tracking import StudyTracker
 
 TERMINAL = ("FINISHED", "FAILED")
 
@@ -58,7 +65,7 @@ class TuningState:
 
     @property
     def stopped_early(self) -> list[Any]:
-        return [r for r in self.with_status("FINISHED") if TUNE_STOPPED in r.data.tags]
+        return [r for r in self.with_status("FINISHED") if TUNE_STOPPED_TAG in r.data.tags]
 
     @property
     def next_index(self) -> int:
@@ -69,20 +76,20 @@ class TuningState:
 
 
 def sample_index(run: Any) -> int:
-    return int(run.data.tags.get(TUNE_SAMPLE, "0"))
+    return int(run.data.tags.get(TUNE_SAMPLE_TAG, "0"))
 
 
 def best_sample(runs: Any) -> BestSample | None:
     """The FINISHED sample with the highest ``tune/objective``; ties go to the lowest sample index."""
     scored = []
     for run in runs:
-        value = run.data.metrics.get(TUNE_OBJECTIVE)
+        value = run.data.metrics.get(TUNE_OBJECTIVE_METRIC)
         if run.info.status == "FINISHED" and value is not None and math.isfinite(value):
             scored.append((-value, sample_index(run), run))
     if not scored:
         return None
     negative, index, run = min(scored, key=lambda item: item[:2])
-    return BestSample(index, json.loads(run.data.tags[TUNE_PARAMS]), -negative)
+    return BestSample(index, json.loads(run.data.tags[TUNE_PARAMS_TAG]), -negative)
 
 
 def tuning_state(tracker: StudyTracker, study: Study, cell: Cell) -> TuningState:
@@ -110,12 +117,13 @@ def make_searcher(study: Study, state: TuningState) -> Any:
     tuning = study.spec.tuning
     assert tuning is not None
     space = {path: optuna_distribution(dist) for path, dist in tuning.space.items()}
-    searcher = OptunaSearch(space, metric=TUNE_OBJECTIVE, mode="max",
+    searcher = OptunaSearch(space, metric=TUNE_OBJECTIVE_METRIC, mode="max",
                             sampler=optuna.samplers.TPESampler(seed=tuning.seed))
     for run in state.with_status(*TERMINAL):
-        value = run.data.metrics.get(TUNE_OBJECTIVE)
+        value = run.data.metrics.get(TUNE_OBJECTIVE_METRIC)
         failed = run.info.status == "FAILED" or value is None or not math.isfinite(value)
-        searcher.add_evaluated_point(json.loads(run.data.tags[TUNE_PARAMS]), None if failed else value, error=failed)
+        searcher.add_evaluated_point(json.loads(run.data.tags[TUNE_PARAMS_TAG]), None if failed else value,
+                                     error=failed)
     return ConcurrencyLimiter(searcher, max_concurrent=tuning.max_concurrent)
 
 
@@ -140,7 +148,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
           f"{tuning.seed}, {'ASHA' if tuning.asha else 'no early stopping'} on {study.tuning_metric(cell)}",
           flush=True)
     scheduler = (FIFOScheduler() if tuning.asha is None else
-                 ASHAScheduler(time_attr=TUNE_EPOCHS, max_t=epochs, grace_period=tuning.asha.grace_period,
+                 ASHAScheduler(time_attr=TUNE_EPOCHS_METRIC, max_t=epochs, grace_period=tuning.asha.grace_period,
                                reduction_factor=tuning.asha.reduction_factor))
     label = cell_label(cell)
     param_space = {"trial": {"tuning": {
@@ -152,14 +160,14 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=make_searcher(study, state), scheduler=scheduler,
-                                    num_samples=missing, metric=TUNE_OBJECTIVE, mode="max",
+                                    num_samples=missing, metric=TUNE_OBJECTIVE_METRIC, mode="max",
                                     # samples are short and alike: one worker process per slot, not per sample
                                     reuse_actors=True),
         run_config=tune.RunConfig(
             name=f"{study.name}-tune-{label}",
             storage_path=storage_path,
             # a sample stops after its last epoch's report: the trainer's final scoring is on the test split
-            stop={TUNE_EPOCHS: epochs},
+            stop={TUNE_EPOCHS_METRIC: epochs},
             callbacks=[TuningCallback(tracker, study, cell, state.next_index, epochs),
                        TuningProgressCallback(cell, list(tuning.space), missing, epochs)],
             verbose=0,

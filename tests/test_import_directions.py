@@ -1,7 +1,9 @@
-"""The layering is a tested fact: sed_core knows no Ray/MLflow/studies/reports; reports never import Ray or studies."""
+"""The layering is a tested fact: sed_core knows no Ray/MLflow/studies/reports; reports never import Ray or studies;
+the names that cross the tracking store are spelled in reports/contract.py alone."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,41 @@ def test_package_imports_respect_the_layers(package: str):
     assert files, f"no python files in {package}"
     bad = {str(f.relative_to(ROOT)): sorted(imported_roots(f) & FORBIDDEN[package]) for f in files}
     assert {k: v for k, v in bad.items() if v} == {}
+
+
+CONTRACT = ROOT / "reports" / "contract.py"
+
+
+def contract_names() -> set[str]:
+    """The contract's namespaced store names (a dot or a slash in them: tags, artifact files, metrics), which
+    cannot be mistaken for ordinary words."""
+    import reports.contract as contract
+
+    return {value for name, value in vars(contract).items()
+            if name.endswith(("_TAG", "_ARTIFACT", "_METRIC", "_PREFIX")) and isinstance(value, str)
+            and ("." in value or "/" in value)}
+
+
+def store_name_literals(path: Path, names: set[str]) -> list[str]:
+    """`line: 'text'` of each string literal (docstrings aside) that starts with "sedstudy." or is a contract name."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [f"{node.lineno}: {node.value!r}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and (node.value.startswith("sedstudy.") or node.value in names)]
+
+
+def test_store_names_are_spelled_only_in_the_contract():
+    """Every tag, artifact and metric name that crosses the tracking store is written once, in reports/contract.py;
+    writers (studies) and readers (studies, reports) use its constants."""
+    names = contract_names()
+    assert {"sedstudy.kind", "mlflow.parentRunId", "planned_trials.json", "tune/objective"} <= names
+    files = [f for package in ("studies", "reports") for f in sorted((ROOT / package).rglob("*.py")) if f != CONTRACT]
+    found = {str(f.relative_to(ROOT)): store_name_literals(f, names) for f in files}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_contract_imports_only_the_standard_library_and_mlflow():
+    assert imported_roots(CONTRACT) - {"mlflow", "__future__"} <= set(sys.stdlib_module_names)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from reports.contract import KIND_TAG, PLANNED_TRIALS_ARTIFACT, STUDY_TAG
 from studies.cli import main
-from studies.tracking import KIND, PLANNED_ARTIFACT, STUDY
 
 from .test_cli_and_definition import BASE, write
 
@@ -111,8 +111,8 @@ def store_with_study(tmp_path: Path, name: str) -> str:
     client = MlflowClient(uri)
     client.create_experiment("scratch", artifact_location=(tmp_path / "scratch").as_uri())
     experiment = client.create_experiment(name, artifact_location=(tmp_path / "art").as_uri())
-    parent = client.create_run(experiment, tags={KIND: "study", STUDY: name}).info.run_id
-    client.log_dict(parent, [{"cell": "model.pooling=attention", "seed": 1}], PLANNED_ARTIFACT)
+    parent = client.create_run(experiment, tags={KIND_TAG: "study", STUDY_TAG: name}).info.run_id
+    client.log_dict(parent, [{"cell": "model.pooling=attention", "seed": 1}], PLANNED_TRIALS_ARTIFACT)
     client.set_tag(parent, "sedstudy.objective", json.dumps({"metric": "psds1", "mode": "max"}))
     return uri
 

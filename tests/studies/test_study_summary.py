@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from reports.contract import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from studies.definition import Study, load_study
 from studies.study_summary import cell_metric_key, study_summary
-from studies.tracking import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, StudyTracker, default_tracking_uri
+from studies.tracking import StudyTracker, default_tracking_uri
 
 STUDY = """
 name: summary_study
