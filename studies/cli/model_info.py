@@ -1,0 +1,42 @@
+"""`sedstudy model-info`."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sed_core.config.presets import PRESETS
+from studies.cli.options import add_overrides
+from studies.cli.verb import Verb
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, nargs="?")
+    parser.add_argument("--preset", default="paper", choices=sorted(PRESETS))
+    add_overrides(parser, with_help=False)
+    parser.add_argument("--json", action="store_true")
+
+
+def show_model_info(args: argparse.Namespace) -> int:
+    from sed_core.config import load_config
+    from sed_core.config.loading import config_with_overrides
+
+    if args.config:
+        config = load_config(args.config, args.set)
+    else:
+        config = config_with_overrides({"preset": args.preset}, args.set, source=f"--preset {args.preset}")
+    from studies.model_info import model_info, model_info_lines
+
+    info = model_info(config)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for line in model_info_lines(info):
+        print(line)
+    return 0
+
+
+VERB = Verb("model-info", help="parameter counts per part and the frame grid of a config",
+            description="Build the model of a config (or a preset) and print its parameter counts and output frame "
+                        "grid.",
+            add_arguments=add_arguments, handle=show_model_info)

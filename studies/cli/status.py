@@ -1,0 +1,39 @@
+"""`sedstudy status`."""
+from __future__ import annotations
+
+import argparse
+
+from studies.cli.options import (
+    add_study_reference,
+    add_tracking_uri,
+    add_workdir,
+    tracking_uri,
+)
+from studies.cli.verb import Verb
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_study_reference(parser)
+    add_tracking_uri(parser)
+    parser.add_argument("--json", action="store_true")
+    add_workdir(parser)
+
+
+def status(args: argparse.Namespace) -> int:
+    from studies.study_ref import require_store, study_name
+
+    study = study_name(args.study)  # a missing or nameless study YAML fails before MLflow is imported
+    from studies.status import format_status, study_status
+    from studies.status_json import status_json
+
+    store = tracking_uri(args)
+    require_store(store)
+    progress = study_status(store, study)
+    print(status_json(progress) if args.json else format_status(progress))
+    return 0
+
+
+VERB = Verb("status", help="cells finished / running / failed / not started, and the best so far",
+            description="Print a study's progress from the tracking store: per cell the trials finished, running, "
+                        "failed and not started, and the best objective so far.",
+            add_arguments=add_arguments, handle=status)

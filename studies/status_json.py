@@ -1,0 +1,13 @@
+"""`sedstudy status --json`: a study's progress as a JSON document."""
+from __future__ import annotations
+
+import json
+
+from studies.status import StudyStatus
+
+
+def status_json(status: StudyStatus) -> str:
+    return json.dumps({"study": status.study, "status": status.parent_status, "totals": status.totals,
+                       "best": status.best, "cells": [vars(c) for c in status.cells], "tuning": status.tuning,
+                       "time_left_s": status.time_left_s},
+                      indent=2)
