@@ -1,4 +1,4 @@
-"""Named builders for pluggable parts (models, CNN activations, weak poolings), with close-match errors."""
+"""Named entries for pluggable parts (models, CNN activations, weak poolings, backbones), with close-match errors."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -6,11 +6,12 @@ from typing import Generic, TypeVar
 
 from sed_core.errors import ConfigError, close_match_hint
 
-T = TypeVar("T", bound=Callable)
+T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """A name -> builder table; ``field`` is the config path that selects an entry (for error messages)."""
+    """A name -> entry (a builder, or a registration record) table; ``field`` is the config path that selects an
+    entry (for error messages)."""
 
     def __init__(self, kind: str, field: str) -> None:
         self.kind = kind
@@ -25,6 +26,10 @@ class Registry(Generic[T]):
             return builder
 
         return decorator
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a test's throwaway entry); an unknown name is a KeyError."""
+        del self._entries[name]
 
     def get(self, name: str) -> T:
         try:
