@@ -1,4 +1,4 @@
-"""Named builders for pluggable parts (models, CNN activations, weak poolings), with close-match errors."""
+"""Named entries for pluggable parts (models, CNN activations, weak poolings, backbones), with close-match errors."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -7,11 +7,12 @@ from typing import Generic, TypeVar
 
 from sed_core.errors import ConfigError, close_match_hint
 
-T = TypeVar("T", bound=Callable)
+T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """A name -> builder table; ``field`` is the config path that selects an entry (for error messages)."""
+    """A name -> entry (a builder, or a registration record) table; ``field`` is the config path that selects an
+    entry (for error messages)."""
 
     def __init__(self, kind: str, field: str) -> None:
         self.kind = kind
@@ -27,14 +28,18 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a test's throwaway entry); an unknown name is a KeyError."""
+        del self._entries[name]
+
     @contextmanager
-    def temporarily(self, name: str, builder: T) -> Iterator[T]:
-        """Register ``builder`` for the duration of a ``with`` block (tests and plug-in experiments)."""
-        self.register(name)(builder)
+    def temporarily(self, name: str, entry: T) -> Iterator[T]:
+        """Register ``entry`` for the duration of a ``with`` block (tests and plug-in experiments)."""
+        self.register(name)(entry)
         try:
-            yield builder
+            yield entry
         finally:
-            del self._entries[name]
+            self.unregister(name)
 
     def get(self, name: str) -> T:
         try:

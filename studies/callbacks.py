@@ -25,6 +25,7 @@ from studies.progress import StudyProgress, clock_text
 from studies.step_progress import read_step_progress
 from studies.tracking import StudyTracker
 from studies.trainable import ENVIRONMENT_KEY, NODE_KEY
+from studies.trial_payload import seed_payload_of, tuning_payload_of
 
 # Keys Ray adds to every result; everything else a trial reports is a metric of ours.
 RAY_RESULT_KEYS = {
@@ -57,7 +58,7 @@ class MLflowStudyCallback(tune.Callback):
         self._nodes: dict[str, str] = {}
 
     def _trial(self, trial: Any) -> Trial:
-        return self.trials[trial.config["trial"]["trial_id"]]
+        return self.trials[seed_payload_of(trial.config).trial_id]
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.tracker.start_trial(self._trial(trial))
@@ -74,7 +75,7 @@ class MLflowStudyCallback(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         ours = self._trial(trial)
-        output_dir = Path(trial.config["trial"]["output_dir"])
+        output_dir = seed_payload_of(trial.config).output_dir
         best = output_dir / BEST_FILE
         if best.exists():
             self.tracker.log_artifact(ours, best, CHECKPOINT_ARTIFACT_DIR)
@@ -146,12 +147,12 @@ class ProgressCallback(tune.Callback):
             print(f"{self.progress.summary()} | {line}", file=sys.stdout, flush=True)
 
     def _ours(self, trial: Any) -> Trial:
-        return self.trials[trial.config["trial"]["trial_id"]]
+        return self.trials[seed_payload_of(trial.config).trial_id]
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         ours = self._ours(trial)
         self.progress.started_trial(ours.trial_id)
-        self._folders[ours.trial_id] = Path(trial.config["trial"]["output_dir"])
+        self._folders[ours.trial_id] = seed_payload_of(trial.config).output_dir
         self._show(None)
 
     def on_step(self, iteration: int, trials: list, **info: Any) -> None:
@@ -219,8 +220,7 @@ class TuningCallback(tune.Callback):
     def _sample(self, trial: Any) -> Sample:
         sample = self._samples.get(trial.trial_id)
         if sample is None:
-            assert self.study.spec.tuning is not None
-            values = {path: trial.config[path] for path in self.study.spec.tuning.space}
+            values = dict(tuning_payload_of(trial.config).sampled_values(trial.config))
             sample = self.study.sample(self.cell, self.next_index, values)
             self.next_index += 1
             self._samples[trial.trial_id] = sample
@@ -252,9 +252,8 @@ class TuningCallback(tune.Callback):
 class TuningProgressCallback(tune.Callback):
     """One line per finished sample: its values, its best validation value and whether ASHA stopped it."""
 
-    def __init__(self, cell: Cell, paths: list[str], samples: int, epochs: int) -> None:
+    def __init__(self, cell: Cell, samples: int, epochs: int) -> None:
         self.cell = cell
-        self.paths = paths
         self.samples = samples
         self.epochs = epochs
         self.start = time.monotonic()
@@ -262,8 +261,8 @@ class TuningProgressCallback(tune.Callback):
 
     def _line(self, trial: Any, text: str) -> None:
         self.done += 1
-        values = " ".join(f"{p.rsplit('.', 1)[-1]}={trial.config[p]:.4g}" if isinstance(trial.config[p], float)
-                          else f"{p.rsplit('.', 1)[-1]}={trial.config[p]}" for p in self.paths)
+        values = " ".join(f"{p.rsplit('.', 1)[-1]}={v:.4g}" if isinstance(v, float) else f"{p.rsplit('.', 1)[-1]}={v}"
+                          for p, v in tuning_payload_of(trial.config).sampled_values(trial.config))
         print(f"[{clock_text(time.monotonic() - self.start)}] tuning {self.cell.id} {self.done}/{self.samples}: "
               f"{values} -> {text}", file=sys.stdout, flush=True)
 

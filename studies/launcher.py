@@ -218,12 +218,10 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
 
     from studies.callbacks import MLflowStudyCallback, ProgressCallback
     from studies.trainable import run_trial
+    from studies.trial_payload import PAYLOAD_KEY, seed_payload_of, seed_trial_payload
 
     by_id = {t.trial_id: t for t in trials}
-    param_space = {"trial": tune.grid_search([
-        {"trial_id": t.trial_id, "config": t.config.model_dump(mode="json"),
-         "output_dir": str(trial_root / t.trial_id),
-         "embedding_cache_dir": str(trial_root.parent.parent / "embedding_cache")} for t in trials])}
+    param_space = {PAYLOAD_KEY: tune.grid_search([seed_trial_payload(study, t, trial_root) for t in trials])}
     tuner = tune.Tuner(
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,
@@ -244,4 +242,4 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
         ),
     )
     results = tuner.fit()
-    return {r.config["trial"]["trial_id"]: str(r.error) for r in results if r.error is not None}
+    return {seed_payload_of(r.config).trial_id: str(r.error) for r in results if r.error is not None}

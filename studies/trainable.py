@@ -11,12 +11,11 @@ import ray
 from ray import tune
 
 from reports.contract import TUNE_EPOCHS_METRIC, TUNE_OBJECTIVE_METRIC
-from sed_core.config.schema import ExperimentConfig
 from sed_core.training.trainer import LAST_DIR, fit
 from studies.cost import TrialCost
-from studies.definition import build_config
 from studies.provenance import environment
 from studies.step_progress import StepProgressWriter
+from studies.trial_payload import SeedTrialPayload, TuningSamplePayload, payload_of
 
 NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
 ENVIRONMENT_KEY = "sedstudy_environment"  # JSON of the machine and packages, with an attempt's first report
@@ -72,29 +71,27 @@ class ObjectiveReporter(RayReporter):
 
 
 def run_trial(params: dict[str, Any]) -> None:
-    """One trial of a study; or, with ``params["trial"]["tuning"]``, one tuning sample: the searcher's values
-    (top-level keys of ``params``, dotted config paths) laid over the cell's experiment dict."""
-    spec = params["trial"]
-    tuning = spec.get("tuning")
-    if tuning is None:
-        config = ExperimentConfig.model_validate(spec["config"])
-        output_dir = Path(spec["output_dir"])
+    """One trial of a study, or one tuning sample (the searcher's values beside its payload), from the payload of
+    ``studies.trial_payload``."""
+    payload = payload_of(params)
+    if isinstance(payload, TuningSamplePayload):
+        config = payload.config(params)
+        output_dir = payload.output_dir(tune.get_context().get_trial_id())
     else:
-        values = [(path, params[path]) for path in tuning["space"]]
-        config = build_config(tuning["experiment"], [*tuning["overrides"], *values], source="tuning sample",
-                              workdir=Path(tuning["workdir"]) if tuning["workdir"] else None)
-        output_dir = Path(tuning["output_root"]) / tune.get_context().get_trial_id()
+        assert isinstance(payload, SeedTrialPayload), payload
+        config = payload.config()
+        output_dir = payload.output_dir
     gpus = float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))
     cost = TrialCost(output_dir, gpus=gpus)
-    reporter = RayReporter(cost, output_dir) if tuning is None else ObjectiveReporter(tuning["metric"], cost)
+    reporter = (ObjectiveReporter(payload.metric, cost) if isinstance(payload, TuningSamplePayload)
+                else RayReporter(cost, output_dir))
     config = config.model_copy(update={"output_dir": output_dir})
     last = output_dir / LAST_DIR
     restored = tune.get_checkpoint()
     if restored is not None and not last.exists():
         with restored.as_directory() as directory:
             shutil.copytree(directory, last)
-    cache = spec.get("embedding_cache_dir")
     try:
-        fit(config, reporter, resume=True, embedding_cache_dir=Path(cache) if cache else None)
+        fit(config, reporter, resume=True, embedding_cache_dir=payload.embedding_cache_dir)
     finally:
         cost.stop()

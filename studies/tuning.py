@@ -136,6 +136,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
 
     from studies.callbacks import TuningCallback, TuningProgressCallback
     from studies.trainable import run_trial
+    from studies.trial_payload import PAYLOAD_KEY, tuning_sample_payload
 
     tuning = study.spec.tuning
     assert tuning is not None
@@ -151,11 +152,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
                  ASHAScheduler(time_attr=TUNE_EPOCHS_METRIC, max_t=epochs, grace_period=tuning.asha.grace_period,
                                reduction_factor=tuning.asha.reduction_factor))
     label = cell_label(cell)
-    param_space = {"trial": {"tuning": {
-        "space": list(tuning.space), "experiment": study.spec.experiment, "overrides": list(cell.overrides) +
-        [("seed", tuning.seed)], "workdir": str(study.workdir) if study.workdir else "",
-        "metric": study.tuning_metric(cell), "output_root": str(trial_root / "tune" / label)},
-        "embedding_cache_dir": str(trial_root.parent.parent / "embedding_cache")}}
+    param_space = {PAYLOAD_KEY: tuning_sample_payload(study, cell, trial_root, label)}
     tuner = tune.Tuner(
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,
@@ -169,7 +166,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
             # a sample stops after its last epoch's report: the trainer's final scoring is on the test split
             stop={TUNE_EPOCHS_METRIC: epochs},
             callbacks=[TuningCallback(tracker, study, cell, state.next_index, epochs),
-                       TuningProgressCallback(cell, list(tuning.space), missing, epochs)],
+                       TuningProgressCallback(cell, missing, epochs)],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),

@@ -16,7 +16,6 @@ from sed_core.config.schema import ExperimentConfig
 from sed_core.errors import ConfigError
 from sed_core.features.logmel import LogMel
 from sed_core.models.alignment import align, frequency_average
-from sed_core.models.backbones import OFFICIAL_DROP_PATH
 from sed_core.models.cnn import CNN
 from sed_core.models.output import SEDOutput
 from sed_core.models.registries import BACKBONES, FUSIONS, MODELS, POOLINGS
@@ -64,9 +63,8 @@ class CRNN(nn.Module):
 
     def _build_backbone(self, config: ExperimentConfig) -> nn.Module:
         bcfg = config.model.backbone
-        build = BACKBONES.get(bcfg.name)
-        drop_path = bcfg.drop_path if bcfg.drop_path is not None else OFFICIAL_DROP_PATH[bcfg.name]
-        backbone = build(bcfg.variant, clip_samples=self.clip_samples, drop_path=drop_path)
+        backbone = BACKBONES.get(bcfg.name).build(bcfg.variant, clip_samples=self.clip_samples,
+                                                  drop_path=bcfg.drop_path)
         if backbone.sample_rate != self.sample_rate:
             raise ConfigError(f"data.sample_rate: the {bcfg.name} backbone expects {backbone.sample_rate} Hz audio "
                               f"but the data is {self.sample_rate} Hz; resample the data (sedstudy prepare-desed)")

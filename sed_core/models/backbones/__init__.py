@@ -1,27 +1,19 @@
-"""SSL audio encoders behind one contract (``base.Backbone``). Importing this package registers them."""
-from sed_core.models.backbones.asit import build_asit
-from sed_core.models.backbones.atst import build_atst_clip, build_atst_frame
-from sed_core.models.backbones.audiomae import build_audiomae
-from sed_core.models.backbones.beats import build_beats
-from sed_core.models.backbones.mae_ast import build_mae_ast
-from sed_core.models.backbones.ssast import build_ssast
-from sed_core.models.registries import BACKBONES
+"""SSL audio encoders behind one contract (``base.Backbone``). Importing this package registers them, each with
+the stochastic depth of its official fine-tuning recipe (used when model.backbone.drop_path is null)."""
+from sed_core.models.backbones import asit, atst, audiomae, beats, mae_ast, ssast
+from sed_core.models.backbones.registration import BackboneRegistration, register_backbone
 
-BACKBONES.register("asit")(build_asit)
-BACKBONES.register("beats")(build_beats)
-BACKBONES.register("ssast")(build_ssast)
-BACKBONES.register("audiomae")(build_audiomae)
-BACKBONES.register("mae_ast")(build_mae_ast)
-BACKBONES.register("atst_clip")(build_atst_clip)
-BACKBONES.register("atst_frame")(build_atst_frame)
-
-# stochastic depth of each official fine-tuning recipe, used when model.backbone.drop_path is null
-OFFICIAL_DROP_PATH = {
-    "asit": 0.1,  # vit_base(drop_path_rate=0.1) in ASiT-CRNN's ast_models.py
-    "beats": 0.05,  # BEATs has layerdrop, not drop-path: encoder_layerdrop 0.05 in the iter3 config
-    "ssast": 0.0,  # timm ViT of ast_models.py without drop_path_rate
-    "audiomae": 0.1,  # AudioMAE fine-tuning recipe (--drop_path 0.1)
-    "mae_ast": 0.0,  # fairseq encoder without stochastic depth
-    "atst_clip": 0.1,  # the clip ATST recipe
-    "atst_frame": 0.0,  # ATST-SED trains with atst_dropout 0
-}
+# vit_base(drop_path_rate=0.1) in ASiT-CRNN's ast_models.py
+register_backbone(BackboneRegistration("asit", asit.ASiT, asit.VARIANTS, official_drop_path=0.1))
+# BEATs has layerdrop, not drop-path: encoder_layerdrop 0.05 in the iter3 config
+register_backbone(BackboneRegistration("beats", beats.BEATs, beats.VARIANTS, official_drop_path=0.05))
+# timm ViT of ast_models.py without drop_path_rate
+register_backbone(BackboneRegistration("ssast", ssast.SSAST, ssast.VARIANTS, official_drop_path=0.0))
+# AudioMAE fine-tuning recipe (--drop_path 0.1)
+register_backbone(BackboneRegistration("audiomae", audiomae.AudioMAE, audiomae.VARIANTS, official_drop_path=0.1))
+# fairseq encoder without stochastic depth
+register_backbone(BackboneRegistration("mae_ast", mae_ast.MAEAST, mae_ast.VARIANTS, official_drop_path=0.0))
+# the clip ATST recipe
+register_backbone(BackboneRegistration("atst_clip", atst.ATSTClip, atst.VARIANTS, official_drop_path=0.1))
+# ATST-SED trains with atst_dropout 0
+register_backbone(BackboneRegistration("atst_frame", atst.ATSTFrame, atst.VARIANTS, official_drop_path=0.0))

@@ -20,7 +20,6 @@ from sed_core.models.backbones.base import (
     TokenGrid,
     frame_centers,
     valid_tokens,
-    variant_spec,
 )
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank, patch_aligned_frames
 from sed_core.models.backbones.official_checkpoint import (
@@ -134,7 +133,3 @@ class ASiT(Backbone):
         logger.info("ASiT checkpoint %s: resizing pos_embed from a %dx%d to a %dx%d (time x freq) patch grid",
                     path, *old, *self.grid)
         return resize_grid_embedding(pos, old, self.grid, n_prefix=1)
-
-
-def build_asit(variant: str, *, clip_samples: int, drop_path: float) -> ASiT:
-    return ASiT(variant_spec(VARIANTS, variant, "asit"), clip_samples=clip_samples, drop_path=drop_path)

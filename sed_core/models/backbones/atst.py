@@ -54,7 +54,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
 from sed_core.models.backbones.official_checkpoint import load_strict, pick, read_checkpoint, strip_prefixes
 from sed_core.models.backbones.vit import Block, drop_path_rates
 
@@ -329,11 +329,3 @@ class ATSTFrame(_ATSTEncoder):
         if any(k.startswith("frame_encoder.") for k in state):
             raise CheckpointError(f"{path}: this is an ATST-SED C2F checkpoint (encoder.encoder.frame_encoder.*), "
                                   f"which is not supported; give a plain ATST-Frame checkpoint")
-
-
-def build_atst_clip(variant: str, *, clip_samples: int, drop_path: float) -> ATSTClip:
-    return ATSTClip(variant_spec(VARIANTS, variant, "atst_clip"), clip_samples=clip_samples, drop_path=drop_path)
-
-
-def build_atst_frame(variant: str, *, clip_samples: int, drop_path: float) -> ATSTFrame:
-    return ATSTFrame(variant_spec(VARIANTS, variant, "atst_frame"), clip_samples=clip_samples, drop_path=drop_path)

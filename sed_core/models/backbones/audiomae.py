@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank, patch_aligned_frames
 from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, pick, read_checkpoint
 from sed_core.models.backbones.vit import Block, PatchEmbed, drop_path_rates
@@ -185,7 +185,3 @@ class AudioMAE(Backbone):
                                   f"was pre-trained on a shorter input than this front end produces")
         logger.info("AudioMAE checkpoint %s: using the first %d of %d pos_embed rows", path, need, pos.shape[1])
         return pos[:, :need]
-
-
-def build_audiomae(variant: str, *, clip_samples: int, drop_path: float) -> AudioMAE:
-    return AudioMAE(variant_spec(VARIANTS, variant, "audiomae"), clip_samples=clip_samples, drop_path=drop_path)

@@ -8,14 +8,9 @@ tokens). Its parameters sit under the official key names, so the official checkp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
 
 import torch
 from torch import nn
-
-from sed_core.errors import ConfigError
-
-SpecT = TypeVar("SpecT")
 
 
 @dataclass(frozen=True)
@@ -74,11 +69,3 @@ def valid_tokens(n_real_frames: int, frames_per_token: int, n_tokens: int) -> in
         if k * frames_per_token + (frames_per_token - 1) / 2 < n_real_frames:
             n = k + 1
     return max(n, 1)
-
-
-def variant_spec(variants: dict[str, SpecT], name: str, backbone: str) -> SpecT:
-    """The size spec of ``model.backbone.variant``; an unknown variant lists the ones there are."""
-    if name not in variants:
-        raise ConfigError(f"model.backbone.variant: {backbone} has no variant {name!r}; "
-                          f"choose one of {', '.join(variants)}")
-    return variants[name]

@@ -39,7 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError, ConfigError
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
 from sed_core.models.backbones.official_checkpoint import load_strict, read_checkpoint
 
@@ -380,8 +380,3 @@ def _describe_spec(spec: BEATsSpec) -> tuple[int, ...]:
 def _format(arch: tuple[int, ...]) -> str:
     patch, patch_dim, dim, depth, heads = arch
     return f"width {dim}, {depth} layers, {heads} heads (patch {patch}x{patch}, patch embedding {patch_dim})"
-
-
-def build_beats(variant: str, *, clip_samples: int, drop_path: float) -> BEATs:
-    """``drop_path`` is the layer-drop probability (official encoder_layerdrop; 0.05 in the iter3 cfg)."""
-    return BEATs(variant_spec(VARIANTS, variant, "beats"), clip_samples=clip_samples, drop_path=drop_path)

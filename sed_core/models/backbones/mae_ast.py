@@ -39,7 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank
 from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, pick, read_checkpoint
 from sed_core.models.backbones.vit import DropPath, drop_path_rates
@@ -296,7 +296,3 @@ def _init_bert(module: nn.Module) -> None:
     if isinstance(module, nn.Linear):
         nn.init.normal_(module.weight, std=0.02)
         nn.init.zeros_(module.bias)
-
-
-def build_mae_ast(variant: str, *, clip_samples: int, drop_path: float) -> MAEAST:
-    return MAEAST(variant_spec(VARIANTS, variant, "mae_ast"), clip_samples=clip_samples, drop_path=drop_path)

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens, variant_spec
+from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
 from sed_core.models.backbones.kaldi_fbank import FbankSpec, KaldiFbank, patch_aligned_frames
 from sed_core.models.backbones.official_checkpoint import check_depth, load_strict, read_checkpoint, strip_prefixes
 from sed_core.models.backbones.vit import Block, PatchEmbed, drop_path_rates
@@ -197,7 +197,3 @@ class SSAST(Backbone):
         elif f > old[0]:
             grid = F.interpolate(grid, size=(f, t), mode="bilinear", align_corners=False)
         return torch.cat([prefix, grid.permute(0, 2, 3, 1).reshape(1, f * t, d)], dim=1)
-
-
-def build_ssast(variant: str, *, clip_samples: int, drop_path: float) -> SSAST:
-    return SSAST(variant_spec(VARIANTS, variant, "ssast"), clip_samples=clip_samples, drop_path=drop_path)

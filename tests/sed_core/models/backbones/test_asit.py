@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.asit import ASiT, ViTSpec, build_asit
+from sed_core.models import BACKBONES
+from sed_core.models.backbones.asit import ASiT, ViTSpec
 
 TEN_S = 160_000
 FOUR_S = 64_000
+
+build_asit = BACKBONES.get("asit").build
 
 
 def official_teacher(model: ASiT, prefix: str = "backbone.") -> dict:

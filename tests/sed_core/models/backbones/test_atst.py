@@ -9,18 +9,21 @@ import torch
 import torchaudio
 
 from sed_core.errors import CheckpointError, ConfigError
-from sed_core.models.backbones.asit import build_asit
+from sed_core.models import BACKBONES
 from sed_core.models.backbones.atst import (
     ATSTClip,
     ATSTFrame,
     ATSTSpec,
-    build_atst_clip,
-    build_atst_frame,
     patchify,
 )
 
 SR = 16000
 TINY_CLIP = 2 * SR
+
+build_asit = BACKBONES.get("asit").build
+build_atst_clip = BACKBONES.get("atst_clip").build
+build_atst_frame = BACKBONES.get("atst_frame").build
+
 FAMILIES = {  # name: (builder, class, layout file, wrapper prefix in the layout)
     "atst_clip": (build_atst_clip, ATSTClip, "atst_clip_base.json", "encoder."),
     "atst_frame": (build_atst_frame, ATSTFrame, "atst_frame_base.json", "atst."),

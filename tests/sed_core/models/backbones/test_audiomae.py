@@ -10,12 +10,15 @@ import torch
 import torchaudio
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.audiomae import AudioMAE, AudioMAESpec, build_audiomae, sincos_pos_embed
+from sed_core.models import BACKBONES
+from sed_core.models.backbones.audiomae import AudioMAE, AudioMAESpec, sincos_pos_embed
 
 SR = 16000
 CLIP_10S = 10 * SR
 CLIP_4S = 4 * SR
 PREFIX = "audioMAE.encoder."
+
+build_audiomae = BACKBONES.get("audiomae").build
 
 
 @pytest.fixture(scope="module")

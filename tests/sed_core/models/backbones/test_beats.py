@@ -9,11 +9,11 @@ import torch
 import torchaudio
 
 from sed_core.errors import CheckpointError, ConfigError
+from sed_core.models import BACKBONES
 from sed_core.models.backbones.beats import (
     VARIANTS,
     BEATs,
     BEATsSpec,
-    build_beats,
     official_cfg,
     relative_position_bucket,
     scale_grad,
@@ -22,6 +22,8 @@ from sed_core.models.backbones.beats import (
 SR = 16000
 BASE_CLIP = 10 * SR
 TINY_CLIP = 4 * SR
+
+build_beats = BACKBONES.get("beats").build
 
 
 @pytest.fixture(scope="module")

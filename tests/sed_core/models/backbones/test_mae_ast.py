@@ -11,12 +11,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from sed_core.errors import CheckpointError, ConfigError
-from sed_core.models.backbones.mae_ast import MAEAST, VARIANTS, MAEASTSpec, build_mae_ast, sinusoid_table
+from sed_core.models import BACKBONES
+from sed_core.models.backbones.mae_ast import MAEAST, VARIANTS, MAEASTSpec, sinusoid_table
 from sed_core.models.backbones.official_checkpoint import matches_any
 
 SR = 16000
 CLIP_10S = 10 * SR
 CLIP_4S = 4 * SR
+
+build_mae_ast = BACKBONES.get("mae_ast").build
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,15 @@ import torch
 import torchaudio
 
 from sed_core.errors import CheckpointError
-from sed_core.models.backbones.ssast import SSAST, SSASTSpec, build_ssast
+from sed_core.models import BACKBONES
+from sed_core.models.backbones.ssast import SSAST, SSASTSpec
 
 SR = 16000
 CLIP_10S = 10 * SR
 CLIP_4S = 4 * SR
 NOT_CARRIED = r"ssast\.v\.head\..*|ssast\.v\.head_dist\..*|ssast\.mlp_head\..*"
+
+build_ssast = BACKBONES.get("ssast").build
 
 
 @pytest.fixture(scope="module")
