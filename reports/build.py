@@ -9,30 +9,35 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from reports.analysis import StudyAnalysis, analyze, ranked_cells
-from reports.clip_section import (
+from reports.fetch.load import StudyRuns, load_study
+from reports.fetch.provenance import ATTRIBUTES as PROVENANCE_ATTRIBUTES
+from reports.fetch.provenance import cost_table, provenance_table
+from reports.fetch.uri import default_ui_base, redact_uri
+from reports.figures.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
+from reports.figures.per_class import MAX_ROWS
+from reports.figures.style import FORMATS
+from reports.pages.html import HtmlContent, cell_anchor, render_html
+from reports.pages.markdown import render_markdown
+from reports.stats.analysis import StudyAnalysis, analyze, ranked_cells
+from reports.stats.clip_section import (
     PSDS_STATISTICS,
     ClipBootstrap,
     ClipStatistic,
     clip_bootstrap,
     compared_cells_note,
 )
-from reports.display import relabel
-from reports.fig_per_class import MAX_ROWS
-from reports.figure_set import METRICS_BY_FACTOR, FigureResult, write_figures
-from reports.html import HtmlContent, cell_anchor, render_html
-from reports.load import StudyRuns, load_study
-from reports.markdown import render_markdown
-from reports.model_roles import reported_model, reported_model_sentence, roles_table, teacher_statement
-from reports.provenance import ATTRIBUTES as PROVENANCE_ATTRIBUTES
-from reports.provenance import cost_table, provenance_table
-from reports.recipe import recipe_table
-from reports.tuning_table import tuning_table
-from reports.study_tables import comparison_table, effects_table, format_p, interval_table, paper_table
-from reports.style import FORMATS
-from reports.table_model import Table, TableCell
-from reports.table_render import to_latex
-from reports.uri import default_ui_base, redact_uri
+from reports.stats.model_roles import (
+    reported_model,
+    reported_model_sentence,
+    teacher_statement,
+)
+from reports.tables.model import Table, TableCell
+from reports.tables.recipe import recipe_table
+from reports.tables.relabel import relabel
+from reports.tables.render import to_latex
+from reports.tables.roles import roles_table
+from reports.tables.study import comparison_table, effects_table, format_p, interval_table, paper_table
+from reports.tables.tuning import tuning_table
 
 __all__ = ["ReportPaths", "build_report", "redact_uri"]
 

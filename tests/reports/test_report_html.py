@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from reports.html import SECTIONS
-from reports.load import load_study
+from reports.fetch.load import load_study
+from reports.pages.html import SECTIONS
 
 from .conftest import UI_BASE
 

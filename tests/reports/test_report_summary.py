@@ -6,9 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from reports.load import StudyRuns, load_study
-from reports.summary import factor_columns, summarize
-from reports.tables import markdown_table
+from reports.fetch.load import StudyRuns, load_study
+from reports.stats.summary import factor_columns, summarize
+from reports.tables.compact_results import markdown_table
 
 A = "model.pooling=attention|training.mixup.probability=0.5"
 B = "model.pooling=attention|training.mixup.probability=0.0"

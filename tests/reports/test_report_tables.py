@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from reports.analysis import StudyAnalysis, analyze
-from reports.load import StudyRuns, load_study
-from reports.study_tables import comparison_table, effects_table, format_p, interval_table, paper_table
-from reports.table_model import Table, TableCell
-from reports.table_render import latex_escape, to_latex, to_markdown
+from reports.fetch.load import StudyRuns, load_study
+from reports.stats.analysis import StudyAnalysis, analyze
+from reports.tables.model import Table, TableCell
+from reports.tables.render import latex_escape, to_latex, to_markdown
+from reports.tables.study import comparison_table, effects_table, format_p, interval_table, paper_table
 
 
 @pytest.fixture(scope="module")
