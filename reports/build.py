@@ -169,10 +169,11 @@ def _tables(runs: StudyRuns, analysis: StudyAnalysis, clips: ClipBootstrap, comp
         return cell_anchor(runs, cell)
 
     tables = {
-        "paper": paper_table(analysis.summary, analysis.comparisons, runs.metrics, objective=runs.objective,
+        "paper": paper_table(analysis.summary, analysis.comparisons, runs.metrics, factors=runs.factors,
+                             objective=runs.objective,
                              objective_mode=runs.objective_mode, correction=analysis.correction,
                              alpha=analysis.alpha, link=link),
-        "intervals": interval_table(analysis.summary, runs.metrics, link=link),
+        "intervals": interval_table(analysis.summary, runs.metrics, factors=runs.factors, link=link),
         "comparisons": comparison_table(analysis.comparisons, runs.cell_levels, runs.factors,
                                         correction=analysis.correction, alpha=analysis.alpha, link=link),
         "effects": effects_table(analysis.effects, alpha=analysis.alpha),

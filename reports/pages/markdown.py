@@ -56,7 +56,7 @@ def render_markdown(runs: StudyRuns, analysis: StudyAnalysis, *, tables: dict[st
          "The first row is the baseline cell. The paper's version (best in bold, † = differs from the baseline) "
          "is in `paper_table.tex` and the HTML page."),
         "",
-        markdown_table(summary, runs.metrics, runs.display),
+        markdown_table(summary, runs.metrics, runs.display, factors=runs.factors),
         "",
     ]
     if "roles" in tables or texts.get("roles"):

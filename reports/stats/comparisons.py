@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.stats.intervals import CONFIDENCE
+from reports.stats.intervals import t_half_width
 
 CORRECTIONS = ("holm", "bh")  # Holm (family-wise error rate) or Benjamini-Hochberg (false discovery rate)
 MIN_PAIRS = 2
@@ -119,7 +119,7 @@ def _test(rows: list[dict[str, object]], pending: list[tuple[int, np.ndarray]]) 
         matrix = np.stack([diffs for _, diffs in group])  # (rows, n)
         mean = matrix.mean(axis=1)
         sd = matrix.std(axis=1, ddof=1)
-        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n)
+        half = t_half_width(sd, n)
         constant = sd <= 1e-12 * np.maximum(1.0, np.abs(matrix).max(axis=1))
         with np.errstate(divide="ignore", invalid="ignore"):
             t = mean / (sd / math.sqrt(n))

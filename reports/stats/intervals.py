@@ -1,10 +1,12 @@
-"""Mean and Student-t confidence interval of a handful of values (seeds)."""
+"""The Student-t confidence interval of a mean over a handful of values (seeds): the one implementation the
+summary, the paired comparisons and the figures share."""
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 CONFIDENCE = 0.95
@@ -23,5 +25,13 @@ def t_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple
     mean = float(array.mean())
     if array.size < 2:
         return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + confidence / 2, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
+    half = float(t_half_width(array.std(ddof=1), array.size, confidence))
     return mean, mean - half, mean + half
+
+
+def t_half_width(sd: ArrayLike, n: ArrayLike, confidence: float = CONFIDENCE) -> np.ndarray:
+    """Half width of the two-sided Student-t interval of a mean, t(df = n - 1) * sd / sqrt(n), elementwise;
+    zero where n < 2 (one value: a zero-width interval)."""
+    n = np.asarray(n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n >= 2, stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n), 0.0)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from reports.fetch.load import FAILED_STATUSES, FINISHED, RUNNING_STATUSES, StudyRuns
-from reports.stats.intervals import CONFIDENCE
+from reports.stats.intervals import t_half_width
 
 COUNT_COLUMNS = ("n_planned", "n_finished", "n_failed", "n_running", "n_missing")
 NO_FINISHED_RUNS = "no finished runs"
@@ -54,16 +54,14 @@ def _metric_stats(finished: pd.DataFrame, metric: str, cells: list[str]) -> dict
     n = grouped["count"].fillna(0).to_numpy(dtype=np.int64)
     mean = grouped["mean"].to_numpy(dtype=float)
     sd = np.where(n >= 2, grouped["std"].to_numpy(dtype=float), math.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = np.where(n >= 2, stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n), 0.0)
+    half = t_half_width(sd, n)
     return {"mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half, "n": n}
 
 
-def factor_columns(summary: pd.DataFrame) -> list[str]:
-    """The factor columns of a `summarize` table: those between `baseline` and `n_planned`."""
-    columns = list(summary.columns)
-    try:
-        return columns[columns.index("baseline") + 1:columns.index(COUNT_COLUMNS[0])]
-    except ValueError as error:
-        raise ValueError(f"expected a table made by summarize() with columns 'baseline' and 'n_planned', "
-                         f"but got columns {columns}") from error
+def factor_columns(summary: pd.DataFrame, factors: Sequence[str]) -> list[str]:
+    """The factor columns of a `summarize` table, found by name (one column per factor, named by the factor)."""
+    missing = [factor for factor in factors if factor not in summary.columns]
+    if missing:
+        raise ValueError(f"factors {missing} are not columns of the summary; expected a table made by summarize() "
+                         f"of the same study, but got columns {list(summary.columns)}")
+    return list(factors)

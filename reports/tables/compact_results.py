@@ -12,7 +12,8 @@ from reports.stats.summary import factor_columns
 DECIMALS = 3
 
 
-def markdown_table(summary: pd.DataFrame, metrics: Sequence[str], names: DisplayNames | None = None) -> str:
+def markdown_table(summary: pd.DataFrame, metrics: Sequence[str], names: DisplayNames | None = None, *,
+                   factors: Sequence[str]) -> str:
     """Render a `summarize` table as GitHub Markdown (no trailing newline).
 
     Columns: the factor levels, n (finished runs), `mean ± sd` per metric with 3 decimals, `failed / missing`
@@ -25,7 +26,7 @@ def markdown_table(summary: pd.DataFrame, metrics: Sequence[str], names: Display
     if unknown:
         known = [column[:-len("_mean")] for column in summary.columns if column.endswith("_mean")]
         raise ValueError(f"metrics {unknown} are not in the summary; expected some of {known}")
-    factors = factor_columns(summary)
+    factors = factor_columns(summary, factors)
     show_failed = bool((summary["n_failed"] > 0).any() or (summary["n_missing"] > 0).any())
     show_running = bool((summary["n_running"] > 0).any())
 

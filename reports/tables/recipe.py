@@ -1,4 +1,4 @@
-"""The table of the training recipe every cell shares: the config fields whose stored value is the same on every trial run.
+"""The table of the shared training recipe: the config fields whose stored value is the same on every trial run.
 
 A field that differs between runs is a factor (it is set per cell) or, outside the design, shown as varying.
 """

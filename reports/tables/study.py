@@ -23,8 +23,9 @@ def metric_name(metric: str) -> str:
     return METRIC_NAMES.get(metric, metric)
 
 
-def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Sequence[str], *, objective: str,
-                objective_mode: str, correction: str, alpha: float, link: CellLink = lambda cell: None) -> Table:
+def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Sequence[str], *, factors: Sequence[str],
+                objective: str, objective_mode: str, correction: str, alpha: float,
+                link: CellLink = lambda cell: None) -> Table:
     """Rows = cells (baseline first), columns = factor levels, n, `mean ± sd` per metric, note.
 
     Bold: the best mean per column (max, or min for the objective when its mode is "min"), ties at the shown
@@ -32,7 +33,7 @@ def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Seque
     finished/planned; failed, missing and running trials are named in the note, and a cell without finished
     runs shows dashes.
     """
-    factors = factor_columns(summary)
+    factors = factor_columns(summary, factors)
     best = {metric: _best(summary[f"{metric}_mean"], lower=metric == objective and objective_mode == "min")
             for metric in metrics}
     flagged = set(zip(comparisons.loc[comparisons["significant"], "cell"],
@@ -60,9 +61,10 @@ def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Seque
                  align=("l",) * len(factors) + ("r",) + ("c",) * len(metrics) + ("l",), rows=tuple(rows), notes=notes)
 
 
-def interval_table(summary: pd.DataFrame, metrics: Sequence[str], *, link: CellLink = lambda cell: None) -> Table:
+def interval_table(summary: pd.DataFrame, metrics: Sequence[str], *, factors: Sequence[str],
+                   link: CellLink = lambda cell: None) -> Table:
     """Rows = cells; per metric `mean [95 % CI]` (Student t over seeds; zero width for one seed)."""
-    factors = factor_columns(summary)
+    factors = factor_columns(summary, factors)
     rows = []
     for _, cell in summary.iterrows():
         row = [TableCell(str(cell[factor])) for factor in factors]
