@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from html import escape
+
+import pandas as pd
 
 from reports.fetch.load import StudyRuns
 from reports.fetch.uri import redact_uri, run_url
 from reports.figures.figure_set import FigureResult
+from reports.sections.registry import FIGURES, NOTES, OVERVIEW, REPORT_LAYOUT, RUNS, TRIALS
+from reports.sections.section import NOTHING_TO_SHOW, PageBlock, Section, SectionContent
+from reports.stats.model_roles import reported_model
+from reports.stats.summary import trial_counts
 from reports.tables.model import Table
 from reports.tables.trial_lists import failed_trials, missing_trials
 
-SECTIONS = (("overview", "Overview"), ("recipe", "Shared training recipe"), ("results", "Results per cell"),
-            ("roles", "Student and teacher"), ("intervals", "Confidence intervals"),
-            ("comparisons", "Differences to the baseline"), ("effects", "Effects of the factors"),
-            ("clip-bootstrap", "Bootstrap over clips"), ("figures", "Figures"), ("trials", "Failed and missing trials"),
-            ("runs", "Runs"), ("cost", "Time and energy"), ("provenance", "Provenance"), ("notes", "Notes"))
-TUNING_SECTION = ("tuning", "Tuning inside cells")  # only for studies that tuned, after "clip-bootstrap"
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;font-size:14px;margin:0 auto;max-width:1200px;padding:0 1em 3em;
 color:#222}
@@ -41,71 +40,64 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weig
 """.strip()
 
 
-@dataclass(frozen=True)
-class HtmlContent:
-    """What the page shows besides the study: the tables by section id, the figures and the notes."""
-
-    tables: dict[str, Sequence[Table]]
-    figures: Sequence[FigureResult]
-    notes: Sequence[str]
-    ui_base: str
-    facts: Sequence[tuple[str, str]]
-    section_notes: dict[str, str] = field(default_factory=dict)  # shown in a section that has no table
-    section_lists: dict[str, Sequence[str]] = field(default_factory=dict)  # bullet lists above a section's tables
-    section_texts: dict[str, Sequence[str]] = field(default_factory=dict)  # paragraphs above a section's tables
-
-
-def cell_anchor(runs: StudyRuns, cell: str) -> str:
-    """The in-page anchor of a cell's runs (`#runs-<position in design order>`)."""
-    return f"#runs-{runs.cells.index(cell)}"
-
-
-def render_html(runs: StudyRuns, content: HtmlContent) -> str:
-    """The whole page as text (ends with a newline); same inputs, same text."""
-    tuned = bool(content.tables.get("tuning"))  # the section exists only for studies that tuned
+def render_html(runs: StudyRuns, summary: pd.DataFrame, contents: Mapping[Section, SectionContent], *,
+                figures: Sequence[FigureResult], notes: Sequence[str], ui_base: str) -> str:
+    """The whole page as text (ends with a newline); same inputs, same text. Sections in `REPORT_LAYOUT` order,
+    each in the contents at the top; `ui_base`: the MLflow UI the runs link to."""
+    layout = [entry for entry in REPORT_LAYOUT
+              if not (isinstance(entry, Section) and entry.optional and not contents[entry].tables)]
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>Study report: {escape(runs.study)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-             f"<h1>Study report: {escape(runs.study)}</h1>", _nav(tuned)]
-    parts.append(_section("overview", [_facts(content.facts, runs)]))
-    sections = (["recipe", "results", "roles", "intervals", "comparisons", "effects", "clip-bootstrap"]
-                + (["tuning"] if tuned else []))
-    for section in sections:
-        tables = content.tables.get(section, ())
-        texts = [f"<p>{escape(text)}</p>" for text in content.section_texts.get(section, ())]
-        empty = escape(content.section_notes.get(section, "Nothing to show."))
-        body = [_table(table) for table in tables] or ([] if texts else [f'<p class="note">{empty}</p>'])
-        parts.append(_section(section, texts + body))
-    parts.append(_section("figures", [_figure(figure) for figure in content.figures]))
-    parts.append(_section("trials", _trial_lists(runs)))
-    parts.append(_section("runs", [_runs_table(runs, content.ui_base)]))
-    for section in ("cost", "provenance"):
-        items = [f"<li>{escape(item)}</li>" for item in content.section_lists.get(section, ())]
-        body = (["<ul>", *items, "</ul>"] if items else []) + [_table(t) for t in content.tables.get(section, ())
-                                                               if t.rows]
-        empty = escape(content.section_notes.get(section, "Nothing to show."))
-        parts.append(_section(section, body or [f'<p class="note">{empty}</p>']))
-    notes = [f"<li>{escape(note)}</li>" for note in content.notes] or ["<li>None.</li>"]
-    parts.append(_section("notes", ["<ul>", *notes, "</ul>"]))
+             f"<h1>Study report: {escape(runs.study)}</h1>", _nav(layout)]
+    for entry in layout:
+        if entry == OVERVIEW:
+            body = [_facts(runs, summary)]
+        elif entry == FIGURES:
+            body = [_figure(figure) for figure in figures]
+        elif entry == TRIALS:
+            body = _trial_lists(runs)
+        elif entry == RUNS:
+            body = [_runs_table(runs, ui_base)]
+        elif entry == NOTES:
+            body = ["<ul>", *([f"<li>{escape(note)}</li>" for note in notes] or ["<li>None.</li>"]), "</ul>"]
+        else:
+            body = _section_body(contents[entry])
+        parts.append(_section(entry.key, entry.title, body))
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
 
-def _nav(tuned: bool) -> str:
-    sections = [s for section in SECTIONS for s in
-                ([section, TUNING_SECTION] if tuned and section[0] == "clip-bootstrap" else [section])]
-    items = "".join(f'<li><a href="#{key}">{escape(title)}</a></li>' for key, title in sections)
+def _nav(layout: Sequence[Section | PageBlock]) -> str:
+    items = "".join(f'<li><a href="#{entry.key}">{escape(entry.title)}</a></li>' for entry in layout)
     return f"<nav><ul>{items}</ul></nav>"
 
 
-def _section(key: str, body: Sequence[str]) -> str:
-    title = dict([*SECTIONS, TUNING_SECTION])[key]
+def _section(key: str, title: str, body: Sequence[str]) -> str:
     return "\n".join([f'<section id="{key}">', f"<h2>{escape(title)}</h2>", *body, "</section>"])
 
 
-def _facts(facts: Sequence[tuple[str, str]], runs: StudyRuns) -> str:
-    rows = [("Study", runs.study), ("Tracking URI", redact_uri(runs.tracking_uri)), *facts]
+def _section_body(content: SectionContent) -> list[str]:
+    items = [f"<li>{escape(item)}</li>" for item in content.bullets or ()]
+    body = (["<ul>", *items, "</ul>"] if items else []) + [f"<p>{escape(text)}</p>" for text in content.texts]
+    body += [_table(table) for table in content.tables if table.rows or content.empty_note is None]
+    note = NOTHING_TO_SHOW if content.empty_note is None else content.empty_note
+    return body or [f'<p class="note">{escape(note)}</p>']
+
+
+def _facts(runs: StudyRuns, summary: pd.DataFrame) -> str:
+    rows = [("Study", runs.study), ("Tracking URI", redact_uri(runs.tracking_uri)),
+            ("Parent run", runs.parent_run_id), ("Baseline cell", runs.baseline_cell),
+            ("Factors", ", ".join(_factor_text(runs, factor) for factor in runs.factors) or "none"),
+            ("Metrics", ", ".join(runs.metrics)), ("Objective", f"{runs.objective} ({runs.objective_mode})"),
+            ("Reported model", reported_model(runs)), ("Trials", trial_counts(summary))]
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows) + "</dl>"
+
+
+def _factor_text(runs: StudyRuns, factor: str) -> str:
+    """`pooling (model.pooling)`: the display name with the recorded field, or the field alone."""
+    shown = runs.display.factor(factor)
+    return factor if shown == factor else f"{shown} ({factor})"
 
 
 def _table(table: Table) -> str:

@@ -65,3 +65,11 @@ def factor_columns(summary: pd.DataFrame, factors: Sequence[str]) -> list[str]:
         raise ValueError(f"factors {missing} are not columns of the summary; expected a table made by summarize() "
                          f"of the same study, but got columns {list(summary.columns)}")
     return list(factors)
+
+
+def trial_counts(summary: pd.DataFrame) -> str:
+    """`12 planned, 10 finished, 1 failed, 1 missing` (and `, n running` while trials run) over every cell."""
+    totals = {column: int(summary[column].sum()) for column in COUNT_COLUMNS}
+    text = (f"{totals['n_planned']} planned, {totals['n_finished']} finished, {totals['n_failed']} failed, "
+            f"{totals['n_missing']} missing")
+    return text + (f", {totals['n_running']} running" if totals["n_running"] else "")

@@ -1,4 +1,4 @@
-"""Markdown table of a study summary: one row per cell, `mean ± sd` per metric."""
+"""The compact results table of the Markdown page: one row per cell, `mean ± sd` per metric, trial counts."""
 from __future__ import annotations
 
 import math
@@ -6,22 +6,19 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from reports.fetch.display_names import DisplayNames
 from reports.stats.summary import factor_columns
+from reports.tables.model import Table, TableCell
 
 DECIMALS = 3
 
 
-def markdown_table(summary: pd.DataFrame, metrics: Sequence[str], names: DisplayNames | None = None, *,
-                   factors: Sequence[str]) -> str:
-    """Render a `summarize` table as GitHub Markdown (no trailing newline).
+def compact_results_table(summary: pd.DataFrame, metrics: Sequence[str], *, factors: Sequence[str]) -> Table:
+    """A `summarize` table as rows of cells.
 
     Columns: the factor levels, n (finished runs), `mean ± sd` per metric with 3 decimals, `failed / missing`
     (only when a cell has failed or missing trials), `running` (only when a trial still runs) and a note
-    (baseline, no finished runs). A metric logged by fewer runs than n carries its own `(n=k)`. `names`: the
-    study's display names for the factor columns and their levels.
+    (baseline, no finished runs). A metric logged by fewer runs than n carries its own `(n=k)`.
     """
-    names = names or DisplayNames()
     unknown = [metric for metric in metrics if f"{metric}_mean" not in summary.columns]
     if unknown:
         known = [column[:-len("_mean")] for column in summary.columns if column.endswith("_mean")]
@@ -30,20 +27,20 @@ def markdown_table(summary: pd.DataFrame, metrics: Sequence[str], names: Display
     show_failed = bool((summary["n_failed"] > 0).any() or (summary["n_missing"] > 0).any())
     show_running = bool((summary["n_running"] > 0).any())
 
-    header = [*(names.factor(factor) for factor in factors), "n", *metrics]
-    align = [":--"] * len(factors) + ["--:"] + [":-:"] * len(metrics)
+    header = [*factors, "n", *metrics]
+    align = ["l"] * len(factors) + ["r"] + ["c"] * len(metrics)
     if show_failed:
         header.append("failed / missing")
-        align.append("--:")
+        align.append("r")
     if show_running:
         header.append("running")
-        align.append("--:")
+        align.append("r")
     header.append("note")
-    align.append(":--")
+    align.append("l")
 
-    lines = [_row(header), _row(align)]
+    rows = []
     for _, cell in summary.iterrows():
-        row = [*(names.level(factor, str(cell[factor])) for factor in factors), str(cell["n_finished"])]
+        row = [*(str(cell[factor]) for factor in factors), str(cell["n_finished"])]
         row += [_mean_sd(cell, metric) for metric in metrics]
         if show_failed:
             row.append(f"{cell['n_failed']} / {cell['n_missing']}")
@@ -53,8 +50,9 @@ def markdown_table(summary: pd.DataFrame, metrics: Sequence[str], names: Display
         if cell["note"]:
             notes.append(str(cell["note"]))
         row.append(", ".join(notes))
-        lines.append(_row(row))
-    return "\n".join(lines)
+        rows.append(tuple(TableCell(text) for text in row))
+    return Table(name="results_compact", caption="Results per cell", header=tuple(header), align=tuple(align),
+                 rows=tuple(rows))
 
 
 def _mean_sd(cell: pd.Series, metric: str) -> str:
@@ -63,7 +61,3 @@ def _mean_sd(cell: pd.Series, metric: str) -> str:
         return "–"
     text = f"{mean:.{DECIMALS}f} ± " + ("n/a" if math.isnan(sd) else f"{sd:.{DECIMALS}f}")
     return text if n == cell["n_finished"] else f"{text} (n={n})"
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"

@@ -8,7 +8,8 @@ import pytest
 
 from reports.fetch.load import StudyRuns, load_study
 from reports.stats.summary import factor_columns, summarize
-from reports.tables.compact_results import markdown_table
+from reports.tables.compact_results import compact_results_table
+from reports.tables.render import to_markdown
 
 A = "model.pooling=attention|training.mixup.probability=0.5"
 B = "model.pooling=attention|training.mixup.probability=0.0"
@@ -66,13 +67,13 @@ def test_cells_without_finished_runs_stay(runs: StudyRuns) -> None:
     assert math.isnan(summary["psds1_mean"].iloc[3]) and math.isnan(summary["psds1_sd"].iloc[3])
     assert summary["psds1_mean"].iloc[0] == pytest.approx(0.43)
     assert math.isnan(summary["psds1_sd"].iloc[0])  # n = 1
-    table = markdown_table(summary, ["psds1"], factors=runs.factors).splitlines()
+    table = to_markdown(compact_results_table(summary, ["psds1"], factors=runs.factors)).splitlines()
     assert table[2] == "| attention | 0.5 | 1 | 0.430 ± n/a | 2 / 0 | baseline |"
     assert table[5] == "| mean | 0.0 | 0 | – | 3 / 0 | no finished runs |"
 
 
 def test_markdown_table(runs: StudyRuns, summary: pd.DataFrame) -> None:
-    table = markdown_table(summary, ["psds1", "psds2", "collar_f1"], factors=runs.factors)
+    table = to_markdown(compact_results_table(summary, ["psds1", "psds2", "collar_f1"], factors=runs.factors))
     assert table.splitlines() == [
         "| model.pooling | training.mixup.probability | n | psds1 | psds2 | collar_f1 | failed / missing | note |",
         "| :-- | :-- | --: | :-: | :-: | :-: | --: | :-- |",
@@ -85,9 +86,9 @@ def test_markdown_table(runs: StudyRuns, summary: pd.DataFrame) -> None:
 
 def test_markdown_table_without_failures_has_no_failed_column(runs: StudyRuns, summary: pd.DataFrame) -> None:
     clean = summary.assign(n_failed=0, n_missing=0)
-    assert "failed / missing" not in markdown_table(clean, ["psds1"], factors=runs.factors)
+    assert "failed / missing" not in to_markdown(compact_results_table(clean, ["psds1"], factors=runs.factors))
 
 
 def test_markdown_table_rejects_unknown_metric(runs: StudyRuns, summary: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match=r"metrics \['psds3'\] are not in the summary"):
-        markdown_table(summary, ["psds3"], factors=runs.factors)
+        to_markdown(compact_results_table(summary, ["psds3"], factors=runs.factors))
