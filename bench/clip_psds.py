@@ -18,8 +18,8 @@ import numpy as np
 from sed_scores_eval import intersection_based
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reports.bootstrap import clip_draws, resampled_ids  # noqa: E402
-from reports.clip_psds import PsdsStatistic  # noqa: E402
+from reports.stats.bootstrap import clip_draws, resampled_ids  # noqa: E402
+from reports.stats.clip_psds import PsdsStatistic  # noqa: E402
 from sed_core.metrics.sed_metrics import DEFAULT_PSDS_SCENARIOS  # noqa: E402
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reports.build import build_report
-from reports.load import load_study
+from reports.fetch.load import load_study
 from sed_core.config.loading import config_from_dict, flatten
 
 STUDY = "bench_report"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mlflow.tracking import MlflowClient
 
-from reports.uri import LOCAL_UI, experiment_url
+from reports.fetch.uri import LOCAL_UI, experiment_url
 
 UI_WORKERS = 1  # one person browsing: MLflow's default of 4 server processes only slows the start on a small machine
 

@@ -1,5 +1,6 @@
 """The layering is a tested fact: sed_core knows no Ray/MLflow/studies/reports; reports never import Ray or studies;
-the names that cross the tracking store are spelled in reports/contract.py alone."""
+the names that cross the tracking store are spelled in reports/contract.py alone; inside reports, data flows one way
+through its stages (contract -> fetch -> stats -> tables/figures -> sections -> pages -> build)."""
 from __future__ import annotations
 
 import ast
@@ -70,3 +71,30 @@ def test_store_names_are_spelled_only_in_the_contract():
 
 def test_contract_imports_only_the_standard_library_and_mlflow():
     assert imported_roots(CONTRACT) - {"mlflow", "__future__"} <= set(sys.stdlib_module_names)
+
+
+# reports' stages in data-flow order; a module may import its own stage and earlier ones, never a later one
+REPORT_STAGES = {"errors": 0, "contract": 0, "fetch": 1, "stats": 2, "tables": 3, "figures": 3, "sections": 4, "pages": 5, "build": 6}
+
+
+def report_stage(path: Path) -> str:
+    parts = path.relative_to(ROOT / "reports").with_suffix("").parts
+    return parts[0]
+
+
+def imported_report_stages(path: Path) -> set[str]:
+    stages = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+        stages.update(name.split(".")[1] for name in names if name.startswith("reports."))
+    return stages
+
+
+def test_report_stages_import_only_earlier_stages():
+    files = [f for f in sorted((ROOT / "reports").rglob("*.py")) if f.name != "__init__.py" or f.parent.name != "reports"]
+    unknown = sorted(str(f.relative_to(ROOT)) for f in files if report_stage(f) not in REPORT_STAGES)
+    assert unknown == [], f"modules outside the report stages {sorted(REPORT_STAGES)}"
+    backward = {(str(f.relative_to(ROOT)), stage) for f in files for stage in imported_report_stages(f)
+                if REPORT_STAGES[stage] > REPORT_STAGES[report_stage(f)]}
+    assert backward == set()

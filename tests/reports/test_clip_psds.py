@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from sed_scores_eval import intersection_based
 
-from reports.bootstrap import clip_draws, paired_clip_bootstrap, resampled_ids
-from reports.clip_psds import PsdsStatistic, Reference
+from reports.fetch.reference import Reference
+from reports.stats.bootstrap import clip_draws, paired_clip_bootstrap, resampled_ids
+from reports.stats.clip_psds import PsdsStatistic
 from sed_core.metrics.sed_metrics import PSDS_SCENARIO_1, PSDS_SCENARIO_2, compute_sed_metrics
 
 CLASSES = ["Cat", "Dog", "Speech"]

@@ -10,7 +10,7 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from reports.load import load_study
+from reports.fetch.load import load_study
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "report_load.py"
 

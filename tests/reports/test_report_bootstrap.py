@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.bootstrap import SOURCE_COLUMN, BootstrapResult, paired_clip_bootstrap, read_score_tables
+from reports.fetch.score_tables import read_score_tables
+from reports.stats.bootstrap import (
+    SOURCE_COLUMN,
+    BootstrapResult,
+    paired_clip_bootstrap,
+)
 
 CLIPS = [f"clip{i:02d}" for i in range(30)]
 

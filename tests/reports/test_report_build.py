@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from reports.build import ReportPaths, build_report, redact_uri
-from reports.figures import save_metrics_by_factor
-from reports.load import load_study
-from reports.uri import default_ui_base, run_url
+from reports.fetch.load import load_study
+from reports.fetch.uri import default_ui_base, run_url
+from reports.figures.by_level import save_metrics_by_factor
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
@@ -158,13 +158,13 @@ def test_redact_uri_hides_password() -> None:
 def test_reports_reads_the_store_only() -> None:
     forbidden = ("ray", "studies", "sed_core.training")
     offenders = []
-    for path in sorted(REPORTS_DIR.glob("*.py")):
+    for path in sorted(REPORTS_DIR.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             offenders += [f"{path.name}: {name}" for name in names
                           if any(name == bad or name.startswith(bad + ".") for bad in forbidden)]
-    assert len(list(REPORTS_DIR.glob("*.py"))) >= 6
+    assert len(list(REPORTS_DIR.rglob("*.py"))) >= 6
     assert offenders == []
 
 

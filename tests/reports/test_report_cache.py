@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from reports.cache import cache_path, read_cache, write_cache
-from reports.records import TrialFetch, TrialRecord
-from reports.load import load_study
+from reports.fetch.cache import cache_path, read_cache, write_cache
+from reports.fetch.load import load_study
+from reports.fetch.records import TrialFetch, TrialRecord
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_a_cache_path_that_cannot_be_written_is_a_warning(tmp_path: Path, caplog
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder goes")
     path = cache_path(blocked, "sqlite:///x.db", "s")
-    with caplog.at_level("WARNING", logger="reports.cache"):
+    with caplog.at_level("WARNING", logger="reports.fetch.cache"):
         write_cache(path, "k", TrialFetch(records=(), history_keys=()))
     assert "cannot be written" in caplog.text and str(path) in caplog.text
     assert read_cache(path, "k") is None and blocked.read_text().startswith("a file")

@@ -8,8 +8,9 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from reports.build import build_report
-from reports.display import DisplayNames, parse_display, relabel
-from reports.table_model import Table, TableCell
+from reports.fetch.display_names import DisplayNames, parse_display
+from reports.tables.model import Table, TableCell
+from reports.tables.relabel import relabel
 
 from .conftest import CELL_A, CELL_B, STUDY
 

@@ -5,10 +5,10 @@ import logging
 import pandas as pd
 import pytest
 
-from reports import trial_source
 from reports.errors import ReportError
-from reports.fetch_sql import SqlPathUnavailable, is_sql_uri
-from reports.load import load_study
+from reports.fetch import trial_source
+from reports.fetch.load import load_study
+from reports.fetch.sql import SqlPathUnavailable, is_sql_uri
 
 from .conftest import RAGGED_LABELS, ragged_cell
 
@@ -41,7 +41,7 @@ def test_auto_falls_back_to_the_client(store, monkeypatch: pytest.MonkeyPatch,
         raise SqlPathUnavailable("no such table: latest_metrics")
 
     monkeypatch.setattr(trial_source, "fetch_trials_sql", unavailable)
-    with caplog.at_level(logging.WARNING, logger="reports.trial_source"):
+    with caplog.at_level(logging.WARNING, logger="reports.fetch.trial_source"):
         runs = load_study(store.uri, "quickstart")
     assert runs.loaded_from == "api"
     assert "no such table: latest_metrics" in caplog.text

@@ -11,10 +11,12 @@ from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-import reports.history as history_module
-from reports.artifacts import load_psd_roc
-from reports.fig_learning import curve_frame
-from reports.fig_per_class import (
+import reports.fetch.history as history_module
+from reports.fetch.artifacts import load_psd_roc
+from reports.fetch.history import learning_keys, load_history
+from reports.fetch.load import load_study
+from reports.figures.learning import curve_frame
+from reports.figures.per_class import (
     COLUMN_INCHES,
     ROW_INCHES,
     annotation_fits,
@@ -22,10 +24,8 @@ from reports.fig_per_class import (
     save_heat_map,
     save_per_class,
 )
-from reports.fig_psd_roc import mean_curve, save_psd_roc
-from reports.history import learning_keys, load_history
-from reports.load import load_study
-from reports.style import FIGURE_DPI, save_figure
+from reports.figures.psd_roc import mean_curve, save_psd_roc
+from reports.figures.style import FIGURE_DPI, save_figure
 
 from .conftest import RAGGED_LABELS, ragged_cell
 

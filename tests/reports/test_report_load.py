@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from reports.errors import ReportError, StudyNotFoundError
-from reports.load import PlannedTrial, StudyRuns, list_studies, load_study, parse_cell
+from reports.fetch.load import PlannedTrial, StudyRuns, list_studies, load_study, parse_cell
 
 A = "model.pooling=attention|training.mixup.probability=0.5"
 B = "model.pooling=attention|training.mixup.probability=0.0"
@@ -104,7 +104,7 @@ def test_missing_store_is_not_created(tmp_path: Path) -> None:
 
 
 def test_several_parent_runs_use_the_newest(store, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="reports.load"):
+    with caplog.at_level(logging.WARNING, logger="reports.fetch.load"):
         dup = load_study(store.uri, "dup")
     assert list(dup.runs["seed"]) == [1]  # the newer parent planned and ran seed 1
     assert dup.planned == (PlannedTrial(cell=A, seed=1),)

@@ -5,8 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports.load import load_study
-from reports.params import is_config_leaf, typed_param, typed_params
+from reports.fetch.load import load_study
+from reports.fetch.params import is_config_leaf, typed_param, typed_params
 
 
 @pytest.mark.parametrize(("key", "text", "expected"), [

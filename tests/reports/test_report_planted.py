@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.analysis import analyze
-from reports.anova import factor_effects
-from reports.comparisons import compare_to_baseline
-from reports.load import load_study
-from reports.study_tables import effects_table
-from reports.table_render import to_markdown
+from reports.fetch.load import load_study
+from reports.stats.analysis import analyze
+from reports.stats.anova import factor_effects
+from reports.stats.comparisons import compare_to_baseline
+from reports.tables.render import to_markdown
+from reports.tables.study import effects_table
 
 from .conftest import CELL_A, CELL_B, CELL_C, CELL_D
 

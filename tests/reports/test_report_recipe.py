@@ -4,9 +4,9 @@ import dataclasses
 
 import pandas as pd
 
-from reports.load import load_study
-from reports.model_roles import reported_model, teacher_statement
-from reports.recipe import NOT_RECORDED, recipe_table
+from reports.fetch.load import load_study
+from reports.stats.model_roles import reported_model, teacher_statement
+from reports.tables.recipe import NOT_RECORDED, recipe_table
 
 
 def _rows(table) -> dict[str, str]:

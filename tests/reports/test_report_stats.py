@@ -8,11 +8,11 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from reports.analysis import analyze, ranked_cells
-from reports.anova import factor_effects
-from reports.comparisons import adjust, compare_to_baseline, holm
-from reports.intervals import t_interval
-from reports.load import load_study
+from reports.fetch.load import load_study
+from reports.stats.analysis import analyze, ranked_cells
+from reports.stats.anova import factor_effects
+from reports.stats.comparisons import adjust, compare_to_baseline, holm
+from reports.stats.intervals import t_interval
 
 from .conftest import ragged_cell
 

@@ -6,9 +6,10 @@ import math
 import pandas as pd
 import pytest
 
-from reports.load import StudyRuns, load_study
-from reports.summary import factor_columns, summarize
-from reports.tables import markdown_table
+from reports.fetch.load import StudyRuns, load_study
+from reports.stats.summary import factor_columns, summarize
+from reports.tables.compact_results import compact_results_table
+from reports.tables.render import to_markdown
 
 A = "model.pooling=attention|training.mixup.probability=0.5"
 B = "model.pooling=attention|training.mixup.probability=0.0"
@@ -27,7 +28,7 @@ def summary(runs: StudyRuns) -> pd.DataFrame:
     return summarize(runs)
 
 
-def test_counts_per_cell(summary: pd.DataFrame) -> None:
+def test_counts_per_cell(runs: StudyRuns, summary: pd.DataFrame) -> None:
     assert list(summary["cell"]) == [A, B, C, D]
     assert list(summary["baseline"]) == [True, False, False, False]
     assert list(summary["model.pooling"]) == ["attention", "attention", "mean", "mean"]
@@ -38,7 +39,7 @@ def test_counts_per_cell(summary: pd.DataFrame) -> None:
     assert list(summary["n_missing"]) == [0, 0, 1, 0]
     assert list(summary["n_running"]) == [0, 0, 0, 0]
     assert list(summary["note"]) == ["", "", "", ""]
-    assert factor_columns(summary) == ["model.pooling", "training.mixup.probability"]
+    assert factor_columns(summary, runs.factors) == ["model.pooling", "training.mixup.probability"]
 
 
 def test_mean_and_sd_by_hand(summary: pd.DataFrame) -> None:
@@ -66,13 +67,13 @@ def test_cells_without_finished_runs_stay(runs: StudyRuns) -> None:
     assert math.isnan(summary["psds1_mean"].iloc[3]) and math.isnan(summary["psds1_sd"].iloc[3])
     assert summary["psds1_mean"].iloc[0] == pytest.approx(0.43)
     assert math.isnan(summary["psds1_sd"].iloc[0])  # n = 1
-    table = markdown_table(summary, ["psds1"]).splitlines()
+    table = to_markdown(compact_results_table(summary, ["psds1"], factors=runs.factors)).splitlines()
     assert table[2] == "| attention | 0.5 | 1 | 0.430 ± n/a | 2 / 0 | baseline |"
     assert table[5] == "| mean | 0.0 | 0 | – | 3 / 0 | no finished runs |"
 
 
-def test_markdown_table(summary: pd.DataFrame) -> None:
-    table = markdown_table(summary, ["psds1", "psds2", "collar_f1"])
+def test_markdown_table(runs: StudyRuns, summary: pd.DataFrame) -> None:
+    table = to_markdown(compact_results_table(summary, ["psds1", "psds2", "collar_f1"], factors=runs.factors))
     assert table.splitlines() == [
         "| model.pooling | training.mixup.probability | n | psds1 | psds2 | collar_f1 | failed / missing | note |",
         "| :-- | :-- | --: | :-: | :-: | :-: | --: | :-- |",
@@ -83,11 +84,11 @@ def test_markdown_table(summary: pd.DataFrame) -> None:
     ]
 
 
-def test_markdown_table_without_failures_has_no_failed_column(summary: pd.DataFrame) -> None:
+def test_markdown_table_without_failures_has_no_failed_column(runs: StudyRuns, summary: pd.DataFrame) -> None:
     clean = summary.assign(n_failed=0, n_missing=0)
-    assert "failed / missing" not in markdown_table(clean, ["psds1"])
+    assert "failed / missing" not in to_markdown(compact_results_table(clean, ["psds1"], factors=runs.factors))
 
 
-def test_markdown_table_rejects_unknown_metric(summary: pd.DataFrame) -> None:
+def test_markdown_table_rejects_unknown_metric(runs: StudyRuns, summary: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match=r"metrics \['psds3'\] are not in the summary"):
-        markdown_table(summary, ["psds3"])
+        to_markdown(compact_results_table(summary, ["psds3"], factors=runs.factors))

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from reports.analysis import StudyAnalysis, analyze
-from reports.load import StudyRuns, load_study
-from reports.study_tables import comparison_table, effects_table, format_p, interval_table, paper_table
-from reports.table_model import Table, TableCell
-from reports.table_render import latex_escape, to_latex, to_markdown
+from reports.fetch.load import StudyRuns, load_study
+from reports.stats.analysis import StudyAnalysis, analyze
+from reports.tables.model import Table, TableCell
+from reports.tables.render import latex_escape, to_latex, to_markdown
+from reports.tables.study import comparison_table, effects_table, format_p, interval_table, paper_table
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +17,9 @@ def ragged(store) -> tuple[StudyRuns, StudyAnalysis]:
 
 def _paper(ragged: tuple[StudyRuns, StudyAnalysis]) -> Table:
     runs, analysis = ragged
-    return paper_table(analysis.summary, analysis.comparisons, runs.metrics, objective="psds1", objective_mode="max",
-                       correction="holm", alpha=0.05, link=lambda cell: f"#runs-{runs.cells.index(cell)}")
+    return paper_table(analysis.summary, analysis.comparisons, runs.metrics, factors=runs.factors, objective="psds1",
+                       objective_mode="max", correction="holm", alpha=0.05,
+                       link=lambda cell: f"#runs-{runs.cells.index(cell)}")
 
 
 def test_paper_table_layout_and_bold(ragged) -> None:
@@ -38,16 +39,16 @@ def test_paper_table_layout_and_bold(ragged) -> None:
 def test_paper_table_marks_significant_differences(store) -> None:
     runs = load_study(store.uri, "planted")
     analysis = analyze(runs)
-    table = paper_table(analysis.summary, analysis.comparisons, runs.metrics, objective="psds1",
-                        objective_mode="max", correction="holm", alpha=0.05)
+    table = paper_table(analysis.summary, analysis.comparisons, runs.metrics, factors=runs.factors,
+                        objective="psds1", objective_mode="max", correction="holm", alpha=0.05)
     daggers = [row[2 + 1].text.endswith(" †") for row in table.rows]  # PSDS1 column of each cell
     assert daggers == [False, False, True, True]  # the pooling=mean cells
 
 
 def test_minimised_objective_bolds_the_smallest(ragged) -> None:
     runs, analysis = ragged
-    table = paper_table(analysis.summary, analysis.comparisons, runs.metrics, objective="psds1", objective_mode="min",
-                        correction="holm", alpha=0.05)
+    table = paper_table(analysis.summary, analysis.comparisons, runs.metrics, factors=runs.factors,
+                        objective="psds1", objective_mode="min", correction="holm", alpha=0.05)
     bold_rows = [i for i, row in enumerate(table.rows) if row[3].bold]
     assert bold_rows == [4]  # mean/0.5: 0.360, the smallest psds1 mean
 
@@ -65,7 +66,7 @@ def test_latex_is_booktabs_with_escapes(ragged) -> None:
 
 def test_other_tables(ragged) -> None:
     runs, analysis = ragged
-    intervals = to_markdown(interval_table(analysis.summary, runs.metrics)).splitlines()
+    intervals = to_markdown(interval_table(analysis.summary, runs.metrics, factors=runs.factors)).splitlines()
     assert intervals[2].startswith("| attention | 0.5 | 4 | 0.475 [0.454, 0.496] |")
     comparisons = comparison_table(analysis.comparisons, runs.cell_levels, runs.factors, correction="bh",
                                    alpha=0.05)

@@ -108,7 +108,7 @@ def test_report_from_the_store(finished_study):
 @pytest.mark.slow
 def test_planned_trials_survive_without_the_tag(finished_study):
     """Large designs exceed a tag's 8,000 characters; the report reads the parent's artifact instead."""
-    from reports.load import load_study as load_report_study
+    from reports.fetch.load import load_study as load_report_study
 
     workdir, _ = finished_study
     uri = default_tracking_uri(workdir)

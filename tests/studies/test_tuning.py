@@ -90,7 +90,7 @@ def test_seed_trials_carry_the_best_sampled_values(tuned_study):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_report_and_status_keep_samples_apart_from_seeds(tuned_study, capsys: pytest.CaptureFixture[str]):
-    from reports.load import load_study as load_report_study
+    from reports.fetch.load import load_study as load_report_study
     from studies.cli import main
 
     workdir, _ = tuned_study

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from reports.uri import LOCAL_UI
+from reports.fetch.uri import LOCAL_UI
 from studies.ui import plan_ui
 
 from .conftest import free_port, port_answers, sedstudy, start, stop, wait_for

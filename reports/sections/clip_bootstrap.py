@@ -1,0 +1,20 @@
+"""Bootstrap over clips: the shown cells against the baseline, resampling the evaluation clips."""
+from __future__ import annotations
+
+from reports.sections.section import DataFile, ReportInputs, Section, SectionContent
+from reports.stats.clip_section import compared_cells_note
+from reports.tables.clip_bootstrap import clip_table
+
+CLIP_CSV = "clip_bootstrap.csv"
+
+
+def build(inputs: ReportInputs) -> SectionContent:
+    clips = inputs.clips
+    if clips.table.empty:
+        return SectionContent(empty_note=clips.note, left_out=clips.note)
+    table = clip_table(clips.table, inputs.link, compared_cells_note(inputs.runs, inputs.shown))
+    return SectionContent(tables=(table,), empty_note=clips.note, data_files=(DataFile(CLIP_CSV, clips.table),),
+                          left_out=clips.note)
+
+
+SECTION = Section("clip-bootstrap", "Bootstrap over clips", build)

@@ -1,0 +1,160 @@
+"""The report's tables as `Table`s: the paper table, intervals per cell, baseline comparisons, factor effects."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import pandas as pd
+
+from reports.stats.comparisons import MIN_WILCOXON_PAIRS
+from reports.stats.summary import factor_columns
+from reports.tables.model import Table, TableCell
+
+DECIMALS = 3
+DASH = "–"
+DAGGER = "†"
+METRIC_NAMES = {"psds1": "PSDS1", "psds2": "PSDS2", "collar_f1": "collar F1", "intersection_f1": "intersection F1"}
+
+CellLink = Callable[[str], str | None]  # cell id -> where its runs are listed (an in-page anchor)
+
+
+def metric_name(metric: str) -> str:
+    """Display name of a metric key (`psds1` -> `PSDS1`); unknown keys stay as they are."""
+    return METRIC_NAMES.get(metric, metric)
+
+
+def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Sequence[str], *, factors: Sequence[str],
+                objective: str, objective_mode: str, correction: str, alpha: float,
+                link: CellLink = lambda cell: None) -> Table:
+    """Rows = cells (baseline first), columns = factor levels, n, `mean ± sd` per metric, note.
+
+    Bold: the best mean per column (max, or min for the objective when its mode is "min"), ties at the shown
+    precision all bold. †: the cell differs from the baseline (paired t-test, corrected p < alpha). n reads
+    finished/planned; failed, missing and running trials are named in the note, and a cell without finished
+    runs shows dashes.
+    """
+    factors = factor_columns(summary, factors)
+    best = {metric: _best(summary[f"{metric}_mean"], lower=metric == objective and objective_mode == "min")
+            for metric in metrics}
+    flagged = set(zip(comparisons.loc[comparisons["significant"], "cell"],
+                      comparisons.loc[comparisons["significant"], "metric"]))
+    rows = []
+    for _, cell in summary.iterrows():
+        row = [TableCell(str(cell[factor])) for factor in factors]
+        row.append(TableCell(_n(cell)))
+        for metric in metrics:
+            mean, sd = cell[f"{metric}_mean"], cell[f"{metric}_sd"]
+            text = DASH if math.isnan(mean) else f"{mean:.{DECIMALS}f} ± " + (
+                "n/a" if math.isnan(sd) else f"{sd:.{DECIMALS}f}")
+            if (cell["cell"], metric) in flagged:
+                text += f" {DAGGER}"
+            is_best = not math.isnan(mean) and round(mean, DECIMALS) == best[metric]
+            row.append(TableCell(text, bold=is_best, link=link(cell["cell"]),
+                                 title=f"{cell[f'{metric}_n']} runs" if not math.isnan(mean) else None))
+        row.append(TableCell(_note(cell)))
+        rows.append(tuple(row))
+    header = (*factors, "n", *(metric_name(metric) for metric in metrics), "note")
+    notes = ((f"Mean ± sd over seeds (finished trials; n = finished / planned). Bold: best per column. "
+              f"{DAGGER}: differs from the baseline cell (paired t-test over seeds, {_correction_name(correction)}-"
+              f"corrected p < {alpha:g})."),)
+    return Table(name="paper", caption="Results per cell", header=header,
+                 align=("l",) * len(factors) + ("r",) + ("c",) * len(metrics) + ("l",), rows=tuple(rows), notes=notes)
+
+
+def interval_table(summary: pd.DataFrame, metrics: Sequence[str], *, factors: Sequence[str],
+                   link: CellLink = lambda cell: None) -> Table:
+    """Rows = cells; per metric `mean [95 % CI]` (Student t over seeds; zero width for one seed)."""
+    factors = factor_columns(summary, factors)
+    rows = []
+    for _, cell in summary.iterrows():
+        row = [TableCell(str(cell[factor])) for factor in factors]
+        row.append(TableCell(str(cell["n_finished"])))
+        for metric in metrics:
+            mean, low, high = (cell[f"{metric}_{stat}"] for stat in ("mean", "ci_low", "ci_high"))
+            text = DASH if math.isnan(mean) else f"{mean:.{DECIMALS}f} [{low:.{DECIMALS}f}, {high:.{DECIMALS}f}]"
+            if not math.isnan(mean) and cell[f"{metric}_n"] != cell["n_finished"]:
+                text += f" (n={cell[f'{metric}_n']})"
+            row.append(TableCell(text, link=link(cell["cell"])))
+        rows.append(tuple(row))
+    header = (*factors, "n", *(f"{metric_name(metric)} [95 % CI]" for metric in metrics))
+    return Table(name="intervals", caption="Mean and 95 % confidence interval per cell", header=header,
+                 align=("l",) * len(factors) + ("r",) + ("c",) * len(metrics), rows=tuple(rows),
+                 notes=("Student-t interval of the mean over the finished seeds of each cell.",))
+
+
+def comparison_table(comparisons: pd.DataFrame, levels: Mapping[str, Mapping[str, str]], factors: Sequence[str], *,
+                     correction: str, alpha: float, link: CellLink = lambda cell: None) -> Table:
+    """One row per (cell, metric) against the baseline: pairs, Δ [95 % CI], p (t), p (Wilcoxon), corrected p."""
+    rows = []
+    for _, comparison in comparisons.iterrows():
+        cell = comparison["cell"]
+        diff = comparison["diff"]
+        text = DASH if math.isnan(diff) else (f"{diff:+.{DECIMALS}f} [{comparison['diff_ci_low']:+.{DECIMALS}f}, "
+                                              f"{comparison['diff_ci_high']:+.{DECIMALS}f}]")
+        rows.append((*(TableCell(levels[cell][factor]) for factor in factors),
+                     TableCell(metric_name(comparison["metric"])), TableCell(str(comparison["n_pairs"])),
+                     TableCell(text, link=link(cell)), TableCell(format_p(comparison["p_t"])),
+                     TableCell(format_p(comparison["p_wilcoxon"])), TableCell(format_p(comparison["p_t_adj"])),
+                     TableCell("yes" if comparison["significant"] else "", bold=bool(comparison["significant"])),
+                     TableCell(str(comparison["note"]))))
+    header = (*factors, "metric", "pairs", "Δ vs baseline [95 % CI]", "p (t)", "p (Wilcoxon)", "p adj.",
+              "significant", "note")
+    notes = ((f"Paired by seed; Δ = cell - baseline. p adj.: the t-test p corrected with "
+              f"{_correction_name(correction)} across every row of this table; significant: p adj. < {alpha:g}. "
+              f"Wilcoxon signed-rank from {MIN_WILCOXON_PAIRS} pairs on."),)
+    return Table(name="comparisons", caption="Differences to the baseline cell", header=header,
+                 align=("l",) * len(factors) + ("l", "r", "c", "r", "r", "r", "c", "l"), rows=tuple(rows),
+                 notes=notes)
+
+
+def effects_table(effects: pd.DataFrame, *, alpha: float) -> Table:
+    """Factorial ANOVA rows (metric, term, df, F, p, partial η², significant, note)."""
+    rows = []
+    for _, effect in effects.iterrows():
+        rows.append((TableCell(metric_name(effect["metric"])), TableCell(str(effect["term"])),
+                     TableCell(_number(effect["df"], 0)), TableCell(_number(effect["F"], 2)),
+                     TableCell(format_p(effect["p"])), TableCell(_number(effect["partial_eta_sq"], 3)),
+                     TableCell("yes" if effect["significant"] else "", bold=bool(effect["significant"])),
+                     TableCell(str(effect["note"]))))
+    notes = ((f"Factorial ANOVA (type II sums of squares) of each metric on the factors and their two-way "
+              f"interactions, seeds as replicates; partial η² = SS_term / (SS_term + SS_residual); significant: "
+              f"p < {alpha:g} (uncorrected)."),)
+    return Table(name="effects", caption="Effects of the factors", header=(
+        "metric", "term", "df", "F", "p", "partial η²", "significant", "note"),
+        align=("l", "l", "r", "r", "r", "r", "c", "l"), rows=tuple(rows), notes=notes)
+
+
+def format_p(p: float) -> str:
+    """`< 0.001`, else three decimals; NaN as a dash."""
+    if math.isnan(p):
+        return DASH
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _number(value: float, decimals: int) -> str:
+    return DASH if math.isnan(value) else f"{value:.{decimals}f}"
+
+
+def _best(means: pd.Series, *, lower: bool) -> float:
+    finite = means.dropna()
+    if finite.empty:
+        return math.nan
+    return round(float(finite.min() if lower else finite.max()), DECIMALS)
+
+
+def _n(cell: pd.Series) -> str:
+    return f"{cell['n_finished']}/{cell['n_planned']}" if cell["n_planned"] else str(cell["n_finished"])
+
+
+def _note(cell: pd.Series) -> str:
+    notes = ["baseline"] if cell["baseline"] else []
+    for column, word in (("n_failed", "failed"), ("n_missing", "missing"), ("n_running", "running")):
+        if cell[column]:
+            notes.append(f"{cell[column]} {word}")
+    if cell["note"]:
+        notes.append(str(cell["note"]))
+    return ", ".join(notes)
+
+
+def _correction_name(correction: str) -> str:
+    return {"holm": "Holm", "bh": "Benjamini-Hochberg"}.get(correction, correction)
