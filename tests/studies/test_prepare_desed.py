@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 import studies.prepare_desed as prep
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.splits import load_split
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError, DataError
 from studies.prepare_desed import PrepareReport, format_report, prepare_desed, resampled_length
 
