@@ -73,7 +73,7 @@ class TrialCost:
         logging.getLogger("codecarbon").setLevel(logging.ERROR)
         try:
             # the country only sets the carbon intensity (not recorded here); energy does not depend on it
-            tracker = OfflineEmissionsTracker(country_iso_code="FRA", save_to_file=False, log_level="error",
+            tracker = OfflineEmissionsTracker(country_iso_code="FRA", output_methods=[], log_level="error",
                                               tracking_mode="process", output_handlers=[Latest()],
                                               measure_power_secs=15, allow_multiple_runs=True)
             tracker.start()

@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from sed_core.config.schema import ExperimentConfig
 from sed_core.models.build import build_model
-from sed_core.training.freeze import apply_freeze
+from sed_core.models.freeze_schedule import apply_freeze
 
 
 def architecture_key(config: ExperimentConfig) -> str:

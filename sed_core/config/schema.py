@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from sed_core.data.classes import DESED_CLASSES
+from sed_core.desed_classes import DESED_CLASSES
 
 MAX_SEED = 2**32 - 1  # numpy's generators take 0 .. 2**32 - 1; torch and Python's take at least that
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from sed_core.data.classes import DESED_CLASSES
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import DataError, close_match_hint
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from typing import Any
 from torch import nn
 
 from sed_core.config.schema import ExperimentConfig
-from sed_core.training.freeze import apply_freeze
+from sed_core.models.freeze_schedule import apply_freeze
 
 PARTS = {"cnn": ("cnn",), "backbone": ("backbone",), "fusion": ("fusion",), "rnn": ("rnn",),
          "heads": ("dense", "pooling")}

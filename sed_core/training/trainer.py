@@ -22,6 +22,7 @@ from sed_core.data.splits import check_scorable, load_split
 from sed_core.errors import CheckpointError
 from sed_core.models.build import build_model
 from sed_core.models.embedding_cache import EmbeddingCache, backbone_namespace, cache_blockers
+from sed_core.models.freeze_schedule import apply_freeze
 from sed_core.models.output import SEDOutput
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.torch_files import load_tensors
@@ -36,7 +37,6 @@ from sed_core.training.device import (
     set_deterministic,
 )
 from sed_core.training.evaluate import ArtifactDirs, evaluate, score_roles
-from sed_core.training.freeze import apply_freeze, parameter_groups
 from sed_core.training.mean_teacher import (
     consistency_loss,
     ema_decay_at,
@@ -44,6 +44,7 @@ from sed_core.training.mean_teacher import (
     sigmoid_rampup,
 )
 from sed_core.training.mixup import mixup
+from sed_core.training.parameter_groups import parameter_groups
 from sed_core.training.reporter import NullReporter, Reporter
 from sed_core.training.required import required_splits
 

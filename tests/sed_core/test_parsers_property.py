@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sed_core.config.loading import (apply_overrides, config_from_dict, load_config, parse_set_option,
                                      read_yaml_mapping)
 from sed_core.config.schema import ExperimentConfig
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.metadata import read_durations_tsv, read_strong_tsv, read_unlabelled_tsv, read_weak_tsv
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError, DataError, SedStudyError
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,338 +1,86 @@
+"""``sedstudy prepare-desed``'s account of a run; what the run finds and writes is tested in
+tests/sed_core/data/test_desed_prepare.py."""
 from __future__ import annotations
 
-import os
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-import studies.prepare_desed as prep
-from sed_core.data.classes import DESED_CLASSES
-from sed_core.data.splits import load_split
-from sed_core.errors import ConfigError, DataError
-from studies.prepare_desed import PrepareReport, format_report, prepare_desed, resampled_length
+from sed_core.data.desed_prepare import PrepareReport, SplitReport
+from studies.prepare_desed import format_report
 
-SECONDS = 0.5
-SINE_HZ = 440.0
-STRONG_HEADER = "filename\tonset\toffset\tevent_label"
+SOURCE, OUT = Path("/data/DESED"), Path("/data/DESED_16k")
+WEAK_MISSING = "Ymissing_0.000_10.000.wav"
+WEAK_NOT_IN_COPY = tuple(f"Y{i:04d}_0.000_10.000.wav" for i in range(1575))  # of the 1,578 official weak clips
 
 
-def sine(rate: int, frames: int, amplitude: float = 0.5) -> np.ndarray:
-    return (amplitude * np.sin(2 * np.pi * SINE_HZ * np.arange(frames) / rate)).astype(np.float32)
+def weak_split(**changes: object) -> SplitReport:
+    """weak_train of a copy with 3 of its 4 TSV clips, one extra file, stereo and 48 kHz files, all resampled."""
+    split = SplitReport(
+        name="weak_train", tsv=SOURCE / "metadata/train/weak.tsv", audio_dir=SOURCE / "audio/train/weak",
+        out_audio_dir=OUT / "audio/train/weak_16k", clips=4, found=3, missing=(WEAK_MISSING,),
+        extra=("Yextra_0.000_10.000.wav",), unreadable=(), sample_rates={44100: 2, 48000: 1},
+        channels={1: 2, 2: 1}, seconds=(0.5, 0.5, 1.5), resampled=3, copied=0, skipped=0,
+        not_in_copy=WEAK_NOT_IN_COPY,
+    )
+    return dataclasses.replace(split, **changes)
 
 
-def write_wav(path: Path, rate: int = 44100, *, frames: int | None = None, stereo: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = int(SECONDS * rate) if frames is None else frames
-    x = sine(rate, frames)
-    data = np.stack([x, np.zeros_like(x)], axis=1) if stereo else x  # stereo: sine left, silence right
-    sf.write(str(path), data, rate, subtype="PCM_16")
+def report(*splits: SplitReport, **changes: object) -> PrepareReport:
+    written = (OUT / "metadata/train/weak.tsv",)
+    prepared = PrepareReport(source=SOURCE, out=OUT, sample_rate=16000, dry_run=False, drop_missing=False,
+                             splits=splits, absent={}, tsv_written=written, tsv_unchanged=(), partials_removed=0)
+    return dataclasses.replace(prepared, **changes)
 
 
-def write_text(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def real_lines(path: Path, n_clips: int) -> tuple[str, list[str]]:
-    """Header and the data lines of the first n_clips clips of a real DESED TSV, verbatim."""
-    header, *rows = path.read_text(encoding="utf-8").splitlines()
-    names = list(dict.fromkeys(r.split("\t")[0] for r in rows))[:n_clips]
-    return header, [r for r in rows if r.split("\t")[0] in names]
-
-
-def make_desed(root: Path, meta: Path) -> dict[str, list[str]]:
-    """A tiny DESED download: 44.1 kHz audio in the downloaded folder names, validation already at 16 kHz.
-
-    weak: 4 clips in the TSV, the 4th without audio, one stereo, one at 48 kHz, plus an extra file;
-    unlabelled: 2 clips, one of them not a readable audio file; strong_train: absent (optional).
-    Returns the clip names of each split.
-    """
-    names: dict[str, list[str]] = {}
-    synth = ["0.wav", "1.wav"]
-    synth_rows = ["0.wav\t0.050\t0.300\tDog", "0.wav\t0.100\t0.450\tSpeech", "1.wav\t0.000\t0.500\tFrying"]
-    write_text(root / "metadata/train/synthetic21_train/soundscapes.tsv", [STRONG_HEADER, *synth_rows])
-    write_wav(root / "audio/train/synthetic21_train/soundscapes/0.wav")
-    write_wav(root / "audio/train/synthetic21_train/soundscapes/1.wav", frames=22051)
-    names["synthetic_train"] = synth
-
-    header, rows = real_lines(meta / "train/weak.tsv", 4)
-    write_text(root / "metadata/train/weak.tsv", [header, *rows])
-    weak = [r.split("\t")[0] for r in rows]
-    write_wav(root / "audio/train/weak" / weak[0])
-    write_wav(root / "audio/train/weak" / weak[1], stereo=True)
-    write_wav(root / "audio/train/weak" / weak[2], rate=48000)
-    write_wav(root / "audio/train/weak/Yextra_0.000_10.000.wav")
-    (root / "audio/train/weak/readme.txt").write_text("not audio")
-    names["weak_train"] = weak
-
-    header, rows = real_lines(meta / "train/unlabel_in_domain.tsv", 2)
-    write_text(root / "metadata/train/unlabel_in_domain.tsv", [header, *rows])
-    write_wav(root / "audio/train/unlabel_in_domain" / rows[0])
-    (root / "audio/train/unlabel_in_domain" / rows[1]).write_bytes(b"RIFF broken download")
-    names["unlabelled_train"] = rows
-
-    write_text(root / "metadata/validation/synthetic21_validation/soundscapes.tsv",
-               [STRONG_HEADER, "0.wav\t0.100\t0.400\tBlender"])
-    write_text(root / "metadata/validation/synthetic21_validation/durations.tsv", ["filename\tduration", "0.wav\t0.5"])
-    write_wav(root / "audio/validation/synthetic21_validation/soundscapes/0.wav")
-    names["synthetic_validation"] = ["0.wav"]
-
-    header, rows = real_lines(meta / "validation/validation.tsv", 2)
-    no_event = "YU0Cg_t_3TdI_30.000_40.000.wav"  # a real clip without events: onset, offset, label empty
-    rows.append(f"{no_event}\t\t\t")
-    write_text(root / "metadata/validation/validation.tsv", [header, *rows])
-    valid = list(dict.fromkeys(r.split("\t")[0] for r in rows))
-    dur_header = (meta / "validation/validation_durations.tsv").read_text().splitlines()[0]
-    write_text(root / "metadata/validation/validation_durations.tsv", [dur_header, *(f"{n}\t10.0" for n in valid)])
-    for name in valid:
-        write_wav(root / "audio/validation/validation_16k" / name, rate=16000)
-    names["validation"] = valid
-    return names
-
-
-@pytest.fixture()
-def desed(tmp_path: Path, desed_metadata_dir: Path) -> tuple[Path, dict[str, list[str]]]:
-    root = tmp_path / "DESED"
-    return root, make_desed(root, desed_metadata_dir)
-
-
-def by_name(report: PrepareReport) -> dict[str, prep.SplitReport]:
-    return {s.name: s for s in report.splits}
-
-
-def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def test_report_counts_what_it_found_and_did(desed: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
-    root, names = desed
-    report = prepare_desed(root, tmp_path / "out")
-    splits = by_name(report)
-    assert list(splits) == ["synthetic_train", "weak_train", "unlabelled_train", "synthetic_validation", "validation"]
-    assert dict(report.absent).keys() == {"strong_train"} and "strong_label_real" in report.absent["strong_train"]
-
-    weak = splits["weak_train"]
-    assert (weak.clips, weak.found, weak.missing, weak.extra) == (4, 3, (names["weak_train"][3],),
-                                                                  ("Yextra_0.000_10.000.wav",))
-    assert weak.sample_rates == {44100: 2, 48000: 1} and weak.channels == {1: 2, 2: 1}
-    assert (weak.resampled, weak.copied, weak.skipped) == (3, 0, 0)
-    assert weak.audio_dir == root / "audio/train/weak"
-    assert weak.out_audio_dir == tmp_path / "out/audio/train/weak_16k"
-
-    unlabelled = splits["unlabelled_train"]
-    assert unlabelled.unreadable == (names["unlabelled_train"][1],)
-    assert (unlabelled.found, unlabelled.resampled) == (2, 1)
-
-    validation = splits["validation"]
-    assert validation.audio_dir == root / "audio/validation/validation_16k"  # the *_16k twin is accepted
-    assert validation.clips == 3 and validation.sample_rates == {16000: 3}
-    assert (validation.resampled, validation.copied, validation.skipped) == (0, 3, 0)
-    assert validation.seconds == pytest.approx((SECONDS, SECONDS, 3 * SECONDS))
-    assert len(report.tsv_written) == 7 and not report.complete  # 5 split TSVs + 2 durations TSVs
-
-    text = format_report(report)
-    assert "weak_train: metadata/train/weak.tsv" in text
+def test_the_account_says_what_was_found_and_the_fixes() -> None:
+    absent = {"strong_train": "metadata /data/DESED/metadata/train/audioset_strong.tsv (not found)"}
+    text = format_report(report(weak_split(), absent=absent))
+    assert "weak_train: metadata/train/weak.tsv" in text and "audio audio/train/weak -> audio/train/weak_16k" in text
+    assert "clips in TSV 4, audio found 3, missing 1, extra 1, unreadable 0" in text
     assert "sample rates 44100 Hz x2, 48000 Hz x1; channels mono x2, stereo x1" in text
-    assert f"missing: {names['weak_train'][3]}" in text and "extra (not in the TSV, left out): Yextra" in text
+    assert f"missing: {WEAK_MISSING}" in text and "extra (not in the TSV, left out): Yextra" in text
     assert "resampled 3, copied 0, skipped 0" in text
     assert "weak_train: 1 of 4 clip(s) have no readable audio" in text and "--drop-missing" in text
-    assert "strong_train: not found (optional)" in text and "ready:" not in text
-    # each split's coverage of DESED's official list: weak has 3 of 1,578 clips readable here
+    assert "strong_train: not found (optional)" in text and "data.batch.strong_train=0" in text
+    assert "TSVs: 1 written, 0 already in place" in text and "ready:" not in text
+    # the split's coverage of DESED's official list, and the first of the clips it lacks
     assert "  coverage 3 / 1,578 clips of the official DESED list (1,575 missing" in text
-    assert "  coverage 3 / 1,168 clips of the official DESED list (1,165 missing" in text
-    # ... and which clips: every official id the copy cannot use, in the report and in one TSV at the output root
-    assert len(weak.not_in_copy) == 1575 and names["weak_train"][3] in weak.not_in_copy
-    assert not set(names["weak_train"][:3]) & set(weak.not_in_copy)
-    assert unlabelled.not_in_copy is not None and names["unlabelled_train"][1] in unlabelled.not_in_copy
-    assert splits["synthetic_train"].not_in_copy is None  # generated by a recipe: no fixed list
-    assert f"  not in this copy: {weak.not_in_copy[0]}, " in text and "listed in missing_official_clips.tsv" in text
-    rows = (tmp_path / "out" / prep.MISSING_LIST).read_text().splitlines()
-    assert rows[0] == "split\tfilename" and f"weak_train\t{names['weak_train'][3]}" in rows
-    assert len(rows) == 1 + 1575 + len(unlabelled.not_in_copy) + 1165
+    assert f"  not in this copy: {WEAK_NOT_IN_COPY[0]}, " in text and "(1570 more)" in text
+    assert "listed in missing_official_clips.tsv" in text
 
 
-def test_output_is_16k_mono_of_the_right_length_and_content(desed: tuple[Path, dict[str, list[str]]],
-                                                             tmp_path: Path) -> None:
-    root, names = desed
-    out = tmp_path / "out"
-    prepare_desed(root, out)
-    weak_dir = out / "audio/train/weak_16k"
-    for name, rate, frames in [(names["weak_train"][0], 44100, 22050), (names["weak_train"][2], 48000, 24000),
-                               ("1.wav", 44100, 22051)]:
-        folder = out / "audio/train/synthetic21_train/soundscapes_16k" if name == "1.wav" else weak_dir
-        info = sf.info(str(folder / name))
-        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
-        assert info.frames == resampled_length(frames, rate, 16000)
-    assert resampled_length(22050, 44100, 16000) == 8000 and resampled_length(24000, 48000, 16000) == 8000
-
-    mono, _ = sf.read(str(weak_dir / names["weak_train"][0]))
-    downmixed, _ = sf.read(str(weak_dir / names["weak_train"][1]))  # sine left, silence right -> half the sine
-    reference = sine(16000, len(mono))
-    inner = slice(200, -200)  # away from the zero-padded edges of the sinc filter
-    assert np.abs(mono[inner] - reference[inner]).max() < 2e-3
-    assert np.abs(downmixed[inner] - 0.5 * reference[inner]).max() < 2e-3
-    assert not (out / "audio/train/unlabel_in_domain_16k" / names["unlabelled_train"][1]).exists()
-    copied = out / "audio/validation/validation_16k" / names["validation"][0]
-    assert copied.read_bytes() == (root / "audio/validation/validation_16k" / names["validation"][0]).read_bytes()
+def test_a_dry_run_and_a_rerun_say_what_would_be_and_was_done() -> None:
+    dry = format_report(report(weak_split(), dry_run=True))
+    assert "dry run: nothing written" in dry and "to resample 3, to copy 0, already done 0" in dry
+    assert "would be listed in missing_official_clips.tsv" in dry and "TSVs: 1 to write" in dry
+    rerun = format_report(report(weak_split(resampled=0, skipped=3), tsv_written=(), partials_removed=2))
+    assert "resampled 0, copied 0, skipped 3" in rerun and "removed 2 partial file(s)" in rerun
 
 
-def test_resampled_length_mirrors_torchaudio_rounding() -> None:
-    import torch
-    import torchaudio.functional as audio_f
-
-    exact = [n for n in range(600_000, 700_000) if (160 * n) % 441 == 1]
-    tricky = next(n for n in exact if resampled_length(n, 44100, 16000) != -(-160 * n // 441))  # float32 ceil
-    for n in (1, 441, 22051, 441_000, tricky):
-        expected = audio_f.resample(torch.zeros(n), 44100, 16000).shape[-1]
-        assert resampled_length(n, 44100, 16000) == expected, n
-
-
-def test_second_run_changes_nothing(desed: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
-    root, _ = desed
-    out = tmp_path / "out"
-    first = prepare_desed(root, out)
-    before = snapshot(out)
-    second = prepare_desed(root, out)
-    assert snapshot(out) == before
-    for s1, s2 in zip(first.splits, second.splits, strict=True):
-        assert (s2.resampled, s2.copied) == (0, 0)
-        assert s2.skipped == s1.resampled + s1.copied > 0
-    assert second.tsv_written == () and len(second.tsv_unchanged) == 7
-    assert "resampled 0, copied 0, skipped 3" in format_report(second)
-
-
-def test_interrupted_output_is_redone_and_partials_removed(desed: tuple[Path, dict[str, list[str]]],
-                                                          tmp_path: Path) -> None:
-    root, names = desed
-    out = tmp_path / "out"
-    prepare_desed(root, out)
-    target = out / "audio/train/weak_16k" / names["weak_train"][0]
-    good = target.read_bytes()
-    sf.write(str(target), np.zeros(3000, dtype=np.int16), 16000, subtype="PCM_16")  # cut short by hand
-    partial = target.with_name(f".{names['weak_train'][1]}{prep.PARTIAL_TAG}999")
-    partial.write_bytes(good[:100])
-    report = prepare_desed(root, out)
-    weak = by_name(report)["weak_train"]
-    assert (weak.resampled, weak.skipped, weak.extra) == (1, 2, ("Yextra_0.000_10.000.wav",))
-    assert report.partials_removed == 1 and not partial.exists()
-    assert target.read_bytes() == good
-
-
-def test_output_loads_with_load_split_when_missing_clips_are_dropped(desed: tuple[Path, dict[str, list[str]]],
-                                                                     tmp_path: Path) -> None:
-    root, names = desed
-    kept_out, dropped_out = tmp_path / "kept", tmp_path / "dropped"
-    prepare_desed(root, kept_out)
-    with pytest.raises(DataError, match=names["weak_train"][3]):
-        load_split(kept_out, "weak_train", classes=DESED_CLASSES)
-
-    report = prepare_desed(root, dropped_out, drop_missing=True)
-    text = format_report(report)
-    assert report.complete and "left out of the written TSV" in text and f"data.root={dropped_out}" in text
-    loaded = {name: load_split(dropped_out, name, classes=DESED_CLASSES) for name in by_name(report)}
-    assert loaded["weak_train"].filenames == tuple(names["weak_train"][:3])
-    assert loaded["unlabelled_train"].filenames == (names["unlabelled_train"][0],)
-    assert loaded["validation"].filenames == tuple(names["validation"])
-    assert loaded["validation"].durations == {name: 10.0 for name in names["validation"]}
-    assert len(loaded["synthetic_train"].events) == 3
-    for split in loaded.values():
-        for filename in split.filenames:
-            assert sf.info(str(split.audio_dir / filename)).samplerate == 16000
-    source_tsv = (root / "metadata/validation/validation.tsv").read_bytes()
-    assert (dropped_out / "metadata/validation/validation.tsv").read_bytes() == source_tsv  # nothing to drop
-
-
-def test_dry_run_reports_without_writing(desed: tuple[Path, dict[str, list[str]]], tmp_path: Path) -> None:
-    root, _ = desed
-    before = snapshot(root)
-    report = prepare_desed(root, tmp_path / "out", dry_run=True)
-    assert not (tmp_path / "out").exists() and snapshot(root) == before
-    assert by_name(report)["weak_train"].resampled == 3 and len(report.tsv_written) == 7
-    text = format_report(report)
-    assert "dry run: nothing written" in text and "to resample 3, to copy 0, already done 0" in text
-
-
-def test_missing_required_split_names_the_paths_and_the_fix(desed: tuple[Path, dict[str, list[str]]],
-                                                            tmp_path: Path) -> None:
-    root, _ = desed
-    for path in (root / "audio/train/weak").iterdir():
-        path.unlink()
-    (root / "audio/train/weak").rmdir()
-    with pytest.raises(DataError) as err:
-        prepare_desed(root, tmp_path / "out")
-    message = str(err.value)
-    assert "split 'weak_train'" in message and "only_real" in message and "--splits" in message
-    assert str(root / "audio/train/weak") in message and str(root / "audio/train/weak_16k") in message
-    assert "synthetic_train" not in message and not (tmp_path / "out").exists()
-
-    report = prepare_desed(root, tmp_path / "out", splits=["validation"], dry_run=True)
-    assert [s.name for s in report.splits] == ["validation"]
-    with pytest.raises(DataError, match="split 'strong_train'.*only_strong"):
-        prepare_desed(root, tmp_path / "out", splits=["strong_train"], dry_run=True)
-    with pytest.raises(ConfigError, match="did you mean 'weak_train'"):
-        prepare_desed(root, splits=["weak_trian"])
-
-
-def test_bad_tsv_row_names_file_and_line_before_writing(desed: tuple[Path, dict[str, list[str]]],
-                                                        tmp_path: Path) -> None:
-    root, _ = desed
-    tsv = root / "metadata/train/weak.tsv"
-    lines = tsv.read_text().splitlines()
-    lines[2] = lines[2].split("\t")[0] + "\tDgo"
-    tsv.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"weak\.tsv:3: unknown label 'Dgo' \(did you mean 'Dog'\?\)"):
-        prepare_desed(root, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_differing_existing_tsv_is_never_overwritten(desed: tuple[Path, dict[str, list[str]]],
-                                                     tmp_path: Path) -> None:
-    root, _ = desed
-    existing = tmp_path / "out/metadata/train/weak.tsv"
-    write_text(existing, ["filename\tevent_labels", "Yother.wav\tDog"])
-    with pytest.raises(DataError, match="never overwrites metadata"):
-        prepare_desed(root, tmp_path / "out")
-    assert existing.read_text() == "filename\tevent_labels\nYother.wav\tDog\n"
-    assert not (tmp_path / "out/audio").exists()
-
-
-def test_in_place_writes_16k_twins_beside_the_download(desed: tuple[Path, dict[str, list[str]]]) -> None:
-    root, _ = desed
-    tsv_before = (root / "metadata/train/synthetic21_train/soundscapes.tsv").read_bytes()
-    report = prepare_desed(root, None, splits=["synthetic_train", "validation"])
-    splits = by_name(report)
-    assert splits["synthetic_train"].resampled == 2
-    assert (splits["validation"].copied, splits["validation"].skipped) == (0, 3)  # already 16 kHz in place
-    assert report.tsv_written == () and len(report.tsv_unchanged) == 3
-    assert (root / "metadata/train/synthetic21_train/soundscapes.tsv").read_bytes() == tsv_before
-    assert len(load_split(root, "synthetic_train", classes=DESED_CLASSES)) == 2
-    with pytest.raises(ConfigError, match="--out DIR"):
-        prepare_desed(root, root, drop_missing=True)
-
-
-@pytest.mark.slow
-def test_process_pool_writes_the_same_bytes(desed: tuple[Path, dict[str, list[str]]], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    root, _ = desed
-    prepare_desed(root, tmp_path / "serial", workers=1)
-    monkeypatch.setattr(prep, "CHUNK_CLIPS", 3)  # several chunks, so the pool is used
-    calls: list[tuple[int, int]] = []
-    prepare_desed(root, tmp_path / "pool", workers=2, progress=lambda done, total: calls.append((done, total)))
-    serial, pool = snapshot(tmp_path / "serial"), snapshot(tmp_path / "pool")
-    assert {k: v[0] for k, v in serial.items()} == {k: v[0] for k, v in pool.items()}
-    assert calls[0] == (0, 10) and calls[-1] == (10, 10) and len(calls) == 5
-    assert not any(os.path.basename(k).startswith(".") for k in pool)
+def test_dropped_clips_leave_a_copy_ready_to_train_on() -> None:
+    text = format_report(report(weak_split(), drop_missing=True))
+    assert "1 clip(s) without readable audio left out of the written TSV" in text
+    assert f"ready: train on it with data.root={OUT}" in text and "warning:" not in text
 
 
 def test_the_command_fails_while_clips_lack_audio_unless_they_are_dropped(
-        desed: tuple[Path, dict[str, list[str]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        desed_metadata_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from studies.cli import main
 
-    root, _ = desed
-    assert main(["prepare-desed", str(root), "--out", str(tmp_path / "out"), "--dry-run"]) == 1
+    header, *rows = (desed_metadata_dir / "validation/validation.tsv").read_text(encoding="utf-8").splitlines()
+    clips = list(dict.fromkeys(row.split("\t")[0] for row in rows))[:2]
+    root = tmp_path / "DESED"
+    (root / "metadata/validation").mkdir(parents=True)
+    (root / "metadata/validation/validation.tsv").write_text(
+        "\n".join([header, *(row for row in rows if row.split("\t")[0] in clips)]) + "\n", encoding="utf-8")
+    (root / "audio/validation/validation").mkdir(parents=True)
+    sf.write(str(root / "audio/validation/validation" / clips[0]), np.zeros(4410, dtype=np.int16), 44100)
+    command = ["prepare-desed", str(root), "--out", str(tmp_path / "out"), "--splits", "validation"]
+    assert main([*command, "--dry-run"]) == 1
     assert "have no readable audio" in capsys.readouterr().out
-    assert main(["prepare-desed", str(root), "--out", str(tmp_path / "out"), "--drop-missing"]) == 0
+    assert main([*command, "--drop-missing"]) == 0
     assert "ready: train on it" in capsys.readouterr().out

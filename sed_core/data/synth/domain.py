@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from sed_core.data.classes import DESED_CLASSES
+
 from sed_core.data.synth.dsp import db_to_amp, exp32, fft_convolve, rms, shape_spectrum
 from sed_core.data.synth.presets import SynthPreset
+from sed_core.desed_classes import DESED_CLASSES
 
 DomainName = Literal["synthetic", "real"]
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.layout import SPLITS
 from sed_core.data.synth.manifest import MANIFEST_NAME, check_existing, encode_manifest, sha256_bytes
 from sed_core.data.synth.presets import SynthPreset, resolve_preset
 from sed_core.data.synth.scene import Event, render_clip
 from sed_core.data.synth.seeding import check_seed
 from sed_core.data.synth.writers import durations_tsv, encode_wav, strong_tsv, unlabelled_tsv, weak_tsv
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)

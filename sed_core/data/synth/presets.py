@@ -9,8 +9,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.layout import SPLITS
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError, close_match_hint
 
 SAMPLE_RATE = 16_000

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.layout import SPLITS
 from sed_core.data.synth.background import render_background
 from sed_core.data.synth.distractors import DISTRACTORS
@@ -19,6 +18,7 @@ from sed_core.data.synth.dsp import db_ramp, db_to_amp, log_uniform, rms, smooth
 from sed_core.data.synth.presets import SAMPLE_RATE, SynthPreset
 from sed_core.data.synth.seeding import clip_rng, split_rng, stratified_flag
 from sed_core.data.synth.timbres import TIMBRES
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError, close_match_hint
 
 LABEL_WINDOW_S = 0.01  # smoothing window of the envelope that decides the labelled (audible) span

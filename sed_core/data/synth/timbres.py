@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.synth.dsp import (
     TWO_PI,
     band_gain,
@@ -30,6 +29,7 @@ from sed_core.data.synth.dsp import (
     stft_filter,
     unit_rms,
 )
+from sed_core.desed_classes import DESED_CLASSES
 
 SynthFn = Callable[[np.random.Generator, int, int, float], np.ndarray]
 

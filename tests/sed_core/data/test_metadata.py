@@ -6,7 +6,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.metadata import (
     StrongLabels,
     read_durations_tsv,
@@ -14,6 +13,7 @@ from sed_core.data.metadata import (
     read_unlabelled_tsv,
     read_weak_tsv,
 )
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import DataError
 
 STRONG_HEADER = "filename\tonset\toffset\tevent_label"

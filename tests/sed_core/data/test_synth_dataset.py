@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.layout import EVAL_SPLITS, SPLITS
 from sed_core.data.synth import (
     GENERATOR_VERSION,
@@ -28,6 +27,7 @@ from sed_core.data.synth.presets import GUARANTEED_SPLITS
 from sed_core.data.synth.scene import split_plan
 from sed_core.data.synth.seeding import stratified_flag
 from sed_core.data.synth.writers import encode_wav
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError, DataError
 
 TINY = SYNTH_PRESETS["tiny"]

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.synth import SAMPLE_RATE, SYNTH_PRESETS, SplitSizes, SynthPreset
 from sed_core.data.synth.distractors import DISTRACTORS
 from sed_core.data.synth.domain import domain_of
 from sed_core.data.synth.seeding import clip_rng, stratified_flag
 from sed_core.data.synth.timbres import TIMBRES
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError
 
 TINY = SYNTH_PRESETS["tiny"]

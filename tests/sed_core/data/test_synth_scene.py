@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sed_core.data.classes import DESED_CLASSES
 from sed_core.data.synth import SAMPLE_RATE, SYNTH_PRESETS, render_clip
 from sed_core.data.synth.dsp import db_ramp
 from sed_core.data.synth.scene import _audible_span
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError
 
 TINY = SYNTH_PRESETS["tiny"]

@@ -7,7 +7,7 @@ import torch
 from sed_core.config import config_from_dict
 from sed_core.errors import ConfigError
 from sed_core.models import BACKBONES, FUSIONS, build_model
-from sed_core.training.freeze import apply_freeze
+from sed_core.models.freeze_schedule import apply_freeze
 
 SSL_FUSIONS = [f for f in FUSIONS.names() if f != "cnn_only"]
 

@@ -9,7 +9,8 @@ import torch
 from sed_core.config import config_from_dict
 from sed_core.errors import ConfigError
 from sed_core.models import build_model
-from sed_core.training.freeze import apply_freeze, parameter_groups, trainable_count
+from sed_core.models.freeze_schedule import apply_freeze, trainable_count
+from sed_core.training.parameter_groups import parameter_groups
 from sed_core.training.reporter import NullReporter
 from sed_core.training.trainer import LAST_DIR, Trainer, fit
 

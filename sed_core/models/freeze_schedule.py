@@ -1,8 +1,7 @@
-"""Backbone freeze schedules and the optimizer's parameter groups with layer-wise learning-rate decay.
+"""Backbone freeze schedules: which of the backbone's layer groups train in each epoch.
 
 Groups come from the backbone's own ``layer_groups()`` (never from parameter-name matching, which left BEATs
-and MAE-AST frozen in the reference code, flaw 7). The top group learns at ``freeze.lr`` and each group below
-at ``layer_decay`` times the one above; only the top ``trainable_groups`` groups ever train.
+and MAE-AST frozen in the reference code, flaw 7); only the top ``trainable_groups`` groups ever train.
 """
 from __future__ import annotations
 
@@ -47,20 +46,3 @@ def apply_freeze(model: nn.Module, config: ExperimentConfig, epoch: int) -> int:
             p.requires_grad_(depth < n)
     return n
 
-
-def parameter_groups(model: nn.Module, config: ExperimentConfig, epoch: int) -> list[dict]:
-    """Optimizer groups for the phase of ``epoch``: the SED model at ``training.optimizer.lr``, then the backbone
-    groups that may train in this phase, top first, with decayed learning rates. ``base_lr`` is the peak lr
-    the warm-up scales.
-    """
-    lr = config.training.optimizer.lr
-    head = [p for name, p in model.named_parameters() if not name.startswith("backbone.")]
-    groups = [{"params": head, "lr": lr, "base_lr": lr, "name": "sed"}]
-    layers = backbone_groups(model)
-    freeze = config.model.backbone.freeze
-    if not layers or freeze.schedule == "frozen" or phase_of(freeze, epoch) == 1:
-        return groups
-    for depth, group in enumerate(reversed(layers[len(layers) - trainable_cap(freeze, len(layers)):])):
-        group_lr = freeze.lr * freeze.layer_decay ** depth
-        groups.append({"params": group, "lr": group_lr, "base_lr": group_lr, "name": f"backbone.top{depth}"})
-    return groups
