@@ -42,7 +42,8 @@ def main() -> None:
     table, reference = _fabricated()(args.clips, seed=0)
     clips = sorted(table["filename"].unique())
     draws = clip_draws(len(clips), args.resamples, seed=0)
-    scores = {clip: frame.drop(columns=["filename"]).reset_index(drop=True) for clip, frame in table.groupby("filename")}
+    scores = {clip: frame.drop(columns=["filename"]).reset_index(drop=True)
+              for clip, frame in table.groupby("filename")}
     print(f"{len(clips)} clips of 10 s, {args.resamples} resamples")
     for name, sc in DEFAULT_PSDS_SCENARIOS.items():
         started = time.perf_counter()

@@ -21,15 +21,17 @@ import time
 from pathlib import Path
 
 import torch
-
 from bench_data import desed_clips
 from step_timing import scaled_batch, sync, timed
+
 from sed_core.config import config_from_dict
 from sed_core.training.reporter import NullReporter
 from sed_core.training.trainer import Trainer
 
+
 def trainer_for(args: argparse.Namespace, data: Path, out: Path, workers: int, steps: int) -> Trainer:
-    overrides = {"preset": args.model, "data": {"root": str(data), "batch": scaled_batch(args.scale)}, "output_dir": str(out),
+    overrides = {"preset": args.model, "data": {"root": str(data), "batch": scaled_batch(args.scale)},
+                 "output_dir": str(out),
                  "training": {"device": args.device, "precision": args.precision, "loader_workers": workers,
                               "steps_per_epoch": steps}}
     if args.model == "paper":

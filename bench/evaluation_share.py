@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench_data import desed_clips
 from step_timing import PAPER_BATCH, timed, timed_result
+
 from sed_core.config import config_from_dict
 from sed_core.training.evaluate import METRIC_NAMES, predict, score_split
 from sed_core.training.reporter import NullReporter

@@ -41,7 +41,8 @@ names = json.loads(parent.data.tags.get("sedstudy.display", "{}")).get("cells", 
 out = {"baseline": names.get(baseline, baseline), "trials": len(runs),
        "finished": sum(r.info.status == "FINISHED" for r in runs)}
 for metric in ("psds1", "psds2"):
-    values = [r.data.metrics[metric] for r in runs if r.data.tags["sedstudy.cell"] == baseline and metric in r.data.metrics]
+    values = [r.data.metrics[metric] for r in runs if r.data.tags["sedstudy.cell"] == baseline \
+and metric in r.data.metrics]
     out[metric] = [statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else float("nan"), len(values)]
 print(json.dumps(out))
 """

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import yaml
-
 from bench_data import ROOT
+
 from sed_core.data.synth import generate_dataset
 from sed_core.training.trainer import fit
 from studies.definition import load_study

@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 
 import torch
+from step_timing import scaled_batch, timed
 from torch import nn
 
-from step_timing import scaled_batch, timed
 from sed_core.config import config_from_dict
 from sed_core.data.synth import generate_dataset
 from sed_core.training.device import autocast
@@ -36,8 +36,8 @@ PRESETS = ("crnn_baseline", "paper")
 
 
 def measure(preset: str, data: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
-    overrides = {"preset": preset, "data": {"root": str(data), "batch": scaled_batch(args.scale)}, "output_dir": str(out),
-                 "training": {"device": args.device, "precision": args.precision}}
+    overrides = {"preset": preset, "data": {"root": str(data), "batch": scaled_batch(args.scale)},
+                 "output_dir": str(out), "training": {"device": args.device, "precision": args.precision}}
     if preset == "paper":
         overrides["model"] = {"backbone": {"init": "random"}}
     trainer = Trainer(config_from_dict(overrides), NullReporter())
@@ -117,8 +117,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.models:
             results[preset] = measure(preset, args.data, Path(tmp) / preset, args)
-    print(f"device {args.device}, precision {args.precision}, batch {next(iter(results.values()))['clips']} clips of 10 s, "
-          f"{args.steps} timed repeats")
+    print(f"device {args.device}, precision {args.precision}, "
+          f"batch {next(iter(results.values()))['clips']} clips of 10 s, {args.steps} timed repeats")
     print(f"{'model':<14} {'params':>11} {'step s':>8} {'front':>7} {'student f+b':>11} {'teacher f':>9} "
           f"{'ours':>7} {'ours %':>7} {'residual':>8} {'clips/s':>8} {'peak GiB':>8}")
     for preset, r in results.items():

@@ -17,7 +17,7 @@ from reports.pages.markdown import render_markdown
 from reports.sections import effects, results
 from reports.sections.comparisons import COMPARISONS_CSV
 from reports.sections.effects import EFFECTS_CSV, NO_FACTORS_NOTE
-from reports.sections.registry import SECTIONS
+from reports.sections.registry import report_sections
 from reports.sections.results import SUMMARY_CSV
 from reports.sections.section import ReportInputs, SectionContent
 from reports.stats.analysis import analyze, ranked_cells
@@ -58,7 +58,8 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
                  cache_dir: str | Path | None = None, correction: str = "holm", alpha: float = 0.05,
                  learning_curves: bool = True, shown_cells: int = SHOWN_CELLS,
                  clip_statistic: ClipStatistic | str | None = "auto", clip_split: str | None = None,
-                 clip_resamples: int = CLIP_RESAMPLES, method: str = "auto", formats: tuple[str, ...] = FORMATS) -> ReportPaths:
+                 clip_resamples: int = CLIP_RESAMPLES, method: str = "auto",
+                 formats: tuple[str, ...] = FORMATS) -> ReportPaths:
     """Write every table, figure and the HTML page of `study` into `out_dir`; same store, same bytes.
 
     `ui_base`: the MLflow UI the HTML links runs to (default: the tracking server itself, else
@@ -67,8 +68,8 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     many cells (the baseline and the best by the objective) get PSD-ROC curves and learning curves, which read
     per-run data. `clip_statistic`: the statistic of the bootstrap over clips, used when the trials store
     frame scores (`clip_resamples` resamples, on `clip_split`): "auto" (the objective when it is a PSDS, else
-    psds1), "psds1", "psds2", a `bootstrap.ClipStatistic`, or None to skip it. `method`: how trials are read (`load_study`).
-    `formats`: the figure files written (PNG is always needed: the pages embed it).
+    psds1), "psds1", "psds2", a `bootstrap.ClipStatistic`, or None to skip it. `method`: how trials are read
+    (`load_study`). `formats`: the figure files written (PNG is always needed: the pages embed it).
     """
     if "png" not in formats:
         raise ValueError(f"formats must include 'png' (the Markdown and HTML pages show it), but got {formats}")
@@ -87,7 +88,7 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     clips = clip_bootstrap(client, runs, shown, statistic=clip_statistic, split=clip_split,
                            n_resamples=clip_resamples)
     inputs = ReportInputs(runs=runs, analysis=analysis, clips=clips, shown=tuple(shown), client=client)
-    contents = {section: _relabelled(section.build(inputs), runs) for section in SECTIONS}
+    contents = {section: _relabelled(section.build(inputs), runs) for section in report_sections()}
     notes = [figure.note for figure in figures if figure.note]
     notes += [content.left_out for content in contents.values() if content.left_out]
     if not runs.factors:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("tests.throwaway_parts",)  # fixtures registering a throwaway backbone, fusion, design, section
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -74,7 +74,8 @@ def test_contract_imports_only_the_standard_library_and_mlflow():
 
 
 # reports' stages in data-flow order; a module may import its own stage and earlier ones, never a later one
-REPORT_STAGES = {"errors": 0, "contract": 0, "fetch": 1, "stats": 2, "tables": 3, "figures": 3, "sections": 4, "pages": 5, "build": 6}
+REPORT_STAGES = {"errors": 0, "contract": 0, "fetch": 1, "stats": 2, "tables": 3, "figures": 3, "sections": 4,
+                 "pages": 5, "build": 6}
 
 
 def report_stage(path: Path) -> str:
@@ -92,7 +93,8 @@ def imported_report_stages(path: Path) -> set[str]:
 
 
 def test_report_stages_import_only_earlier_stages():
-    files = [f for f in sorted((ROOT / "reports").rglob("*.py")) if f.name != "__init__.py" or f.parent.name != "reports"]
+    files = [f for f in sorted((ROOT / "reports").rglob("*.py"))
+             if f.name != "__init__.py" or f.parent.name != "reports"]
     unknown = sorted(str(f.relative_to(ROOT)) for f in files if report_stage(f) not in REPORT_STAGES)
     assert unknown == [], f"modules outside the report stages {sorted(REPORT_STAGES)}"
     backward = {(str(f.relative_to(ROOT)), stage) for f in files for stage in imported_report_stages(f)

@@ -19,14 +19,14 @@ from pathlib import Path
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from reports.fetch.score_tables import read_score_tables
-from reports.fetch.reference import Reference
 from reports.contract import (
     CONFIG_ARTIFACT,
     PSD_ROC_ARTIFACT_DIR,
     REFERENCE_ARTIFACT_DIR,
     SCORES_ARTIFACT_DIR,
 )
+from reports.fetch.reference import Reference
+from reports.fetch.score_tables import read_score_tables
 
 logger = logging.getLogger(__name__)
 

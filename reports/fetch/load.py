@@ -14,7 +14,6 @@ import pandas as pd
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from reports.fetch.artifacts import download
 from reports.contract import (
     BASELINE_CELL_TAG,
     FACTORS_TAG,
@@ -29,9 +28,9 @@ from reports.contract import (
     find_study_parent,
     study_names,
 )
-from reports.fetch.display_names import DisplayNames, read_display
 from reports.errors import ReportError, StudyNotFoundError
-from reports.fetch.sql import is_sql_uri
+from reports.fetch.artifacts import download
+from reports.fetch.display_names import DisplayNames, read_display
 from reports.fetch.params import is_config_leaf, level_values
 from reports.fetch.provenance import provenance_frame
 from reports.fetch.recipe_params import RECIPE_PARAMS
@@ -42,6 +41,7 @@ from reports.fetch.records import (  # re-exported: the statuses are part of thi
     Wanted,
     role_metric_keys,
 )
+from reports.fetch.sql import is_sql_uri
 from reports.fetch.trial_frame import (
     PER_CLASS_COLUMNS,
     RUN_COLUMNS,

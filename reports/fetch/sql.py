@@ -80,7 +80,8 @@ def fingerprint_sql(engine: Engine, experiment_id: str, parent_run_id: str) -> s
     return "sql|" + "|".join(str(value) for value in (*runs, *metrics))
 
 
-def metric_history_sql(engine: Engine, run_ids: Sequence[str], keys: Sequence[str]) -> list[tuple[str, str, int, float]]:
+def metric_history_sql(engine: Engine, run_ids: Sequence[str],
+                       keys: Sequence[str]) -> list[tuple[str, str, int, float]]:
     """(run_id, key, step, value) of every logged value of `keys` on `run_ids`; the newest value per step wins."""
     rows: dict[tuple[str, str, int], tuple[int, float]] = {}
     try:

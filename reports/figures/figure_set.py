@@ -8,15 +8,15 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from reports.fetch.artifacts import artifact_names, load_psd_roc
 from reports.contract import PSD_ROC_ARTIFACT_DIR
+from reports.fetch.artifacts import artifact_names, load_psd_roc
+from reports.fetch.history import learning_keys, load_history
+from reports.fetch.load import FINISHED, StudyRuns
+from reports.figures.by_level import MAX_DOTS, save_metrics_by_factor, trials_drawn
 from reports.figures.interactions import save_interactions
 from reports.figures.learning import save_learning_curves
 from reports.figures.per_class import MAX_ROWS, save_per_class
 from reports.figures.psd_roc import save_psd_roc
-from reports.figures.by_level import MAX_DOTS, save_metrics_by_factor, trials_drawn
-from reports.fetch.history import learning_keys, load_history
-from reports.fetch.load import FINISHED, StudyRuns
 from reports.figures.style import FORMATS
 
 logger = logging.getLogger(__name__)
@@ -72,13 +72,15 @@ def write_figures(runs: StudyRuns, out: Path, *, shown: Sequence[str], heat_cell
     run_cells = _finished_runs(runs, shown)
     client = MlflowClient(tracking_uri=runs.tracking_uri)
     psd_roc = None
-    if run_cells and artifact_names(client, next(iter(run_cells)), PSD_ROC_ARTIFACT_DIR):  # the first shown run (the baseline's) has some
+    # curves when the first shown run (the baseline's) has some
+    if run_cells and artifact_names(client, next(iter(run_cells)), PSD_ROC_ARTIFACT_DIR):
         curves = load_psd_roc(client, list(run_cells))
         psd_roc = save_psd_roc(curves, run_cells, labels, out / "psd_roc.png", formats=formats)
     results.append(FigureResult(
         "psd_roc", "PSD-ROC curves", f"Mean TPR over seeds per cell ({len(shown)} cells: the baseline and the best).",
         psd_roc or (),
-        "" if psd_roc else f"PSD-ROC curves: skipped, the trials store no curves (artifacts `{PSD_ROC_ARTIFACT_DIR}/*.tsv`)."))
+        "" if psd_roc else ("PSD-ROC curves: skipped, the trials store no curves "
+                            f"(artifacts `{PSD_ROC_ARTIFACT_DIR}/*.tsv`).")))
 
     keys = learning_keys(runs.history_keys)
     if not learning_curves:

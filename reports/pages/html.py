@@ -15,7 +15,7 @@ import pandas as pd
 from reports.fetch.load import StudyRuns
 from reports.fetch.uri import redact_uri, run_url
 from reports.figures.figure_set import FigureResult
-from reports.sections.registry import FIGURES, NOTES, OVERVIEW, REPORT_LAYOUT, RUNS, TRIALS
+from reports.sections.registry import FIGURES, NOTES, OVERVIEW, RUNS, TRIALS, report_layout
 from reports.sections.section import NOTHING_TO_SHOW, PageBlock, Section, SectionContent
 from reports.stats.model_roles import reported_model
 from reports.stats.summary import trial_counts
@@ -44,7 +44,7 @@ def render_html(runs: StudyRuns, summary: pd.DataFrame, contents: Mapping[Sectio
                 figures: Sequence[FigureResult], notes: Sequence[str], ui_base: str) -> str:
     """The whole page as text (ends with a newline); same inputs, same text. Sections in `REPORT_LAYOUT` order,
     each in the contents at the top; `ui_base`: the MLflow UI the runs link to."""
-    layout = [entry for entry in REPORT_LAYOUT
+    layout = [entry for entry in report_layout()
               if not (isinstance(entry, Section) and entry.optional and not contents[entry].tables)]
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',

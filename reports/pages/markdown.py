@@ -8,7 +8,7 @@ import pandas as pd
 from reports.fetch.load import StudyRuns
 from reports.fetch.uri import redact_uri
 from reports.figures.figure_set import FigureResult
-from reports.sections.registry import FIGURES, NOTES, OVERVIEW, REPORT_LAYOUT, TRIALS
+from reports.sections.registry import FIGURES, NOTES, OVERVIEW, TRIALS, report_layout
 from reports.sections.section import Section, SectionContent
 from reports.stats.model_roles import reported_model
 from reports.stats.summary import trial_counts
@@ -25,7 +25,7 @@ def render_markdown(runs: StudyRuns, summary: pd.DataFrame, contents: Mapping[Se
     Sections come in `REPORT_LAYOUT` order; one with nothing to show (no list, text or table row) is left out.
     """
     lines: list[str] = []
-    for entry in REPORT_LAYOUT:
+    for entry in report_layout():
         if entry == OVERVIEW:
             lines += _overview(runs, summary)
         elif entry == FIGURES:

@@ -1,8 +1,8 @@
 """Time and energy: wall time, GPU hours and energy per cell and for the study (`cost/*` metrics)."""
 from __future__ import annotations
 
-from reports.tables.provenance import cost_table
 from reports.sections.section import ReportInputs, Section, SectionContent
+from reports.tables.provenance import cost_table
 
 NO_COST_NOTE = "The runs record no time or energy (trials of sedstudy before cost/* metrics)."
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from reports.fetch.provenance import ATTRIBUTES
-from reports.tables.provenance import provenance_table
 from reports.sections.section import ReportInputs, Section, SectionContent
+from reports.tables.provenance import provenance_table
 
 NO_PROVENANCE_NOTE = ("The runs record no provenance tags (trials of sedstudy before sedstudy.data.* and "
                       "sedstudy.metric).")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ class PreparedStatistic(Protocol):
     def prepare(self, table: pd.DataFrame, clips: list[str]) -> Callable[[np.ndarray], float]: ...
 
 
-ClipStatistic = Union[Callable[[pd.DataFrame], float], PreparedStatistic]
+ClipStatistic = Callable[[pd.DataFrame], float] | PreparedStatistic
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from reports.fetch.artifacts import load_config, load_reference, load_scores, score_splits
-from reports.stats.bootstrap import ClipStatistic, clip_draws, common_clips, paired_result, statistic_values
 from reports.contract import SCORES_ARTIFACT_DIR
-from reports.stats.clip_psds import PsdsStatistic
+from reports.fetch.artifacts import load_config, load_reference, load_scores, score_splits
 from reports.fetch.load import FINISHED, StudyRuns
+from reports.stats.bootstrap import ClipStatistic, clip_draws, common_clips, paired_result, statistic_values
+from reports.stats.clip_psds import PsdsStatistic
 from sed_core.metrics.sed_metrics import DEFAULT_PSDS_SCENARIOS, PSDSScenario
 
 logger = logging.getLogger(__name__)

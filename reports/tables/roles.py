@@ -5,8 +5,8 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from reports.fetch.load import FINISHED, StudyRuns
 from reports.contract import BEST_EPOCH_METRIC, ROLES
+from reports.fetch.load import FINISHED, StudyRuns
 from reports.stats.model_roles import DECIMALS, reported_model
 from reports.tables.model import Table, TableCell
 

@@ -290,7 +290,8 @@ class ExperimentConfig(Section):
         for _, f in self.model.cnn.pooling:
             freq_pool *= f
         freeze = self.model.backbone.freeze
-        if self.model.backbone.enabled and freeze.schedule == "two_phase" and freeze.phase1_epochs >= self.training.epochs:
+        if self.model.backbone.enabled and freeze.schedule == "two_phase" \
+                and freeze.phase1_epochs >= self.training.epochs:
             raise ValueError(
                 f"model.backbone.freeze.phase1_epochs < training.epochs must hold for two_phase (training.epochs "
                 f"counts both phases), but got phase1_epochs={freeze.phase1_epochs}, epochs={self.training.epochs}"

@@ -204,7 +204,8 @@ class Trainer:
             student = self.student(inputs).float()
         if not bool(torch.isfinite(student.strong).all() & torch.isfinite(student.weak).all()):  # one device sync
             raise FloatingPointError(f"the student's output is not finite at step {self.step} (epoch {self.epoch}): "
-                                     f"the training diverged; lower training.optimizer.lr or set training.gradient_clip")
+                                     "the training diverged; lower training.optimizer.lr "
+                                     "or set training.gradient_clip")
         with torch.no_grad(), autocast(self.device, tcfg.precision):
             teacher = self.teacher(inputs).float()
         loss, loss_strong, loss_weak, loss_cons = self.losses(student, teacher, strong_t, weak_t, strong_mask,

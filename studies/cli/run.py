@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run(args)
-    return launch(args.study, args.workdir.resolve(), args.tracking_uri, args.address, args.storage, report=not args.no_report)
+    return launch(args.study, args.workdir.resolve(), args.tracking_uri, args.address, args.storage,
+                  report=not args.no_report)
 
 
 def dry_run(args: argparse.Namespace) -> int:

@@ -45,7 +45,8 @@ def test_equals_sed_scores_eval_on_every_resample(scenario) -> None:
     table, reference = fabricated(24, seed=0)
     clips = sorted(table["filename"].unique())
     evaluate = PsdsStatistic(reference, scenario).prepare(table, clips)
-    scores = {clip: frame.drop(columns=["filename"]).reset_index(drop=True) for clip, frame in table.groupby("filename")}
+    scores = {clip: frame.drop(columns=["filename"]).reset_index(drop=True)
+              for clip, frame in table.groupby("filename")}
     deltas = intersection_based.intermediate_statistics_deltas(
         scores=scores, ground_truth={c: list(reference.ground_truth[c]) for c in clips},
         dtc_threshold=scenario.dtc_threshold, gtc_threshold=scenario.gtc_threshold,

@@ -89,7 +89,8 @@ def test_per_class_means_by_hand(store) -> None:
     assert ragged_cell("max", "0.5") not in table.index  # no finished run: no row
     # baseline psds1 = 0.46 + 0.01 seed; class k adds 0.1 k - 0.1; mean over seeds 0..3
     assert table.loc[ragged_cell("attention", "0.5"), "Speech"] == pytest.approx(0.475 + 0.1)
-    assert table.loc[ragged_cell("max", "0.0"), "Cat"] == pytest.approx(0.405 - 0.1)  # seeds 0, 1; the running seed is out
+    # seeds 0, 1; the running seed is out
+    assert table.loc[ragged_cell("max", "0.0"), "Cat"] == pytest.approx(0.405 - 0.1)
 
 
 def test_mean_curve_is_a_step_function() -> None:

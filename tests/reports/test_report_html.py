@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from reports.fetch.load import load_study
-from reports.sections.registry import REPORT_LAYOUT
+from reports.sections.registry import report_layout
 
 from .conftest import UI_BASE
 
@@ -61,7 +61,7 @@ def test_every_section_is_shown_and_every_image_decodes(loaded: tuple[str, list[
     body = re.search(r"<body([^>]*)>", dom)
     assert body is not None
     shown = re.search(r'data-shown="([^"]*)"', body.group(1)).group(1).split(",")
-    assert shown == [entry.key for entry in REPORT_LAYOUT if not entry.optional]
+    assert shown == [entry.key for entry in report_layout() if not entry.optional]
     images = re.search(r'data-images="(\d+)/(\d+)"', body.group(1))
     pngs = [path for path in ragged_report.figures if path.suffix == ".png"]
     assert images.group(1) == images.group(2) == str(len(pngs)) == "5"

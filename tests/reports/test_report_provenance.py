@@ -6,8 +6,8 @@ import math
 import pandas as pd
 
 from reports.fetch.provenance import provenance_frame
-from reports.tables.provenance import cost_table, provenance_table
 from reports.fetch.records import TrialRecord
+from reports.tables.provenance import cost_table, provenance_table
 
 TAGS = {"sedstudy.code.commit": "0123456789abcdef", "sedstudy.code.dirty": "false", "sedstudy.data.kind": "desed",
         "sedstudy.data.sha256": "f" * 64, "sedstudy.data.coverage": "validation 1,093 / 1,168",

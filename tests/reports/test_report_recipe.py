@@ -62,6 +62,7 @@ def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
     assert teacher_statement(unlogged) == "No finished trial logs both `student/psds1` and `teacher/psds1`."
     neither = dataclasses.replace(runs, roles=runs.roles.assign(**{"student/psds1": float("nan"),
                                                                    "teacher/psds1": float("nan")}))
-    assert teacher_statement(neither) == "The trials log no per-model values of psds1 (`student/psds1`, `teacher/psds1`)."
+    assert teacher_statement(neither) == ("The trials log no per-model values of psds1 "
+                                          "(`student/psds1`, `teacher/psds1`).")
     default = dataclasses.replace(runs, recipe=runs.recipe.drop(columns="evaluation.report_model"))
     assert reported_model(default) == "student (not recorded; the default)"

@@ -10,8 +10,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sed_core.config.loading import (apply_overrides, config_from_dict, load_config, parse_set_option,
-                                     read_yaml_mapping)
+from sed_core.config.loading import apply_overrides, config_from_dict, load_config, parse_set_option, read_yaml_mapping
 from sed_core.config.schema import ExperimentConfig
 from sed_core.data.metadata import read_durations_tsv, read_strong_tsv, read_unlabelled_tsv, read_weak_tsv
 from sed_core.desed_classes import DESED_CLASSES

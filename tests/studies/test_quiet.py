@@ -18,8 +18,8 @@ def test_only_the_named_notices_are_filtered(monkeypatch: pytest.MonkeyPatch, ca
         warnings.simplefilter("always")
         quiet_third_party()
         quiet_third_party()  # idempotent
-        warnings.warn(f"{PKG_RESOURCES_WARNING} as an API. See https://setuptools.pypa.io", UserWarning)
-        warnings.warn("something else is deprecated", UserWarning)
+        warnings.warn(f"{PKG_RESOURCES_WARNING} as an API. See https://setuptools.pypa.io", UserWarning, stacklevel=2)
+        warnings.warn("something else is deprecated", UserWarning, stacklevel=2)
     assert [str(w.message) for w in seen] == ["something else is deprecated"]
     assert os.environ["PYTHONWARNINGS"] == f"ignore:{PKG_RESOURCES_WARNING}:UserWarning"  # Ray workers inherit it
     assert len(logger.filters) == 1

@@ -41,6 +41,7 @@ def test_a_study_refuses_it_at_launch_naming_the_file_and_cell(tiny_dataset: Pat
     path = tmp_path / "study.yaml"
     path.write_text(f"name: s\nexperiment:\n  preset: tiny\n  data: {{root: {root}}}\n"
                     "design:\n  factors:\n    model.pooling: [attention, max]\nseeds: [1]\n")
-    with pytest.raises(DataError, match=r"study.yaml: cell model.pooling=attention: .*soundscapes.tsv: split "
-                                        r"'synthetic_validation' \(the selection split\) has no event of class\(es\) Cat"):
+    with pytest.raises(DataError, match=r"study.yaml: cell model.pooling=attention: .*soundscapes.tsv: "
+                                        r"split 'synthetic_validation' \(the selection split\) "
+                                        r"has no event of class\(es\) Cat"):
         ensure_data(load_study(path, workdir=tmp_path))

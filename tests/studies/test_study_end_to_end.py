@@ -144,7 +144,8 @@ def test_trials_carry_code_version_config_hash_and_frame_scores(finished_study):
     experiment = client.get_experiment_by_name("tiny_e2e")
     run = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'", max_results=1)[0]
     tags = run.data.tags
-    assert len(tags["sedstudy.config_hash"]) == 64 and tags["sedstudy.config_hash"].startswith(tags["sedstudy.trial_id"])
+    assert len(tags["sedstudy.config_hash"]) == 64
+    assert tags["sedstudy.config_hash"].startswith(tags["sedstudy.trial_id"])
     assert tags["sedstudy.code.dirty"] in ("true", "false", "unknown") and tags["sedstudy.code.commit"]
     scores = client.list_artifacts(run.info.run_id, "scores/validation")
     assert len(scores) > 0 and all(a.path.endswith(".tsv") for a in scores)

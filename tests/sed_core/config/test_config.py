@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from sed_core.config import config_from_dict, load_config
 from sed_core.config.loading import flatten, is_config_path
@@ -81,7 +82,7 @@ def test_set_overrides_parse_yaml_values(tmp_path: Path):
 
 def test_config_is_frozen():
     cfg = config_from_dict({})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="Instance is frozen"):
         cfg.training.epochs = 3  # type: ignore[misc]
 
 

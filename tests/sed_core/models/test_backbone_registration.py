@@ -1,66 +1,16 @@
 """A backbone's registration carries all the model builder needs; an incomplete one is refused when it registers."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 from sed_core.config import config_from_dict
-from sed_core.errors import CheckpointError, ConfigError
+from sed_core.errors import ConfigError
 from sed_core.models import BACKBONES, build_model
-from sed_core.models.backbones.base import Backbone, TokenGrid, frame_centers, valid_tokens
+from sed_core.models.backbones.base import Backbone
 from sed_core.models.backbones.registration import BackboneRegistration, register_backbone
-
-HOP = 320  # samples per token: 20 ms at 16 kHz
-
-
-@dataclass(frozen=True)
-class FrameSpec:
-    dim: int
-
-
-class FrameProjection(Backbone):
-    """A throwaway backbone: 20 ms frames of the waveform -> one linear layer -> (B, T', 1, D)."""
-
-    def __init__(self, spec: FrameSpec, *, clip_samples: int, drop_path: float) -> None:
-        super().__init__()
-        self.embed_dim = spec.dim
-        self.drop_path = drop_path
-        self.n_tokens = clip_samples // HOP
-        self.proj = nn.Linear(HOP, spec.dim)
-        self.norm = nn.LayerNorm(spec.dim)
-
-    def features(self, waveform: torch.Tensor) -> torch.Tensor:
-        return waveform[:, : self.n_tokens * HOP].reshape(waveform.shape[0], self.n_tokens, HOP)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.proj(features)).unsqueeze(2)
-
-    def token_grid(self, n_samples: int) -> TokenGrid:
-        return TokenGrid(frame_centers(self.n_tokens, 1, HOP / self.sample_rate, HOP / self.sample_rate),
-                         valid_tokens(n_samples // HOP, 1, self.n_tokens))
-
-    def layer_groups(self) -> list[list[nn.Parameter]]:
-        return [list(self.proj.parameters()), list(self.norm.parameters())]
-
-    def load_official(self, path: Path) -> None:
-        raise CheckpointError(f"{path}: the throwaway backbone has no official checkpoint")
-
-
-VARIANTS = {"base": FrameSpec(dim=64), "tiny": FrameSpec(dim=16)}
-
-
-@pytest.fixture
-def throwaway_backbone() -> Iterator[str]:
-    register_backbone(BackboneRegistration("throwaway", FrameProjection, VARIANTS, official_drop_path=0.2))
-    try:
-        yield "throwaway"
-    finally:
-        BACKBONES.unregister("throwaway")
+from tests.throwaway_parts import VARIANTS, FrameProjection, FrameSpec
 
 
 def test_a_registered_backbone_builds_and_runs_through_the_config(throwaway_backbone: str):

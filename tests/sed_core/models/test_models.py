@@ -51,7 +51,8 @@ def test_contract_every_pooling_and_activation(pooling: str, activation: str):
 
 
 def test_unknown_pooling_names_field_and_close_match():
-    with pytest.raises(ConfigError, match=r"model\.pooling: unknown weak pooling 'atention' \(did you mean 'attention'\?\)"):
+    with pytest.raises(ConfigError, match=r"model\.pooling: unknown weak pooling 'atention' "
+                                          r"\(did you mean 'attention'\?\)"):
         build_model(config_from_dict({"preset": "tiny", "model": {"pooling": "atention"}}), device="meta")
 
 

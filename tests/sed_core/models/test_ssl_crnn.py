@@ -83,14 +83,16 @@ def test_paper_model_has_the_reference_part_sizes():
 
 
 def test_unknown_backbone_and_fusion_names_list_close_matches():
-    with pytest.raises(ConfigError, match=r"model\.backbone\.name: unknown SSL backbone 'asitt' \(did you mean 'asit'\?\)"):
+    with pytest.raises(ConfigError, match=r"model\.backbone\.name: unknown SSL backbone 'asitt' "
+                                          r"\(did you mean 'asit'\?\)"):
         build_model(tiny_ssl_config("asitt"), device="meta")
     with pytest.raises(ConfigError, match=r"model\.fusion\.name: unknown fusion 'gate' \(did you mean 'gated'\?\)"):
         build_model(tiny_ssl_config("asit", "gate"), device="meta")
 
 
 def test_unknown_variant_lists_the_variants():
-    with pytest.raises(ConfigError, match=r"model\.backbone\.variant: asit has no variant 'huge'; choose one of base, tiny"):
+    with pytest.raises(ConfigError, match=r"model\.backbone\.variant: asit has no variant 'huge'; "
+                                          r"choose one of base, tiny"):
         build_model(tiny_ssl_config(backbone={"variant": "huge"}), device="meta")
 
 

@@ -16,8 +16,13 @@ import pytest
 import torch
 
 from sed_core.config import config_from_dict
-from sed_core.training.checkpoint import (STATE_FILE, CheckpointWriteError, load_training_state, save_file,
-                                          save_training_state)
+from sed_core.training.checkpoint import (
+    STATE_FILE,
+    CheckpointWriteError,
+    load_training_state,
+    save_file,
+    save_training_state,
+)
 from sed_core.training.trainer import BEST_FILE, LAST_DIR, fit
 
 TRAINING = {"epochs": 3, "steps_per_epoch": 3}

@@ -9,8 +9,8 @@ import torch
 from sed_core.config import config_from_dict
 from sed_core.errors import ConfigError
 from sed_core.training.device import loader_workers, metric_jobs, resolve_device
-from sed_core.training.trainer import Trainer, fit
 from sed_core.training.reporter import NullReporter
+from sed_core.training.trainer import Trainer, fit
 from studies.definition import config_hash
 
 CUDA = torch.cuda.is_available()

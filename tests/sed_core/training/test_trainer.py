@@ -89,7 +89,8 @@ def test_resume_refuses_a_checkpoint_of_another_config(tiny_dataset: Path, tmp_p
     from sed_core.errors import CheckpointError
 
     fit(tiny_config(tiny_dataset, tmp_path / "run", epochs=1))
-    other = config_from_dict({"preset": "tiny", "data": {"root": str(tiny_dataset)}, "output_dir": str(tmp_path / "run"),
+    other = config_from_dict({"preset": "tiny", "data": {"root": str(tiny_dataset)},
+                              "output_dir": str(tmp_path / "run"),
                               "training": {"epochs": 2, "steps_per_epoch": 3}, "model": {"pooling": "max"}})
     with pytest.raises(CheckpointError, match="model.pooling"):
         Trainer(other, LoggingReporter()).fit()

@@ -112,7 +112,8 @@ def test_patches_are_time_tokens_with_mel_major_vectors(backbone_layouts_dir: Pa
     bumped[1, 10, 14] = 1.0  # mel 10, frame 14: time patch 3, frame 2 inside it
     diff = (patchify(bumped) - patchify(features)).nonzero().tolist()
     assert diff == [[1, 3, 10 * 4 + 2]]
-    expected = layout(backbone_layouts_dir, "atst_clip")["output"]["grid_check_bump_mel10_frame14_nonzero_[token,vector_idx]"]
+    output = layout(backbone_layouts_dir, "atst_clip")["output"]
+    expected = output["grid_check_bump_mel10_frame14_nonzero_[token,vector_idx]"]
     assert [d[1:] for d in diff] == expected
     assert patchify(features).shape == (2, 250, 256)
 
