@@ -12,7 +12,7 @@ from studies.cli.verb import Verb
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, nargs="?")
-    parser.add_argument("--preset", default="paper", choices=sorted(PRESETS))
+    parser.add_argument("--preset", choices=sorted(PRESETS))  # with CONFIG: its preset replaced; alone: paper
     add_overrides(parser, with_help=False)
     parser.add_argument("--json", action="store_true")
 
@@ -22,9 +22,10 @@ def show_model_info(args: argparse.Namespace) -> int:
     from sed_core.config.loading import config_with_overrides
 
     if args.config:
-        config = load_config(args.config, args.set)
+        config = load_config(args.config, [*([f"preset={args.preset}"] if args.preset else []), *args.set])
     else:
-        config = config_with_overrides({"preset": args.preset}, args.set, source=f"--preset {args.preset}")
+        preset = args.preset or "paper"
+        config = config_with_overrides({"preset": preset}, args.set, source=f"--preset {preset}")
     from studies.model_info import model_info, model_info_lines
 
     info = model_info(config)

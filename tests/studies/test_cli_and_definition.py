@@ -104,6 +104,12 @@ def test_model_info_reports_the_paper_parameter_counts_per_part(capsys: pytest.C
     assert frozen["trainable_last_epoch"] == 0 and frozen["frozen_last_epoch"] == 85_648_128
 
 
+def test_model_info_preset_applies_to_a_config(capsys: pytest.CaptureFixture[str]):
+    paper_config = str(REPO / "studies" / "configs" / "paper.yaml")
+    assert main(["model-info", paper_config, "--preset", "crnn_baseline", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"] == 1_112_420
+
+
 @pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])
 def test_shipped_experiment_configs_are_valid(name: str):
     from sed_core.config import load_config
