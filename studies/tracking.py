@@ -271,7 +271,10 @@ class StudyTracker:
         self.client.set_tag(run_id, retry_tag(attempts), reason[:5000])
 
     def end_trial(self, trial: Trial | Sample, *, failure: str | None = None) -> None:
-        run_id = self._runs[trial.key]
+        """Close the trial's run; a trial that failed before Tune started it (its worker died while being placed)
+        gets its run here, so the failure is recorded rather than lost."""
+        run_id = self._runs.get(trial.key) or \
+            (self.start_sample(trial) if isinstance(trial, Sample) else self.start_trial(trial))
         if failure is not None:
             self.client.set_tag(run_id, FAILURE_TAG, failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")

@@ -89,3 +89,12 @@ def test_an_experiment_made_before_the_kind_tag_gets_it(tmp_path: Path) -> None:
     MlflowClient(uri).create_experiment("summary_study")
     StudyTracker(uri, load_study(path, workdir=tmp_path))
     assert MlflowClient(uri).get_experiment_by_name("summary_study").tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
+
+
+def test_a_trial_that_fails_before_it_starts_is_recorded_failed(tmp_path: Path) -> None:
+    study, tracker = tracked_study(tmp_path)
+    trial = study.trials[0]
+    tracker.end_trial(trial, failure="worker died before the trial started")  # Tune's on_trial_error, no start
+    run = MlflowClient(tracker.tracking_uri).get_run(tracker._runs[trial.key])
+    assert run.info.status == "FAILED" and run.data.tags["sedstudy.failure"].startswith("worker died")
+    assert run.data.tags["sedstudy.trial_id"] == trial.trial_id
