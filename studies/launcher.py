@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sed_core.data.layout import SPLITS
 from sed_core.data.splits import SplitData, check_scorable, load_split
-from sed_core.errors import SedStudyError
+from sed_core.errors import ConfigError, SedStudyError
 from sed_core.models.build import build_model
 from sed_core.models.pretrained import pretrained_checkpoint
 from sed_core.training.trainer import required_splits, scored_splits
@@ -19,6 +19,7 @@ from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 from studies.provenance import ProvenanceBook
 from studies.quiet import quiet_third_party
+from studies.resources_check import check_resources, cluster_nodes, local_node
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     workdir.mkdir(parents=True, exist_ok=True)
     study = load_study(path, workdir=workdir)
     check_study(study)
+    if not address:  # a cluster's nodes are known once joined (_start_ray)
+        check_resources(study, [local_node()])
     tracking_uri = tracking_uri or default_tracking_uri(workdir)
     check_tracking_uri(tracking_uri, cluster=bool(address))
     check_storage(storage, cluster=bool(address))
@@ -135,7 +138,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
                 for run in state.with_status("RUNNING", "SCHEDULED"):  # left by a launch that stopped
                     tracker.mark_interrupted(run.info.run_id)
                 if not state.complete:
-                    started_here = _start_ray(address) or started_here
+                    started_here = _start_ray(address, study) or started_here
                     sampled += run_tuning(study, cell, tracker, trial_root, storage_path, gpu=gpu)
             best = best_values(tracker, study)
             for cell in study.tuned_cells:
@@ -154,7 +157,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
         print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
               f"trials; {done} already finished, {len(pending)} to run", flush=True)
         if pending:
-            started_here = _start_ray(address) or started_here
+            started_here = _start_ray(address, study) or started_here
             errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name)
             oom = [t for t in pending if t.trial_id in errors and is_out_of_memory(errors[t.trial_id])]
             if oom and study.spec.failures.oom_retry and 0 < gpu < 1:
@@ -171,14 +174,21 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     return StudyOutcome(study, tracking_uri, tracker.parent_run_id, len(pending), done, failed, sampled)
 
 
-def _start_ray(address: str | None) -> bool:
-    """Start (or join) Ray unless it runs already; True when this call started it."""
+def _start_ray(address: str | None, study: Study | None = None) -> bool:
+    """Start (or join) Ray unless it runs already; True when this call started it. A joined cluster must have a
+    node that can hold one of the study's trials."""
     import ray
 
     if ray.is_initialized():
         return False
     if address:
         connect_ray(address)
+        if study is not None:
+            try:
+                check_resources(study, cluster_nodes())
+            except ConfigError:
+                ray.shutdown()
+                raise
     else:
         # "local" always starts our own instance, never joins a cluster another `ray start` left behind
         with loopback_only():
