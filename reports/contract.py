@@ -57,6 +57,7 @@ TRIAL_ID_TAG = "sedstudy.trial_id"
 CONFIG_HASH_TAG = "sedstudy.config_hash"
 FACTOR_TAG_PREFIX = "sedstudy.factor."  # + dotted factor name: the run's level
 FAILURE_TAG = "sedstudy.failure"
+INTERRUPTED_TAG = "sedstudy.interrupted"  # a run (trial or study) a stop signal ended; resume continues it
 RETRIES_TAG = "sedstudy.retries"
 RETRY_TAG_PREFIX = "sedstudy.retry."  # + attempt number: why that attempt failed
 RAY_NODE_TAG = "sedstudy.ray_node"

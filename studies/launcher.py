@@ -17,6 +17,7 @@ from sed_core.models.pretrained import pretrained_checkpoint
 from sed_core.training.trainer import required_splits, scored_splits
 from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
+from studies.interrupt import StudyInterrupted, sigterm_as_sigint
 from studies.provenance import ProvenanceBook
 from studies.quiet import quiet_third_party
 from studies.resources_check import check_resources, cluster_nodes, local_node
@@ -129,6 +130,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     gpu = study.spec.resources.gpu
     failed = sampled = 0
     started_here = False
+    interrupted = False
     try:
         if study.tuned_cells:
             from studies.tuning import best_values, run_tuning, tuning_state
@@ -139,7 +141,10 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
                     tracker.mark_interrupted(run.info.run_id)
                 if not state.complete:
                     started_here = _start_ray(address, study) or started_here
-                    sampled += run_tuning(study, cell, tracker, trial_root, storage_path, gpu=gpu)
+                    with sigterm_as_sigint():
+                        sampled += run_tuning(study, cell, tracker, trial_root, storage_path, gpu=gpu)
+                    if not tuning_state(tracker, study, cell).complete:  # Tune returned early: a stop signal
+                        raise StudyInterrupted
             best = best_values(tracker, study)
             for cell in study.tuned_cells:
                 if cell.id not in best:
@@ -158,18 +163,29 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
               f"trials; {done} already finished, {len(pending)} to run", flush=True)
         if pending:
             started_here = _start_ray(address, study) or started_here
-            errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name)
+            with sigterm_as_sigint():
+                errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name)
+            if not all(tracker.ended(t) for t in pending):  # Tune returned before every trial ended: a stop signal
+                raise StudyInterrupted
             oom = [t for t in pending if t.trial_id in errors and is_out_of_memory(errors[t.trial_id])]
             if oom and study.spec.failures.oom_retry and 0 < gpu < 1:
                 print(f"{len(oom)} trial(s) ran out of GPU memory: retrying them with {min(2 * gpu, 1.0):g} GPU "
                       f"each (fewer trials per GPU)", flush=True)
-                retried = tune_pass(study, oom, tracker, trial_root, storage_path, gpu=min(2 * gpu, 1.0),
-                                    name=f"{study.name}-oom-retry")
+                with sigterm_as_sigint():
+                    retried = tune_pass(study, oom, tracker, trial_root, storage_path, gpu=min(2 * gpu, 1.0),
+                                        name=f"{study.name}-oom-retry")
                 errors = {k: v for k, v in errors.items() if k not in {t.trial_id for t in oom}} | retried
             failed += len(errors)
+    except (KeyboardInterrupt, StudyInterrupted):
+        interrupted = True
     finally:
         if started_here:
             ray.shutdown()
+    if interrupted:
+        closed = tracker.interrupt_study("stopped by a signal (Ctrl+C or SIGTERM); `sedstudy resume` continues it")
+        raise StudyInterrupted(f"study {study.name}: interrupted; {closed} running trial run(s) keep their last "
+                               f"checkpoint (marked KILLED), finished ones are kept, the rest were not started; "
+                               f"run what is left with")
     tracker.end_study()
     return StudyOutcome(study, tracking_uri, tracker.parent_run_id, len(pending), done, failed, sampled)
 

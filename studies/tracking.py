@@ -28,6 +28,7 @@ from reports.contract import (
     FACTOR_TAG_PREFIX,
     FACTORS_TAG,
     FAILURE_TAG,
+    INTERRUPTED_TAG,
     KIND_TAG,
     METRICS_TAG,
     OBJECTIVE_TAG,
@@ -113,6 +114,7 @@ class StudyTracker:
         self.provenance = provenance
         self.parent_run_id = self._parent_run()
         self._runs: dict[str, str] = {}
+        self._ended: set[str] = set()  # keys whose run this launch closed (end_trial)
         self._logged_epochs: dict[str, set[int]] = {}  # re-attached runs: epochs already in the store
         self._summary_at = 0.0  # time.monotonic() of the last summary written to the parent run
 
@@ -131,6 +133,8 @@ class StudyTracker:
         parent = find_study_parent(self.client, self.experiment_id, self.study.name)
         if parent is not None:
             run_id = parent.info.run_id
+            if INTERRUPTED_TAG in parent.data.tags:
+                self.client.delete_tag(run_id, INTERRUPTED_TAG)
             self.client.update_run(run_id, status="RUNNING")
         else:
             run_id = self.client.create_run(self.experiment_id, run_name=self.study.name,
@@ -201,10 +205,13 @@ class StudyTracker:
         return run_id
 
     def _reattach(self, key: str, run_id: str) -> None:
-        failure = self.client.get_run(run_id).data.tags.get(FAILURE_TAG)
+        tags = self.client.get_run(run_id).data.tags
+        failure = tags.get(FAILURE_TAG)
         if failure is not None:  # an earlier pass failed it (an OOM retried with more GPU, a resume): now a retry
             self._count_retry(run_id, failure)
             self.client.delete_tag(run_id, FAILURE_TAG)
+        if INTERRUPTED_TAG in tags:  # a stop signal ended it: it continues from its checkpoint, no retry counted
+            self.client.delete_tag(run_id, INTERRUPTED_TAG)
         self.client.update_run(run_id, status="RUNNING")
         self._logged_epochs[key] = {m.step for m in self.client.get_metric_history(run_id, "epoch")}
 
@@ -278,6 +285,7 @@ class StudyTracker:
         if failure is not None:
             self.client.set_tag(run_id, FAILURE_TAG, failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")
+        self._ended.add(trial.key)
         if time.monotonic() - self._summary_at >= SUMMARY_EVERY_S:
             self.log_summary()
 
@@ -309,6 +317,30 @@ class StudyTracker:
     def end_study(self) -> None:
         self.log_summary()
         self.client.set_terminated(self.parent_run_id, "FINISHED")
+
+    def ended(self, item: Trial | Sample) -> bool:
+        """Whether this launch closed the run of ``item`` (finished or failed)."""
+        return item.key in self._ended
+
+    def interrupt_study(self, reason: str) -> int:
+        """A stop signal ended the launch: every run it opened and did not close ends KILLED with ``reason``
+        (seed trials keep their checkpoints and are re-attached by a resume; tuning samples are replaced), and so
+        does the parent run, so nothing looks finished or running. Returns the trial runs it closed."""
+        closed = 0
+        for key, run_id in self._runs.items():
+            if key in self._ended:
+                continue
+            if self.client.get_run(run_id).data.tags.get(KIND_TAG) == TUNE_KIND:
+                self.mark_interrupted(run_id)
+            else:
+                self.client.set_tag(run_id, INTERRUPTED_TAG, reason)
+                self.client.set_terminated(run_id, "KILLED")
+            self._ended.add(key)
+            closed += 1
+        self.log_summary()
+        self.client.set_tag(self.parent_run_id, INTERRUPTED_TAG, reason)
+        self.client.set_terminated(self.parent_run_id, "KILLED")
+        return closed
 
 
 def log_report(tracking_uri: str, study: str, files: list[Path]) -> None:

@@ -21,9 +21,17 @@ def add_launch_options(parser: argparse.ArgumentParser, *, address_help: str, st
 def launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: str | None, storage: str | None, *,
            report: bool) -> int:
     """Run the study's unfinished trials; exit code 1 when any failed."""
+    from studies.interrupt import EXIT_INTERRUPTED, StudyInterrupted
     from studies.launcher import run_study
 
-    outcome = run_study(study_path, workdir=workdir, tracking_uri=tracking_uri, address=address, storage=storage)
+    try:
+        outcome = run_study(study_path, workdir=workdir, tracking_uri=tracking_uri, address=address,
+                            storage=storage)
+    except StudyInterrupted as stopped:
+        print(f"{stopped}: {program()} resume {shlex.quote(str(study_path))} --workdir "
+              f"{shlex.quote(str(workdir))}" + (f" --tracking-uri {shlex.quote(tracking_uri)}" if tracking_uri else ""),
+              file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     tuned = f", after {outcome.sampled} tuning samples" if outcome.sampled else ""
     print(f"study {outcome.study.name}: ran {outcome.ran} trials ({outcome.failed} failed){tuned}, "
           f"{outcome.skipped} were already finished")
