@@ -116,8 +116,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     workdir.mkdir(parents=True, exist_ok=True)
     study = load_study(path, workdir=workdir)
     check_study(study)
-    if not address:  # a cluster's nodes are known once joined (_start_ray)
-        check_resources(study, [local_node()])
+    if not address:  # a cluster is checked once joined (_start_ray); a Ray the caller started declares its own
+        check_resources(study, cluster_nodes() if ray.is_initialized() else [local_node()])
     tracking_uri = tracking_uri or default_tracking_uri(workdir)
     check_tracking_uri(tracking_uri, cluster=bool(address))
     check_storage(storage, cluster=bool(address))
