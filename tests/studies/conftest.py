@@ -41,6 +41,35 @@ def sedstudy(*args: str) -> list[str]:
     return [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())", *args]
 
 
+def four_trial_study(name: str, data_root: Path) -> str:
+    """A study YAML of 4 tiny trials (2 poolings x 2 seeds, 3 epochs of 3 steps), run two at a time on 2 cores: a
+    fault injected once the first trial finishes lands with trials still to run."""
+    return f"""
+name: {name}
+experiment:
+  preset: tiny
+  data: {{root: {data_root}}}
+  training: {{epochs: 3, steps_per_epoch: 3}}
+synthetic_data: {{preset: tiny, seed: 0}}
+design:
+  factors:
+    model.pooling: [attention, max]
+seeds: [1, 2]
+"""
+
+
+def study_runs(workdir: Path, study: str, kind: str) -> list:
+    """The study's runs of `kind` (trial, study, tune) in the workdir's SQLite store; [] before the experiment
+    exists (the driver may still be creating the store)."""
+    from studies.tracking import default_tracking_uri, open_client
+
+    client = open_client(default_tracking_uri(workdir))
+    experiment = client.get_experiment_by_name(study)
+    if experiment is None:
+        return []
+    return client.search_runs([experiment.experiment_id], f"tags.`sedstudy.kind` = '{kind}'")
+
+
 def kill_driver(driver: subprocess.Popen) -> None:
     """SIGKILL the group of a driver started with start_new_session: the driver and an in-process Ray it started
     (left behind if the driver died first), never a cluster it joined."""

@@ -11,20 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from .conftest import kill_driver, sedstudy
+from .conftest import four_trial_study, kill_driver, sedstudy
 
-STUDY = """
-name: tracking_restart
-experiment:
-  preset: tiny
-  data: {root: data/tiny}
-  training: {epochs: 3, steps_per_epoch: 3}
-synthetic_data: {preset: tiny, seed: 0}
-design:
-  factors:
-    model.pooling: [attention, max]
-seeds: [1, 2]
-"""
 TRIALS = 4
 EPOCHS = 3
 OUTAGE_S = 10  # plus the ~15 s the server takes to start again
@@ -41,7 +29,7 @@ def trial_runs(client: MlflowClient) -> list:
 @pytest.mark.slow
 def test_study_survives_a_restart_of_its_tracking_server(tmp_path: Path, restartable_mlflow_server, tiny_dataset: Path):
     server = restartable_mlflow_server
-    (tmp_path / "tracking_restart.yaml").write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
+    (tmp_path / "tracking_restart.yaml").write_text(four_trial_study("tracking_restart", tiny_dataset))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     client = MlflowClient(server.uri)
     log_path = tmp_path / "driver.log"

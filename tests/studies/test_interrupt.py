@@ -11,38 +11,20 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from studies.tracking import default_tracking_uri, open_client
+from studies.tracking import default_tracking_uri
 
-from .conftest import kill_driver, sedstudy
+from .conftest import four_trial_study, kill_driver, sedstudy, study_runs
 
-STUDY = """
-name: interrupted
-experiment:
-  preset: tiny
-  data: {root: data/tiny}
-  training: {epochs: 3, steps_per_epoch: 3}
-synthetic_data: {preset: tiny, seed: 0}
-design:
-  factors:
-    model.pooling: [attention, max]
-seeds: [1, 2]  # 4 trials, two at a time: the signal lands after the first finishes, with trials left to run
-"""
-TRIALS = 4
+TRIALS = 4  # 2 at a time: the signal lands after the first finishes, with trials left to run
 
 
-def runs(workdir: Path, kind: str):
-    client = open_client(default_tracking_uri(workdir))  # the driver may be creating the store
-    experiment = client.get_experiment_by_name("interrupted")
-    if experiment is None:
-        return []
-    return client.search_runs([experiment.experiment_id], f"tags.`sedstudy.kind` = '{kind}'")
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["ctrl_c", "sigterm"])
 def test_a_stopped_study_says_so_and_resumes_exactly(stop: str, tmp_path: Path, tiny_dataset: Path):
-    (tmp_path / "interrupted.yaml").write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
+    (tmp_path / "interrupted.yaml").write_text(four_trial_study("interrupted", tiny_dataset))
     log = tmp_path / "driver.log"
     with log.open("w") as out:
         driver = subprocess.Popen(sedstudy("run", str(tmp_path / "interrupted.yaml"), "--workdir", str(tmp_path)),
@@ -50,7 +32,7 @@ def test_a_stopped_study_says_so_and_resumes_exactly(stop: str, tmp_path: Path, 
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and driver.poll() is None:
-            if any(r.info.status == "FINISHED" for r in runs(tmp_path, "trial")):
+            if any(r.info.status == "FINISHED" for r in study_runs(tmp_path, "interrupted", "trial")):
                 break
             time.sleep(0.5)
         assert driver.poll() is None, log.read_text()[-3000:]
@@ -65,9 +47,9 @@ def test_a_stopped_study_says_so_and_resumes_exactly(stop: str, tmp_path: Path, 
     assert code == 130, text[-3000:]
     assert "interrupted" in text and " resume " in text, text[-3000:]
     assert "ran 4 trials" not in text and not (tmp_path / "reports" / "interrupted").exists()
-    [parent] = runs(tmp_path, "study")
+    [parent] = study_runs(tmp_path, "interrupted", "study")
     assert parent.info.status == "KILLED" and "sedstudy.interrupted" in parent.data.tags
-    trials = runs(tmp_path, "trial")
+    trials = study_runs(tmp_path, "interrupted", "trial")
     assert [r.info.status for r in trials if r.info.status in ("RUNNING", "SCHEDULED")] == []
     finished_before = {r.data.tags["sedstudy.trial_id"]: r.info.run_id for r in trials
                        if r.info.status == "FINISHED"}
@@ -76,7 +58,7 @@ def test_a_stopped_study_says_so_and_resumes_exactly(stop: str, tmp_path: Path, 
     resumed = subprocess.run(sedstudy("resume", "interrupted", "--workdir", str(tmp_path), "--no-report"),
                              capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    after = runs(tmp_path, "trial")
+    after = study_runs(tmp_path, "interrupted", "trial")
     by_trial = {r.data.tags["sedstudy.trial_id"]: r for r in after}
     assert len(after) == len(by_trial) == TRIALS and {r.info.status for r in after} == {"FINISHED"}
     assert all(by_trial[t].info.run_id == run_id for t, run_id in finished_before.items())
@@ -84,5 +66,5 @@ def test_a_stopped_study_says_so_and_resumes_exactly(stop: str, tmp_path: Path, 
     client = MlflowClient(default_tracking_uri(tmp_path))
     for run in after:  # every epoch logged once
         assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "train/loss")) == [0, 1, 2]
-    [parent] = runs(tmp_path, "study")
+    [parent] = study_runs(tmp_path, "interrupted", "study")
     assert parent.info.status == "FINISHED" and "sedstudy.interrupted" not in parent.data.tags

@@ -8,44 +8,26 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from studies.tracking import default_tracking_uri, open_client
+from studies.tracking import default_tracking_uri
 
-from .conftest import kill_driver, sedstudy
+from .conftest import four_trial_study, kill_driver, sedstudy, study_runs
 
-STUDY = """
-name: killed
-experiment:
-  preset: tiny
-  data: {root: data/tiny}
-  training: {epochs: 3, steps_per_epoch: 3}
-synthetic_data: {preset: tiny, seed: 0}
-design:
-  factors:
-    model.pooling: [attention, max]
-seeds: [1, 2]  # 4 trials, two at a time: the kill lands after the first finishes, with trials left to run
-"""
-TRIALS = 4
+TRIALS = 4  # 2 at a time: the kill lands after the first finishes, with trials left to run
 
 
-def trial_runs(workdir: Path):
-    client = open_client(default_tracking_uri(workdir))  # the driver may be creating the store
-    experiment = client.get_experiment_by_name("killed")
-    if experiment is None:
-        return []
-    return client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'")
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path, tiny_dataset: Path):
-    (tmp_path / "killed.yaml").write_text(STUDY.replace("data/tiny", str(tiny_dataset)))
+    (tmp_path / "killed.yaml").write_text(four_trial_study("killed", tiny_dataset))
     log = (tmp_path / "driver.log").open("w")
     driver = subprocess.Popen(sedstudy("run", str(tmp_path / "killed.yaml"), "--workdir", str(tmp_path),
                                        "--no-report"), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            finished = [r for r in trial_runs(tmp_path) if r.info.status == "FINISHED"]
+            finished = [r for r in study_runs(tmp_path, "killed", "trial") if r.info.status == "FINISHED"]
             if finished or driver.poll() is not None:
                 break
             time.sleep(1)
@@ -53,7 +35,7 @@ def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path, 
         assert 1 <= len(finished) < TRIALS, "the kill must land midway"
     finally:
         kill_driver(driver)  # the driver and the in-process Ray it started, nothing else
-    before = {r.data.tags["sedstudy.trial_id"]: r for r in trial_runs(tmp_path)}
+    before = {r.data.tags["sedstudy.trial_id"]: r for r in study_runs(tmp_path, "killed", "trial")}
     done_before = {t: r for t, r in before.items() if r.info.status == "FINISHED"}
 
     resumed = subprocess.run(sedstudy("resume", "killed", "--workdir", str(tmp_path), "--no-report"),
@@ -61,7 +43,7 @@ def test_resume_after_sigkill_finishes_every_trial_exactly_once(tmp_path: Path, 
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert f"{len(done_before)} already finished, {TRIALS - len(done_before)} to run" in resumed.stdout
 
-    after = trial_runs(tmp_path)
+    after = study_runs(tmp_path, "killed", "trial")
     assert len(after) == TRIALS and {r.info.status for r in after} == {"FINISHED"}
     by_trial = {r.data.tags["sedstudy.trial_id"]: r for r in after}
     assert len(by_trial) == TRIALS
