@@ -53,7 +53,8 @@ REPORT_ARTIFACT_DIR = "report"  # the built report's files
 # ---- a trial run (kind trial) or a tuning sample (kind tune) ----
 CELL_TAG = "sedstudy.cell"  # factor=level|factor=level
 SEED_TAG = "sedstudy.seed"
-TRIAL_ID_TAG = "sedstudy.trial_id"
+TRIAL_ID_TAG = "sedstudy.trial_id"  # a hash of the effective config and its data's and checkpoint's content
+LEGACY_TRIAL_ID_TAG = "sedstudy.trial_id_legacy"  # the id a run had under the first (path-based) scheme
 CONFIG_HASH_TAG = "sedstudy.config_hash"
 FACTOR_TAG_PREFIX = "sedstudy.factor."  # + dotted factor name: the run's level
 FAILURE_TAG = "sedstudy.failure"

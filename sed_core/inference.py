@@ -86,12 +86,12 @@ def find_config(checkpoint: Path, config: Path | None = None) -> ExperimentConfi
     """``config`` (YAML or JSON), else a `config.json` beside the checkpoint or one folder up (the layout of a
     trial run's downloaded MLflow artifacts: `config.json` and `checkpoints/best_model.pt`)."""
     if config is not None:
-        return load_config(config)
+        return load_config(config, recorded=True)
     checkpoint = find_checkpoint(checkpoint)
     candidates = [checkpoint.parent / CONFIG_FILE, checkpoint.parent.parent / CONFIG_FILE]
     for candidate in candidates:
         if candidate.is_file():
-            return load_config(candidate)
+            return load_config(candidate, recorded=True)
     raise CheckpointError(
         f"{checkpoint}: no {CONFIG_FILE} beside it or one folder up; pass --config with the experiment YAML or "
         f"JSON it was trained with (a trial's MLflow run stores it as the artifact {CONFIG_FILE}: "

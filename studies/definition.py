@@ -1,7 +1,6 @@
 """A study = base experiment config + a design over factors + seeds + objective + resources, from YAML."""
 from __future__ import annotations
 
-import hashlib
 import json
 import typing
 from collections.abc import Mapping, Sequence
@@ -14,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from search_spaces import Cell, FactorSpace, design_cells
 from search_spaces.display import DisplayNames, display_names
 from search_spaces.factors import check_config_path, level_text
+from sed_core.config.acting import InertFieldError, explain_inert, inert_reason
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
-from sed_core.config.schema import EXECUTION_FIELDS, MAX_SEED, ExperimentConfig
+from sed_core.config.schema import MAX_SEED, ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
 from sed_core.training.metric_names import METRIC_NAMES
+from studies.trial_identity import trial_identity
 
 
 class _Spec(BaseModel):
@@ -208,6 +209,8 @@ class Study:
     tuned_cells: tuple[Cell, ...] = ()
     workdir: Path | None = None
     display: DisplayNames | None = None  # None: the defaults of search_spaces.display
+    # fields of the `experiment:` block that act in some cells and not in others: (dotted field, those cells' ids)
+    partly_inert: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -255,18 +258,6 @@ class Study:
         return tuple(out)
 
 
-def config_hash(config: ExperimentConfig) -> str:
-    """sha256 of the resolved config (seed included), without the fields that only say where and how it executes
-    (EXECUTION_FIELDS: output folder, device, loader workers, metric processes)."""
-    flat = {k: v for k, v in flatten(config).items() if k not in EXECUTION_FIELDS}
-    return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()
-
-
-def trial_identity(config: ExperimentConfig) -> str:
-    """A trial's identity: the first 16 hex digits of its config hash."""
-    return config_hash(config)[:16]
-
-
 def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     """Parse and validate a study YAML and every one of its trials' configs; no compute."""
     path = Path(path)
@@ -291,13 +282,42 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
             try:
                 config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)],
                                       source=f"{path}: cell {cell.id}", workdir=workdir)
+            except InertFieldError as err:
+                raise inert_in_cell(err, spec, space, cell, source=str(path)) from None
             except ConfigError as err:
                 raise blame(err, spec, space, cell, seed, source=str(path)) from None
             trials.append(Trial(cell, seed, config, trial_identity(config)))
     check_distinct_cells(cells, trials, source=str(path))
+    partly_inert = check_experiment_fields_act(spec, trials, source=str(path))
     tuned = check_tuning(spec, space, cells, baseline, source=str(path)) if spec.tuning is not None else ()
     display = display_names(space, spec.display, source=str(path))
-    return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir, display)
+    return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir, display, partly_inert)
+
+
+def check_experiment_fields_act(spec: StudySpec, trials: Sequence[Trial], *,
+                                source: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Refuse a field of the ``experiment:`` block that no cell reads (its other choices make it inert, or every
+    cell's levels set it); return those that some cells do not read, with those cells."""
+    first = {}  # one trial per cell
+    for trial in trials:
+        first.setdefault(trial.cell.id, trial)
+    partly = []
+    for path in flatten(spec.experiment):
+        if path in ("preset", "seed"):
+            continue
+        overridden = [t.cell.id for t in first.values() if any(p == path for p, _ in t.cell.overrides)]
+        inert = [t for t in first.values() if inert_reason(t.config, path) is not None]
+        unread = {t.cell.id for t in inert} | set(overridden)
+        if len(unread) == len(first):
+            if inert:
+                why = explain_inert(inert[0].config, path).removeprefix(f"{path}: ")
+                raise InertFieldError(f"{source}: experiment.{path}: no cell reads it; in cell {inert[0].cell.id} "
+                                      f"(and {len(unread) - 1} other(s)): {why}", path, why)
+            raise ConfigError(f"{source}: experiment.{path}: every cell's levels set it, so its value here is "
+                              f"never used; remove it from the experiment block")
+        if unread:
+            partly.append((path, tuple(c.id for c in (t.cell for t in first.values()) if c.id in unread)))
+    return tuple(partly)
 
 
 def check_distinct_cells(cells: Sequence[Cell], trials: Sequence[Trial], *, source: str) -> None:
@@ -313,13 +333,29 @@ def check_distinct_cells(cells: Sequence[Cell], trials: Sequence[Trial], *, sour
                               f"({'; '.join(differ)} are the same value); list each level once")
 
 
+def inert_in_cell(err: InertFieldError, spec: StudySpec, space: FactorSpace, cell: Cell, *,
+                  source: str) -> ConfigError:
+    """A field the study writes has no effect in ``cell``: name the cell, the field and where the study writes it."""
+    levels = dict(cell.levels)
+    writers = [f"design.factors.{f.name} (level {level_text(levels[f.name])})" for f in space.factors
+               if any(p == err.field for p, _ in f.overrides(levels[f.name]))]
+    return InertFieldError(
+        f"{source}: cell {cell.id}: {err.detail}. The study writes it in {' and '.join(writers) or 'its levels'}: "
+        f"write it only in the levels where it acts (a bundle factor sets several fields per level, e.g. "
+        f"{{cross_attention: {{model.fusion.name: cross_attention, model.fusion.heads: 8}}}}), or leave it out",
+        err.field, err.detail)
+
+
 def blame(err: ConfigError, spec: StudySpec, space: FactorSpace, cell: Cell, seed: int, *,
           source: str) -> ConfigError:
     """A cell's config is invalid: name what makes it so. The ``experiment:`` block by itself
     (``study.yaml: experiment.training.epochs: ...``), else one factor level laid over it
-    (``study.yaml: design.factors.training.epochs: level x: ...``), else the cell's combination of levels."""
+    (``study.yaml: design.factors.training.epochs: level x: ...``), else the cell's combination of levels. A
+    part may write fields that act only with the rest of the cell: its own inert fields do not blame it."""
     try:
         build_config(spec.experiment, [("seed", seed)], source=EXPERIMENT_MARK)
+    except InertFieldError:
+        pass
     except ConfigError as own:
         return ConfigError("\n".join(f"{source}: experiment.{line.removeprefix(EXPERIMENT_MARK + ': ')}"
                                       if line.startswith(EXPERIMENT_MARK + ": ") else line
@@ -330,6 +366,8 @@ def blame(err: ConfigError, spec: StudySpec, space: FactorSpace, cell: Cell, see
         try:
             build_config(spec.experiment, [*factor.overrides(level), ("seed", seed)],
                          source=f"{source}: design.factors.{factor.name}: level {level_text(level)}")
+        except InertFieldError:
+            continue
         except ConfigError as own:
             return own
     return err
@@ -340,8 +378,11 @@ EXPERIMENT_MARK = "<experiment>"
 
 def build_config(experiment: Mapping[str, Any], overrides: Sequence[tuple[str, Any]], *, source: str,
                  workdir: Path | None = None) -> ExperimentConfig:
-    """The study's experiment dict with dotted ``overrides`` set, validated; paths resolved against ``workdir``."""
-    config = config_from_dict(apply_overrides(experiment, overrides), source=source)
+    """The study's experiment dict with dotted ``overrides`` set, validated; paths resolved against ``workdir``.
+    Every field an override writes must act; the ``experiment:`` block's fields are shared by the cells, and
+    must act in one of them at least (``check_experiment_fields_act``)."""
+    config = config_from_dict(apply_overrides(experiment, overrides), source=source,
+                              written=[path for path, _ in overrides if path not in ("seed", "preset")])
     return resolve_paths(config, workdir) if workdir is not None else config
 
 
@@ -406,6 +447,10 @@ def check_tuning(spec: StudySpec, space: FactorSpace, cells: Sequence[Cell], bas
             for what, value in dist.probes():
                 try:
                     config = build_config(spec.experiment, [*cell.overrides, (path, value)], source=where)
+                except InertFieldError as err:
+                    raise InertFieldError(f"{source}: tuning.space.{path}: tuning it changes nothing in cell "
+                                          f"{cell.id}: {err.detail}; tune a field that acts there, or tune "
+                                          f"other cells", err.field, err.detail) from None
                 except ConfigError as err:
                     raise ConfigError(f"{source}: tuning.space.{path}.{what}: {value!r} is not a valid value in "
                                       f"cell {cell.id}:\n{err}") from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from studies.acting_view import acting_lines
 from studies.definition import Study
 from studies.estimate import estimate_study
 
@@ -13,6 +14,7 @@ def dry_run_lines(study: Study, warnings: Iterable[str] = ()) -> Iterator[str]:
     yield (f"study {study.name} ({study.spec.design.type}): {len(study.cells)} cells x {len(study.spec.seeds)} "
            f"seeds = {len(study.trials)} trials, {epochs} epochs in all; resources per trial "
            f"{study.spec.resources.model_dump(exclude_none=True)}")
+    yield from acting_lines(study)
     for line in warnings:
         yield f"warning: {line} (a dry run goes on; `sedstudy run` refuses this before any compute)"
     cost = estimate_study(study)

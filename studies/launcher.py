@@ -60,18 +60,25 @@ def check_study(study: Study, *, require_checkpoints: bool = True) -> list[str]:
     return warnings
 
 
-def ensure_data(study: Study) -> dict[tuple[Path, str], SplitData]:
-    """Generate the study's synthetic dataset where it is missing, then read every split the trials use."""
+def generate_missing_data(study: Study) -> bool:
+    """Generate the study's synthetic dataset where it is missing; True when it generated one."""
     from sed_core.data.synth import generate_dataset
 
-    roots = {t.config.data.root for t in study.trials}
-    for root in sorted(roots):
+    generated = False
+    for root in sorted({t.config.data.root for t in study.trials}):
         if study.spec.synthetic_data is not None and not (root / "manifest.json").exists() \
                 and not (root / SPLITS["validation"].audio_dir).exists():
             spec = study.spec.synthetic_data
             print(f"generating the synthetic '{spec.preset}' dataset (seed {spec.seed}) at {root}", flush=True)
             generate_dataset(spec.preset, root, seed=spec.seed, workers=os.cpu_count() or 1,
                              progress=print_progress("clips"))
+            generated = True
+    return generated
+
+
+def ensure_data(study: Study) -> dict[tuple[Path, str], SplitData]:
+    """Generate the study's synthetic dataset where it is missing, then read every split the trials use."""
+    generate_missing_data(study)
     loaded: dict[tuple[Path, str], SplitData] = {}
     for trial in study.trials:
         cfg = trial.config
@@ -121,6 +128,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     tracking_uri = tracking_uri or default_tracking_uri(workdir)
     check_tracking_uri(tracking_uri, cluster=bool(address))
     check_storage(storage, cluster=bool(address))
+    if generate_missing_data(study):  # trial ids hash the data: count them again now that it is there
+        study = load_study(path, workdir=workdir)
     splits = ensure_data(study)
     launch = {"workdir": str(workdir), "storage": storage or "", "address": address or ""}
     tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts", launch=launch,
@@ -156,6 +165,10 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
             failed += len(study.trials) - len(trials)
         else:
             trials = study.trials
+        adopted = tracker.adopt_legacy_trial_ids(trials)
+        if adopted:
+            print(f"{adopted} trial run(s) recorded under the first trial-id scheme (absolute paths) now carry their "
+                  f"content-based id", flush=True)
         finished = tracker.finished_trial_ids()
         pending = [t for t in trials if t.trial_id not in finished]
         done = len(trials) - len(pending)

@@ -107,7 +107,7 @@ def check_run(client: MlflowClient, run: Run, split: str, data_root: Path | None
                             f"by evaluating the other runs by id")
     with tempfile.TemporaryDirectory() as tmp:
         raw = json.loads(Path(client.download_artifacts(run_id, CONFIG_ARTIFACT, tmp)).read_text(encoding="utf-8"))
-    config = config_from_dict(raw, source=f"{_describe(run)} {CONFIG_ARTIFACT}")
+    config = config_from_dict(raw, source=f"{_describe(run)} {CONFIG_ARTIFACT}", recorded=True)
     root = Path(data_root) if data_root is not None else Path(config.data.root)
     if split == config.evaluation.test_split and root.resolve() != Path(config.data.root).resolve():
         raise SedStudyError(f"{_describe(run)}: {split!r} is the run's own test split, whose stored scores/{split}/ "

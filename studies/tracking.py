@@ -5,7 +5,7 @@ import fcntl
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
@@ -30,6 +30,7 @@ from reports.contract import (
     FAILURE_TAG,
     INTERRUPTED_TAG,
     KIND_TAG,
+    LEGACY_TRIAL_ID_TAG,
     METRICS_TAG,
     OBJECTIVE_TAG,
     PARENT_TAG,
@@ -61,9 +62,10 @@ from reports.contract import (
 from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
 from sed_core.config.schema import ExperimentConfig
-from studies.definition import Sample, Study, Trial, config_hash
+from studies.definition import Sample, Study, Trial
 from studies.provenance import RunProvenance, code_version, environment_text
 from studies.study_summary import run_state, study_summary
+from studies.trial_identity import config_hash, legacy_trial_identity
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +176,22 @@ class StudyTracker:
         """Trial ids that already have a FINISHED trial run (not a tuning sample): these are never run again."""
         return {r.data.tags.get(TRIAL_ID_TAG, "")
                 for r in self._children(TRIAL_KIND, "attributes.status = 'FINISHED'")}
+
+    def adopt_legacy_trial_ids(self, trials: Sequence[Trial]) -> int:
+        """Give the runs recorded under the first, path-based identity scheme their trial's content-based id (the
+        old one kept in LEGACY_TRIAL_ID_TAG), so a resume counts them; returns how many it re-tagged. The old ids
+        hash absolute paths: only runs made from this same work directory are recognised."""
+        legacy = {legacy_trial_identity(t.config): t for t in trials}
+        adopted = 0
+        for run in self._children(TRIAL_KIND):
+            old = run.data.tags.get(TRIAL_ID_TAG, "")
+            trial = legacy.get(old)
+            if trial is not None and trial.trial_id != old:
+                self.client.set_tag(run.info.run_id, LEGACY_TRIAL_ID_TAG, old)
+                self.client.set_tag(run.info.run_id, TRIAL_ID_TAG, trial.trial_id)
+                self.client.set_tag(run.info.run_id, CONFIG_HASH_TAG, config_hash(trial.config))
+                adopted += 1
+        return adopted
 
     def tune_runs(self, cell_id: str) -> list:
         """The tuning-sample runs of a cell, every status, by sample index."""

@@ -16,7 +16,8 @@ from typing import Any
 
 from search_spaces.factors import Cell
 from sed_core.config.schema import ExperimentConfig
-from studies.definition import Study, Trial, build_config, trial_identity
+from studies.definition import Study, Trial, build_config
+from studies.trial_identity import trial_identity
 
 PAYLOAD_KEY = "trial"
 EMBEDDING_CACHE_DIR = "embedding_cache"  # beside the study's trial folders' parent: shared by every study
@@ -46,8 +47,9 @@ class SeedTrialPayload(TrialPayload):
         config = self.build_config(source=f"trial {self.trial_id}")
         if trial_identity(config) != self.trial_id:
             raise RuntimeError(f"trial {self.trial_id}: the worker built a config with trial id "
-                               f"{trial_identity(config)}; its relative paths resolve differently from the driver's "
-                               f"(workdir {self.workdir})")
+                               f"{trial_identity(config)}: it sees other data or another backbone checkpoint than "
+                               f"the driver did (data.root {config.data.root}, workdir {self.workdir}); give every "
+                               f"node the same copy")
         return config
 
     def __str__(self) -> str:

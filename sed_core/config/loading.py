@@ -10,35 +10,38 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sed_core.config.acting import check_written_fields_act
 from sed_core.config.bounded_yaml import MAX_YAML_BYTES, YamlLimitError, load_bounded
 from sed_core.config.presets import PRESETS
 from sed_core.config.schema import ExperimentConfig
 from sed_core.errors import ConfigError, close_match_hint
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """Read an experiment YAML, lay it over its preset, apply ``key=value`` overrides and validate."""
+def load_config(path: str | Path, overrides: Sequence[str] = (), *, recorded: bool = False) -> ExperimentConfig:
+    """Read an experiment YAML, lay it over its preset, apply ``key=value`` overrides and validate (``recorded``:
+    a run's complete config, see ``config_from_dict``)."""
     path = Path(path)
-    return config_with_overrides(read_yaml_mapping(path), overrides, source=str(path))
+    return config_with_overrides(read_yaml_mapping(path), overrides, source=str(path), recorded=recorded)
 
 
-def config_with_overrides(raw: Mapping[str, Any], options: Sequence[str], *, source: str) -> ExperimentConfig:
+def config_with_overrides(raw: Mapping[str, Any], options: Sequence[str], *, source: str,
+                          recorded: bool = False) -> ExperimentConfig:
     """Validate ``raw`` with the ``--set key=value`` ``options`` applied. An error the file (``source``) has by
     itself names the file; one an option brings in names that option (``--set training.epochs=x: ...``)."""
     parsed = [(option, parse_set_option(option)) for option in options]
     try:
-        return config_from_dict(apply_overrides(raw, [item for _, item in parsed]), source=source)
+        return config_from_dict(apply_overrides(raw, [item for _, item in parsed]), source=source, recorded=recorded)
     except ConfigError as err:
         if not parsed:
             raise
         try:
-            config_from_dict(raw, source=source)
+            config_from_dict(raw, source=source, recorded=recorded)
         except ConfigError:
             raise err from None  # the file is invalid by itself (and the options do not mend it)
         applied: list[tuple[str, Any]] = []
         for option, item in parsed:  # the first option that makes the valid file invalid is the one to name
             applied.append(item)
-            config_from_dict(apply_overrides(raw, applied), source=f"--set {option}")
+            config_from_dict(apply_overrides(raw, applied), source=f"--set {option}", recorded=recorded)
         raise  # pragma: no cover  (one of the options above raised)
 
 
@@ -61,8 +64,13 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def config_from_dict(raw: Mapping[str, Any], *, source: str = "<config>") -> ExperimentConfig:
-    """Validate a (possibly partial) config dict laid over its ``preset``; errors name source and dotted field."""
+def config_from_dict(raw: Mapping[str, Any], *, source: str = "<config>", recorded: bool = False,
+                     written: Sequence[str] | None = None) -> ExperimentConfig:
+    """Validate a (possibly partial) config dict laid over its ``preset``; errors name source and dotted field.
+
+    A field the dict writes that has no effect in the result (``sed_core.config.acting``) is refused; ``written``
+    narrows the check to those dotted fields (a study checks its shared ``experiment:`` block across its cells
+    itself). A ``recorded`` config (a run's complete config.json, every default included) is not checked."""
     raw = dict(raw)
     preset = raw.get("preset", "paper")
     if not isinstance(preset, str) or preset not in PRESETS:
@@ -71,9 +79,13 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<config>") -> Exp
     merged = deep_merge(PRESETS[preset], raw)
     merged["preset"] = preset
     try:
-        return ExperimentConfig.model_validate(merged)
+        config = ExperimentConfig.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source)) from None
+    if not recorded:
+        check_written_fields_act(config, [p for p in flatten(raw) if p != "preset"] if written is None else written,
+                                 source=source)
+    return config
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

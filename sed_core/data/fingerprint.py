@@ -55,15 +55,25 @@ class DataFingerprint:
 def data_fingerprint(root: Path, splits: Iterable[SplitData]) -> DataFingerprint:
     """The fingerprint of `root` as read by a run that loaded `splits` (see the module docstring)."""
     splits = list(splits)
+    kind, sha256 = content_sha256(root, [s.name for s in splits])
+    if kind == "synthetic":
+        stats = json.loads((root / MANIFEST_NAME).read_bytes()).get("splits", {})
+        coverage = tuple(SplitCoverage(s.name, len(s), stats.get(s.name, {}).get("clips")) for s in splits)
+    else:
+        coverage = tuple(SplitCoverage(s.name, len(s), OFFICIAL_CLIPS.get(s.name)) for s in splits)
+    return DataFingerprint(kind, sha256, coverage)
+
+
+def content_sha256(root: Path, split_names: Iterable[str]) -> tuple[str, str]:
+    """(kind, sha256) of what a run reading ``split_names`` under ``root`` sees, without reading audio: the
+    manifest of a synthetic set, else the splits' metadata files and audio listings (relative name, size). Where
+    the folder is, or what it is called, plays no part."""
     manifest = root / MANIFEST_NAME
     if manifest.is_file():
-        text = manifest.read_bytes()
-        stats = json.loads(text).get("splits", {})
-        coverage = tuple(SplitCoverage(s.name, len(s), stats.get(s.name, {}).get("clips")) for s in splits)
-        return DataFingerprint("synthetic", hashlib.sha256(text).hexdigest(), coverage)
+        return "synthetic", hashlib.sha256(manifest.read_bytes()).hexdigest()
     digest = hashlib.sha256()
-    for split in sorted(splits, key=lambda s: s.name):
-        layout = SPLITS[split.name]
+    for name in sorted(split_names):
+        layout = SPLITS[name]
         for path in (layout.tsv_path(root), layout.durations_path(root)):
             if path is not None and path.is_file():
                 digest.update(f"{path.relative_to(root)}\n".encode())
@@ -72,5 +82,4 @@ def data_fingerprint(root: Path, splits: Iterable[SplitData]) -> DataFingerprint
         listing = sorted((p.relative_to(root).as_posix(), p.stat().st_size) for p in audio_dir.rglob("*")
                          if p.suffix.lower() in AUDIO_SUFFIXES) if audio_dir.is_dir() else []
         digest.update(json.dumps(listing).encode())
-    coverage = tuple(SplitCoverage(s.name, len(s), OFFICIAL_CLIPS.get(s.name)) for s in splits)
-    return DataFingerprint("desed", digest.hexdigest(), coverage)
+    return "desed", digest.hexdigest()

@@ -18,11 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def show_model_info(args: argparse.Namespace) -> int:
-    from sed_core.config import load_config
-    from sed_core.config.loading import config_with_overrides
+    from sed_core.config.loading import config_with_overrides, read_yaml_mapping
 
-    if args.config:
-        config = load_config(args.config, [*([f"preset={args.preset}"] if args.preset else []), *args.set])
+    if args.config:  # the file laid over --preset instead of its own: it must still make sense there
+        raw = read_yaml_mapping(args.config)
+        source = str(args.config)
+        if args.preset:
+            raw, source = {**raw, "preset": args.preset}, f"{args.config} with --preset {args.preset}"
+        config = config_with_overrides(raw, args.set, source=source)
     else:
         preset = args.preset or "paper"
         config = config_with_overrides({"preset": preset}, args.set, source=f"--preset {preset}")

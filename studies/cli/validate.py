@@ -19,12 +19,15 @@ def validate(args: argparse.Namespace) -> int:
     from studies.launcher import check_study
 
     check_study(study)
+    from studies.acting_view import acting_lines
     from studies.tuning import describe_tuning
 
     print(f"{args.study}: valid. study {study.name!r}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds "
           f"= {len(study.trials)} trials; baseline {study.baseline.id}")
     for cell in study.cells:
         print(f"  {cell.id}")
+    for line in acting_lines(study):
+        print(line)
     for line in describe_tuning(study):
         print(line)
     return 0

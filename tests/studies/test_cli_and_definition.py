@@ -104,10 +104,16 @@ def test_model_info_reports_the_paper_parameter_counts_per_part(capsys: pytest.C
     assert frozen["trainable_last_epoch"] == 0 and frozen["frozen_last_epoch"] == 85_648_128
 
 
-def test_model_info_preset_applies_to_a_config(capsys: pytest.CaptureFixture[str]):
-    paper_config = str(REPO / "studies" / "configs" / "paper.yaml")
-    assert main(["model-info", paper_config, "--preset", "crnn_baseline", "--json"]) == 0
+def test_model_info_preset_applies_to_a_config(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    quick_config = str(REPO / "studies" / "configs" / "quick.yaml")
+    assert main(["model-info", quick_config, "--preset", "crnn_baseline", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["parameters"] == 1_112_420
+    # paper.yaml names a backbone checkpoint, which the CRNN preset has no backbone to read: said, not ignored
+    paper_config = str(REPO / "studies" / "configs" / "paper.yaml")
+    assert main(["model-info", paper_config, "--preset", "crnn_baseline"]) == 2
+    error = capsys.readouterr().err
+    assert f"{paper_config} with --preset crnn_baseline: model.backbone.checkpoint: has no effect here" in error
+    assert "model.backbone.name is 'none'" in error
 
 
 @pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])

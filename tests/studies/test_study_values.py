@@ -49,7 +49,7 @@ def test_a_boolean_is_not_a_number() -> None:
         config_from_dict({"preset": "tiny", "training": {"epochs": True}})
     with pytest.raises(ConfigError, match=r"seed: .*less than or equal to 4294967295"):
         config_from_dict({"seed": 2**32})
-    assert config_from_dict({"preset": "tiny", "model": {"backbone": {"drop_path": 0}}}).model.backbone.drop_path == 0
+    assert config_from_dict({"model": {"backbone": {"drop_path": 0}}}).model.backbone.drop_path == 0
 
 
 def test_selecting_the_best_epoch_on_the_test_split_needs_saying_so() -> None:

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from sed_core.errors import ConfigError
-from studies.definition import load_study, trial_identity
+from studies.definition import load_study
+from studies.trial_identity import trial_identity
 from studies.tuning import TuningState, best_sample, describe_tuning
 
 BASE = {
@@ -20,7 +21,7 @@ BASE = {
     "tuning": {
         "cells": ["baseline"],
         "space": {"training.optimizer.lr": {"distribution": "loguniform", "low": 1e-4, "high": 1e-2},
-                  "model.fusion.heads": {"distribution": "choice", "values": [2, 4]}},
+                  "model.rnn.hidden_size": {"distribution": "choice", "values": [8, 16]}},
         "num_samples": 4,
     },
 }
@@ -49,7 +50,7 @@ def test_valid_tuning_block_tunes_the_baseline_on_the_validation_metric(tmp_path
     assert [c.id for c in study.tuned_cells] == ["model.pooling=attention"]
     assert study.tuning_metric(study.tuned_cells[0]) == "val/synthetic_validation/intersection_f1"
     assert study.spec.tuning.asha.grace_period == 1 and study.spec.tuning.max_concurrent == 1
-    assert any("model.fusion.heads: choice [2, 4]" in line for line in describe_tuning(study))
+    assert any("model.rnn.hidden_size: choice [8, 16]" in line for line in describe_tuning(study))
 
 
 def test_all_and_cell_ids_select_cells(tmp_path: Path):
@@ -98,7 +99,7 @@ def test_invalid_tuning_blocks_name_file_field_and_fix(tmp_path: Path, tuning: d
 def test_a_sample_and_the_tuned_seed_trials_are_configs_with_the_values(tmp_path: Path):
     study = load_study(write(tmp_path), workdir=tmp_path)
     cell = study.tuned_cells[0]
-    values = {"training.optimizer.lr": 3e-3, "model.fusion.heads": 2}
+    values = {"training.optimizer.lr": 3e-3, "model.rnn.hidden_size": 8}
     sample = study.sample(cell, 5, values)
     assert sample.config.seed == 0 and sample.config.training.optimizer.lr == 3e-3
     assert sample.trial_id == trial_identity(sample.config) and sample.key == f"tune:{cell.id}:5"

@@ -13,10 +13,12 @@ SSL_FUSIONS = [f for f in FUSIONS.names() if f != "cnn_only"]
 
 
 def tiny_ssl_config(name: str = "asit", fusion: str = "concat", backbone: dict | None = None):
+    backbone = {"name": name, "variant": "tiny", "init": "random", "drop_path": 0.0,
+                "freeze": {"schedule": "full", "trainable_groups": None}, **(backbone or {})}
+    if backbone.get("mode") == "eval":
+        del backbone["drop_path"]  # no stochastic depth in eval mode: the field would have no effect
     return config_from_dict({"preset": "tiny", "model": {
-        "backbone": {"name": name, "variant": "tiny", "init": "random", "drop_path": 0.0,
-                     "freeze": {"schedule": "full", "trainable_groups": None}, **(backbone or {})},
-        "fusion": {"name": fusion, "heads": 2}}})
+        "backbone": backbone, "fusion": {"name": fusion, **({"heads": 2} if fusion == "cross_attention" else {})}}})
 
 
 def check_contract(cfg, *, expect_backbone_grads: bool = True):

@@ -11,7 +11,7 @@ from sed_core.errors import ConfigError
 from sed_core.training.device import loader_workers, metric_jobs, resolve_device
 from sed_core.training.reporter import NullReporter
 from sed_core.training.trainer import Trainer, fit
-from studies.definition import config_hash
+from studies.trial_identity import config_hash
 
 CUDA = torch.cuda.is_available()
 

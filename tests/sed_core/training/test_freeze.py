@@ -33,8 +33,9 @@ def ssl_config(root: Path | str = "data/synth/tiny", out: Path | str = "runs/x",
     ("gradual", [0, 1, 2, 3, 3, 3]),
 ])
 def test_trainable_groups_per_epoch(schedule: str, expected: list[int]):
-    cfg = ssl_config(freeze={"schedule": schedule, "trainable_groups": 3, "phase1_epochs": 2, "unfreeze_every": 1},
-                     epochs=6).model.backbone.freeze
+    own = {"frozen": {}, "full": {"trainable_groups": 3}, "two_phase": {"trainable_groups": 3, "phase1_epochs": 2},
+           "gradual": {"trainable_groups": 3, "unfreeze_every": 1}}[schedule]
+    cfg = ssl_config(freeze={"schedule": schedule, **own}, epochs=6).model.backbone.freeze
     assert [trainable_count(cfg, 4, epoch) for epoch in range(6)] == expected
 
 
