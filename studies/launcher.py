@@ -117,7 +117,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     quiet_third_party()
     import ray
 
-    from studies.tracking import StudyTracker, default_tracking_uri
+    from studies.store_relocation import local_store_uri
+    from studies.tracking import StudyTracker
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     check_study(study)
     if not address:  # a cluster is checked once joined (_start_ray); a Ray the caller started declares its own
         check_resources(study, cluster_nodes() if ray.is_initialized() else [local_node()])
-    tracking_uri = tracking_uri or default_tracking_uri(workdir)
+    tracking_uri = tracking_uri or local_store_uri(workdir)
     check_tracking_uri(tracking_uri, cluster=bool(address))
     check_storage(storage, cluster=bool(address))
     if generate_missing_data(study):  # trial ids hash the data: count them again now that it is there

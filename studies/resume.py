@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reports.contract import STUDY_YAML_ARTIFACT, find_study_parent, launch_tag
 from sed_core.errors import SedStudyError
+from studies.store_relocation import local_store_uri
 from studies.study_ref import is_study_file, require_store, unknown_study
 from studies.tracking import default_tracking_uri, open_client
 
@@ -30,9 +31,9 @@ def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> Resum
         from studies.definition import load_study
 
         name = load_study(path).name
-        uri = tracking_uri or default_tracking_uri(workdir)
+        uri = tracking_uri or local_store_uri(workdir)
         return ResumePlan(name, path, workdir, uri, None, None)
-    uri = tracking_uri or default_tracking_uri(workdir)
+    uri = tracking_uri or local_store_uri(workdir)
     require_store(uri)
     client = open_client(uri)
     experiment = client.get_experiment_by_name(study)
@@ -41,6 +42,8 @@ def resume_plan(study: str, *, workdir: Path, tracking_uri: str | None) -> Resum
         raise unknown_study(study, uri, client)
     tags = parent.data.tags
     launched_in = Path(tags.get(launch_tag("workdir")) or workdir)
+    if uri == default_tracking_uri(workdir) or not launched_in.is_dir():
+        launched_in = workdir  # the store is this work directory's own, or the one it was launched in moved
     saved = launched_in / ".sedstudy" / f"{study}.yaml"
     saved.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,7 @@ from sed_core.config.acting import inert_reason
 from sed_core.config.loading import flatten
 from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
 from sed_core.data.fingerprint import content_sha256
+from sed_core.data.layout import SPLITS
 from sed_core.data.synth.manifest import MANIFEST_NAME
 from sed_core.training.required import required_splits
 
@@ -58,15 +59,17 @@ _DESED_IDS: dict[tuple[Path, tuple[str, ...], tuple[int, ...]], str] = {}
 
 
 def data_content_id(config: ExperimentConfig) -> str:
-    """``kind:sha256`` of the splits the trial reads. A DESED folder's listing is computed once per process and
-    set of metadata files; a synthetic set's manifest is read each time (it is small)."""
+    """``kind:sha256`` of the splits the trial reads; a synthetic set's manifest is read each time (it is small)."""
     root = Path(config.data.root)
     if not root.is_dir():
         return f"absent:{root.name}"
     names = tuple(required_splits(config))
     if (root / MANIFEST_NAME).is_file():
         return ":".join(content_sha256(root, names))
-    stamps = tuple(p.stat().st_mtime_ns for p in sorted(root.rglob("*.tsv")))
+    # a process computes a listing once per state of the metadata files and audio folders (clips added, removed
+    # or renamed change a folder's time; a clip rewritten in place, at another size, is seen by the next process)
+    folders = [SPLITS[name].audio_path(root) for name in names]
+    stamps = tuple(p.stat().st_mtime_ns for p in [*sorted(root.rglob("*.tsv")), *folders] if p.exists())
     key = (root, names, stamps)
     if key not in _DESED_IDS:
         _DESED_IDS[key] = ":".join(content_sha256(root, names))

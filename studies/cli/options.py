@@ -41,9 +41,9 @@ def add_tracking_uri(parser: argparse.ArgumentParser, *, with_help: bool = True)
 
 def tracking_uri(args: argparse.Namespace) -> str:
     """The --tracking-uri given, else the store in the --workdir (imports MLflow: call it after the cheap checks)."""
-    from studies.tracking import default_tracking_uri
+    from studies.store_relocation import local_store_uri
 
-    return args.tracking_uri or default_tracking_uri(args.workdir.resolve())
+    return args.tracking_uri or local_store_uri(args.workdir.resolve())
 
 
 def add_study_reference(parser: argparse.ArgumentParser) -> None:
