@@ -25,7 +25,7 @@ from sed_core.data.synth.manifest import MANIFEST_NAME
 from sed_core.training.required import required_splits
 
 ID_DIGITS = 16
-CONTENT_PATHS = ("data.root", "model.backbone.checkpoint")
+LEGACY_EXECUTION_FIELDS = ("output_dir", "training.device", "training.loader_workers", "evaluation.num_jobs")
 
 
 def effective_config(config: ExperimentConfig) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def trial_identity(config: ExperimentConfig) -> str:
 def legacy_trial_identity(config: ExperimentConfig) -> str:
     """The identity of the first scheme (until 2026-12): the hash of every field but the execution fields, paths as
     resolved (absolute). Runs recorded under it are recognised from the work directory they ran in."""
-    flat = {k: v for k, v in flatten(config).items() if k not in EXECUTION_FIELDS}
+    flat = {k: v for k, v in flatten(config).items() if k not in LEGACY_EXECUTION_FIELDS}
     return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:ID_DIGITS]
 
 

@@ -20,7 +20,7 @@ FUSIONS_WITHOUT_CNN: set[str] = {"ssl_only"}  # the fused features ignore the CN
 
 BACKBONE_FIELDS = ("model.backbone.variant", "model.backbone.init", "model.backbone.checkpoint",
                    "model.backbone.mode", "model.backbone.drop_path", "model.backbone.alignment",
-                   "model.backbone.freeze.*", "training.embedding_cache", "training.mixup.branches")
+                   "model.backbone.freeze.*", "training.mixup.branches")
 # the CNN's layers and the log-mel settings that only shape its values (not the frame grid the SSL branch is
 # aligned to): inert when the fusion ignores the CNN branch
 CNN_VALUE_FIELDS = ("model.cnn.activation", "model.cnn.kernel_size", "model.cnn.dropout", "model.cnn.batchnorm_eps",
@@ -75,11 +75,6 @@ CONDITIONS: tuple[Condition, ...] = (
               lambda c: c.model.backbone.freeze.schedule != "frozen",
               "read only by the schedules that train the backbone (full, two_phase, gradual)", _freeze,
               "remove it, or set it only where the schedule trains the backbone"),
-    Condition(("model.backbone.freeze.lr", "model.backbone.freeze.layer_decay"),
-              lambda c: c.model.backbone.freeze.trainable_groups != 0,
-              "read only when some backbone group trains",
-              lambda c: "model.backbone.freeze.trainable_groups is 0",
-              "remove it, or let groups train (trainable_groups > 0 or null)"),
     Condition(("model.backbone.freeze.layer_decay",),
               lambda c: c.model.backbone.freeze.trainable_groups != 1,
               "read only when two or more backbone groups train (it scales each group below the top one)",

@@ -116,12 +116,20 @@ class FreezeConfig(Section):
     """
 
     schedule: Literal["frozen", "full", "two_phase", "gradual"] = "full"
-    trainable_groups: int | None = Field(12, ge=0)  # None: every group; the reference: 12 of ASiT's 14
+    trainable_groups: int | None = Field(12, ge=1)  # None: every group; the reference: 12 of ASiT's 14
     lr: float = Field(3.5e-4, gt=0)
     layer_decay: float = Field(0.5, gt=0, le=1)
     phase1_epochs: int = Field(100, gt=0)
     phase2_init: Literal["best", "last"] = "best"
     unfreeze_every: int = Field(5, gt=0)
+
+    @field_validator("trainable_groups", mode="before")
+    @classmethod
+    def _some_group(cls, value: Any) -> Any:
+        if value == 0 and not isinstance(value, bool):
+            raise ValueError("0 trains no backbone group, which is the frozen schedule; set "
+                             "model.backbone.freeze.schedule: frozen, or train 1 or more groups (null: all)")
+        return value
 
 
 class BackboneConfig(Section):
@@ -262,9 +270,11 @@ class EvaluationConfig(Section):
 
 
 # Where and how a run executes, never what it computes: not part of a trial's identity, and a resume may change
-# them (training data order is drawn in the main process, so loader workers do not change any result, and the
-# metrics are sums over clips whatever the number of processes computing them).
-EXECUTION_FIELDS = ("output_dir", "training.device", "training.loader_workers", "evaluation.num_jobs")
+# them (training data order is drawn in the main process, so loader workers do not change any result, the
+# metrics are sums over clips whatever the number of processes computing them, and the embedding cache serves
+# a frozen, deterministic backbone's outputs equal to those it would compute).
+EXECUTION_FIELDS = ("output_dir", "training.device", "training.loader_workers", "evaluation.num_jobs",
+                    "training.embedding_cache")
 
 
 class ExperimentConfig(Section):
@@ -295,6 +305,13 @@ class ExperimentConfig(Section):
             raise ValueError(
                 f"model.backbone.freeze.phase1_epochs < training.epochs must hold for two_phase (training.epochs "
                 f"counts both phases), but got phase1_epochs={freeze.phase1_epochs}, epochs={self.training.epochs}"
+            )
+        if self.model.backbone.enabled and freeze.schedule == "gradual" \
+                and freeze.unfreeze_every >= self.training.epochs:
+            raise ValueError(
+                f"model.backbone.freeze.unfreeze_every < training.epochs must hold for gradual (the first group "
+                f"unfreezes at epoch unfreeze_every), but got unfreeze_every={freeze.unfreeze_every}, "
+                f"epochs={self.training.epochs}; lower it, or use the frozen schedule"
             )
         if self.features.n_mels % freq_pool:
             raise ValueError(

@@ -20,8 +20,8 @@ from sed_core.models import FUSIONS
 
 def ssl(**sections):
     """The tiny ASiT-CRNN with ``sections`` (dotted path -> value) written."""
-    raw = {"preset": "tiny", "model": {"backbone": {"name": "asit", "variant": "tiny", "init": "random"},
-                                       "fusion": {"name": "concat"}}}
+    raw = {"preset": "tiny", "training": {"epochs": 10},  # room for every freeze schedule's phases
+           "model": {"backbone": {"name": "asit", "variant": "tiny", "init": "random"}, "fusion": {"name": "concat"}}}
     for dotted, value in sections.items():
         node = raw
         *parents, leaf = dotted.split(".")
@@ -52,7 +52,7 @@ REFUSED = [
       for path, value in [("model.backbone.variant", "tiny"), ("model.backbone.init", "random"),
                           ("model.backbone.mode", "eval"), ("model.backbone.drop_path", 0.1),
                           ("model.backbone.alignment", "linear"), ("model.backbone.freeze.schedule", "frozen"),
-                          ("model.backbone.freeze.lr", 1e-4), ("training.embedding_cache", "off"),
+                          ("model.backbone.freeze.lr", 1e-4),
                           ("training.mixup.branches", "cnn_only")]],
     (ssl(**{"model.backbone.checkpoint": "/models/asit.pth"}), "model.backbone.checkpoint",
      "read only when model.backbone.init is 'checkpoint'"),
@@ -62,9 +62,6 @@ REFUSED = [
        "read only by the schedules that train the backbone")
       for path, value in [("model.backbone.freeze.trainable_groups", 4), ("model.backbone.freeze.lr", 1e-4),
                           ("model.backbone.freeze.layer_decay", 0.7)]],
-    *[(ssl(**{"model.backbone.freeze.trainable_groups": 0, path: value}), path,
-       "model.backbone.freeze.trainable_groups is 0")
-      for path, value in [("model.backbone.freeze.lr", 1e-4), ("model.backbone.freeze.layer_decay", 0.7)]],
     (ssl(**{"model.backbone.freeze.trainable_groups": 1, "model.backbone.freeze.layer_decay": 0.7}),
      "model.backbone.freeze.layer_decay", "model.backbone.freeze.trainable_groups is 1"),
     *[(ssl(**{"model.backbone.freeze.schedule": schedule, path: value}), path, "read only by the two_phase schedule")
@@ -130,6 +127,13 @@ def test_defaults_fill_the_chosen_variant_and_a_recorded_config_loads_whole(tmp_
     with pytest.raises(InertFieldError):  # every field is written in a complete dump ...
         load_config(recorded)
     assert load_config(recorded, recorded=True).model.fusion.heads == 4  # ... which a run's record may be
+
+
+def test_schedules_that_train_nothing_are_refused_with_the_frozen_schedule_named():
+    with pytest.raises(ConfigError, match=r"trainable_groups: .*0 trains no backbone group.*schedule: frozen"):
+        config_from_dict(ssl(**{"model.backbone.freeze.trainable_groups": 0}))
+    with pytest.raises(ConfigError, match=r"unfreeze_every < training.epochs must hold for gradual"):
+        config_from_dict(ssl(**{"model.backbone.freeze.schedule": "gradual", "training.epochs": 5}))  # every 5
 
 
 def test_a_set_option_that_writes_an_inert_field_is_named():
