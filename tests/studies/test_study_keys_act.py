@@ -90,3 +90,13 @@ def test_a_tuning_dimension_with_no_effect_in_a_tuned_cell_is_refused(tmp_path: 
     with pytest.raises(InertFieldError, match=r"tuning.space.model.fusion.heads: tuning it changes nothing in cell "
                                               r"model.pooling=attention: .*model.fusion.name is 'concat'"):
         load_study(write(tmp_path, {"model.pooling": ["attention", "max"]}, tuning=tuning))
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "studies").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_studies_write_only_keys_that_act(path: Path, tmp_path: Path):
+    study = load_study(path, workdir=tmp_path)
+    assert study.partly_inert == ()
+    assert len({t.trial_id for t in study.trials}) == len(study.trials)

@@ -11,7 +11,7 @@ from studies.launcher import run_study
 from studies.tracking import default_tracking_uri
 
 REPO = Path(__file__).resolve().parents[2]
-FACTORS = ("model.fusion.name", "model.pooling", "model.backbone.freeze.schedule", "model.backbone.name")
+FACTORS = ("model.fusion.name", "model.pooling", "freeze", "model.backbone.name")
 
 
 @pytest.mark.integration
