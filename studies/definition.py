@@ -329,8 +329,9 @@ def check_distinct_cells(cells: Sequence[Cell], trials: Sequence[Trial], *, sour
         if other is not trial.cell:
             differ = [f"{name}: {level_text(a)!r} and {level_text(b)!r}"
                       for (name, a), (_, b) in zip(other.levels, trial.cell.levels) if level_text(a) != level_text(b)]
-            raise ConfigError(f"{source}: cells {other.id} and {trial.cell.id} give the same config once validated "
-                              f"({'; '.join(differ)} are the same value); list each level once")
+            raise ConfigError(f"{source}: cells {other.id} and {trial.cell.id} would train the same model: their "
+                              f"configs are equal once validated ({'; '.join(differ)} are the same value, or name "
+                              f"the same data or checkpoint content); list each level once")
 
 
 def inert_in_cell(err: InertFieldError, spec: StudySpec, space: FactorSpace, cell: Cell, *,

@@ -51,6 +51,10 @@ def dry_run_lines(study: Study, warnings: Iterable[str] = ()) -> Iterator[str]:
                    f"(num_samples x all epochs at each tuned cell's own config; ASHA usually stops most samples "
                    f"well before that); with the seed trials at most {cost.total_gpu_hours:.3g} GPU-hours")
     tuned = {c.id for c in study.tuned_cells}
+    absent = sorted({str(t.config.data.root) for t in study.trials if not t.config.data.root.is_dir()})
+    if absent:
+        yield (f"trial ids below count the data as absent ({', '.join(absent)}): they hash its content, and are "
+               f"final once it is in place")
     for trial in study.trials:
         note = "  (tuned: its id follows from the best values)" if trial.cell.id in tuned else ""
         yield f"  {trial.trial_id}  {trial.cell.id}  seed={trial.seed}{note}"

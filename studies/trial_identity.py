@@ -55,25 +55,31 @@ def legacy_trial_identity(config: ExperimentConfig) -> str:
     return hashlib.sha256(json.dumps(flat, sort_keys=True).encode()).hexdigest()[:ID_DIGITS]
 
 
-_DESED_IDS: dict[tuple[Path, tuple[str, ...], tuple[int, ...]], str] = {}
+_CONTENT_IDS: dict[tuple[Path, tuple[str, ...], tuple[int, ...]], str] = {}
 
 
 def data_content_id(config: ExperimentConfig) -> str:
-    """``kind:sha256`` of the splits the trial reads; a synthetic set's manifest is read each time (it is small)."""
+    """``kind:sha256`` of the splits the trial reads (a synthetic set: its manifest, whatever the splits)."""
     root = Path(config.data.root)
     if not root.is_dir():
         return f"absent:{root.name}"
     names = tuple(required_splits(config))
-    if (root / MANIFEST_NAME).is_file():
-        return ":".join(content_sha256(root, names))
+    manifest = root / MANIFEST_NAME
+    if manifest.is_file():  # once per process and state of the manifest (a study has thousands of trials)
+        stat = manifest.stat()
+        key = (root, (), (stat.st_size, stat.st_mtime_ns))
+        if key not in _CONTENT_IDS:
+            _CONTENT_IDS[key] = ":".join(content_sha256(root, names))
+        return _CONTENT_IDS[key]
     # a process computes a listing once per state of the metadata files and audio folders (clips added, removed
     # or renamed change a folder's time; a clip rewritten in place, at another size, is seen by the next process)
-    folders = [SPLITS[name].audio_path(root) for name in names]
-    stamps = tuple(p.stat().st_mtime_ns for p in [*sorted(root.rglob("*.tsv")), *folders] if p.exists())
+    watched = [p for name in names for p in (SPLITS[name].tsv_path(root), SPLITS[name].durations_path(root),
+                                             SPLITS[name].audio_path(root)) if p is not None]
+    stamps = tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in watched)
     key = (root, names, stamps)
-    if key not in _DESED_IDS:
-        _DESED_IDS[key] = ":".join(content_sha256(root, names))
-    return _DESED_IDS[key]
+    if key not in _CONTENT_IDS:
+        _CONTENT_IDS[key] = ":".join(content_sha256(root, names))
+    return _CONTENT_IDS[key]
 
 
 def file_content_id(path: Path) -> str:

@@ -32,8 +32,9 @@ def write(tmp_path: Path, factor: str = "model.pooling: [attention, max]", seeds
                                               ("training.epochs", ("2", "2.0"))])
 def test_levels_equal_once_validated_are_refused_naming_both(tmp_path: Path, name: str, levels: tuple) -> None:
     a, b = levels
-    expected = (f"values.yaml: cells {name}={a} and {name}={b} give the same config once validated "
-                f"({name}: '{a}' and '{b}' are the same value); list each level once")
+    expected = (f"values.yaml: cells {name}={a} and {name}={b} would train the same model: their configs are "
+                f"equal once validated ({name}: '{a}' and '{b}' are the same value, or name the same data or "
+                f"checkpoint content); list each level once")
     with pytest.raises(ConfigError, match=re.escape(expected)):
         load_study(write(tmp_path, f"{name}: [{a}, {b}]"))
 
@@ -59,3 +60,12 @@ def test_selecting_the_best_epoch_on_the_test_split_needs_saying_so() -> None:
     chosen = config_from_dict({"preset": "tiny", "evaluation": {"selection_split": "validation",
                                                                  "select_on_test_split": True}})
     assert chosen.evaluation.selection_split == chosen.evaluation.test_split
+
+
+def test_two_data_folders_with_the_same_content_are_one_level(tmp_path: Path, tiny_dataset: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy_of_tiny"
+    shutil.copytree(tiny_dataset, copy)
+    with pytest.raises(ConfigError, match=r"would train the same model: .*the same data or checkpoint content"):
+        load_study(write(tmp_path, f"data.root: [{tiny_dataset}, {copy}]"))
