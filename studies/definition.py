@@ -149,7 +149,7 @@ class StudySpec(_Spec):
     design: DesignSpec
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]] = Field(min_length=1, max_length=10_000)
     objective: ObjectiveSpec = ObjectiveSpec()
-    metrics: list[str] = Field(default_factory=lambda: ["psds1", "psds2", "collar_f1"])
+    metrics: list[str] = Field(default_factory=lambda: ["psds1", "psds2", "psds1_t50", "psds2_t50", "collar_f1"])
     resources: ResourcesSpec = ResourcesSpec()
     failures: FailuresSpec = FailuresSpec()
     synthetic_data: SyntheticDataSpec | None = None

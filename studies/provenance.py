@@ -66,6 +66,9 @@ def metric_spec(config: ExperimentConfig) -> dict[str, Any]:
     return {
         "tool": f"sed_scores_eval {_version('sed_scores_eval')}",
         "psds1": e.psds1.model_dump(), "psds2": e.psds2.model_dump(),
+        "psds_conventions": {"psds1, psds2": "exact: the PSD-ROC over every threshold (sed_scores_eval)",
+                             "psds1_t50, psds2_t50": "the PSD-ROC at 50 thresholds 0.01..0.99 step 0.02, as DCASE "
+                                                     "2022 papers published it (DESED_task with psds_eval)"},
         "collar_f1": {"onset_s": e.collar_onset, "offset_s": e.collar_offset, "offset_rate": e.collar_offset_rate,
                       "threshold": e.threshold},
         "intersection_f1": {"dtc": 0.5, "gtc": 0.5, "threshold": e.threshold},
@@ -87,7 +90,8 @@ def metric_spec_text(config: ExperimentConfig) -> str:
                 f"{p['alpha_st']:g} max_efpr {p['max_efpr']:g}")
 
     c, pp, ck = s["collar_f1"], s["post_processing"], s["checkpoint"]
-    return (f"{s['tool']}; {psds('psds1')}; {psds('psds2')}; collar F1 onset {c['onset_s']:g} s, offset "
+    return (f"{s['tool']}; {psds('psds1')}; {psds('psds2')}; PSDS exact over every threshold, *_t50 at 50 "
+            f"thresholds 0.01..0.99 (DCASE 2022 papers); collar F1 onset {c['onset_s']:g} s, offset "
             f"max({c['offset_s']:g} s, {c['offset_rate']:g} x length), threshold {c['threshold']:g}; median filter "
             f"{pp['median_filter_frames']} frames ({pp['median_mode']}); {s['model']} at the best epoch by "
             f"{ck['metric']} on {ck['split']}; scored on {s['test_split']}")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from reports.stats.summary import factor_columns
 from reports.tables.model import Table, TableCell
+from reports.tables.study import convention_notes
 
 DECIMALS = 3
 
@@ -52,7 +53,7 @@ def compact_results_table(summary: pd.DataFrame, metrics: Sequence[str], *, fact
         row.append(", ".join(notes))
         rows.append(tuple(TableCell(text) for text in row))
     return Table(name="results_compact", caption="Results per cell", header=tuple(header), align=tuple(align),
-                 rows=tuple(rows))
+                 rows=tuple(rows), notes=convention_notes(metrics))
 
 
 def _mean_sd(cell: pd.Series, metric: str) -> str:

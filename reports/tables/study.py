@@ -13,7 +13,13 @@ from reports.tables.model import Table, TableCell
 DECIMALS = 3
 DASH = "–"
 DAGGER = "†"
-METRIC_NAMES = {"psds1": "PSDS1", "psds2": "PSDS2", "collar_f1": "collar F1", "intersection_f1": "intersection F1"}
+METRIC_NAMES = {"psds1": "PSDS1", "psds2": "PSDS2", "collar_f1": "collar F1", "intersection_f1": "intersection F1",
+                "psds1_t50": "PSDS1@50", "psds2_t50": "PSDS2@50"}
+PSDS_CONVENTIONS = {
+    "exact": "PSDS1, PSDS2: exact, the PSD-ROC over every threshold (sed_scores_eval)",
+    "t50": "PSDS1@50, PSDS2@50: the PSD-ROC at 50 thresholds 0.01..0.99 step 0.02, the convention DCASE 2022 papers "
+           "published (DESED_task with psds_eval), 0.01 or so below the exact value",
+}
 
 CellLink = Callable[[str], str | None]  # cell id -> where its runs are listed (an in-page anchor)
 
@@ -21,6 +27,13 @@ CellLink = Callable[[str], str | None]  # cell id -> where its runs are listed (
 def metric_name(metric: str) -> str:
     """Display name of a metric key (`psds1` -> `PSDS1`); unknown keys stay as they are."""
     return METRIC_NAMES.get(metric, metric)
+
+
+def convention_notes(metrics: Sequence[str]) -> tuple[str, ...]:
+    """The PSDS convention of each PSDS metric a table shows, one note per convention."""
+    shown = set(metrics)
+    return tuple(note for kind, note in PSDS_CONVENTIONS.items()
+                 if shown & ({"psds1", "psds2"} if kind == "exact" else {"psds1_t50", "psds2_t50"}))
 
 
 def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Sequence[str], *, factors: Sequence[str],
@@ -56,7 +69,7 @@ def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Seque
     header = (*factors, "n", *(metric_name(metric) for metric in metrics), "note")
     notes = ((f"Mean ± sd over seeds (finished trials; n = finished / planned). Bold: best per column. "
               f"{DAGGER}: differs from the baseline cell (paired t-test over seeds, {_correction_name(correction)}-"
-              f"corrected p < {alpha:g})."),)
+              f"corrected p < {alpha:g})."), *convention_notes(metrics))
     return Table(name="paper", caption="Results per cell", header=header,
                  align=("l",) * len(factors) + ("r",) + ("c",) * len(metrics) + ("l",), rows=tuple(rows), notes=notes)
 
@@ -79,7 +92,8 @@ def interval_table(summary: pd.DataFrame, metrics: Sequence[str], *, factors: Se
     header = (*factors, "n", *(f"{metric_name(metric)} [95 % CI]" for metric in metrics))
     return Table(name="intervals", caption="Mean and 95 % confidence interval per cell", header=header,
                  align=("l",) * len(factors) + ("r",) + ("c",) * len(metrics), rows=tuple(rows),
-                 notes=("Student-t interval of the mean over the finished seeds of each cell.",))
+                 notes=("Student-t interval of the mean over the finished seeds of each cell.",
+                        *convention_notes(metrics)))
 
 
 def comparison_table(comparisons: pd.DataFrame, levels: Mapping[str, Mapping[str, str]], factors: Sequence[str], *,
@@ -101,7 +115,8 @@ def comparison_table(comparisons: pd.DataFrame, levels: Mapping[str, Mapping[str
               "significant", "note")
     notes = ((f"Paired by seed; Δ = cell - baseline. p adj.: the t-test p corrected with "
               f"{_correction_name(correction)} across every row of this table; significant: p adj. < {alpha:g}. "
-              f"Wilcoxon signed-rank from {MIN_WILCOXON_PAIRS} pairs on."),)
+              f"Wilcoxon signed-rank from {MIN_WILCOXON_PAIRS} pairs on."),
+             *convention_notes(comparisons["metric"].unique() if len(comparisons) else ()))
     return Table(name="comparisons", caption="Differences to the baseline cell", header=header,
                  align=("l",) * len(factors) + ("l", "r", "c", "r", "r", "r", "c", "l"), rows=tuple(rows),
                  notes=notes)
@@ -118,7 +133,8 @@ def effects_table(effects: pd.DataFrame, *, alpha: float) -> Table:
                      TableCell(str(effect["note"]))))
     notes = ((f"Factorial ANOVA (type II sums of squares) of each metric on the factors and their two-way "
               f"interactions, seeds as replicates; partial η² = SS_term / (SS_term + SS_residual); significant: "
-              f"p < {alpha:g} (uncorrected)."),)
+              f"p < {alpha:g} (uncorrected)."),
+             *convention_notes(effects["metric"].unique() if len(effects) else ()))
     return Table(name="effects", caption="Effects of the factors", header=(
         "metric", "term", "df", "F", "p", "partial η²", "significant", "note"),
         align=("l", "l", "r", "r", "r", "r", "c", "l"), rows=tuple(rows), notes=notes)

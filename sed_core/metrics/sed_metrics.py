@@ -67,6 +67,10 @@ PSDS_SCENARIO_2 = PSDSScenario(
     dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0
 )
 DEFAULT_PSDS_SCENARIOS: Mapping[str, PSDSScenario] = {"psds1": PSDS_SCENARIO_1, "psds2": PSDS_SCENARIO_2}
+# The operating points of the PSDS the DCASE 2022 papers published (DESED_task: psds_eval on the median-filtered
+# scores decoded at 50 thresholds, np.arange(1 / 100, 1, 1 / 50)); the exact PSDS integrates over every threshold.
+PUBLISHED_THRESHOLDS: tuple[float, ...] = tuple(round(0.01 + 0.02 * k, 2) for k in range(50))
+PUBLISHED_SUFFIX = "_t50"  # psds1_t50: scenario 1 at the published operating points
 F1_SCORES = ("collar_f1", "intersection_f1")
 
 
@@ -88,6 +92,8 @@ class SedMetrics:
     collar_f1_per_class: Mapping[str, float]
     intersection_f1_per_class: Mapping[str, float]
     psd_roc: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # {scenario name: PSDS at the published 50 operating points} where it was asked for
+    psds_t50: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def psds1(self) -> float:
@@ -96,6 +102,20 @@ class SedMetrics:
     @property
     def psds2(self) -> float:
         return self._scenario("psds2")
+
+    @property
+    def psds1_t50(self) -> float:
+        return self._published("psds1")
+
+    @property
+    def psds2_t50(self) -> float:
+        return self._published("psds2")
+
+    def _published(self, name: str) -> float:
+        if name not in self.psds_t50:
+            raise KeyError(f"no 50-threshold PSDS of scenario {name!r} was computed; computed: "
+                           f"{', '.join(self.psds_t50) or 'none'}")
+        return self.psds_t50[name]
 
     def _scenario(self, name: str) -> float:
         if name not in self.psds:
@@ -106,6 +126,7 @@ class SedMetrics:
         """Flat {metric name: value} for a tracking store: psds1, collar_f1, and per class `<metric>/class/<label>`
         (psds1/class/Dog, collar_f1/class/Dog), the names reports read per-class values from."""
         flat: dict[str, float] = dict(self.psds)
+        flat.update({f"{name}{PUBLISHED_SUFFIX}": value for name, value in self.psds_t50.items()})
         flat["collar_f1"] = self.collar_f1
         flat["intersection_f1"] = self.intersection_f1
         for name, per_class in self.per_class_psds.items():
@@ -134,6 +155,7 @@ def compute_sed_metrics(
     intersection_dtc: float = 0.5,
     intersection_gtc: float = 0.5,
     f1_scores: Sequence[str] = F1_SCORES,
+    published: Sequence[str] = (),
     num_jobs: int = 1,
 ) -> SedMetrics:
     """PSDS per scenario, collar F1 and intersection F1 of frame scores against strong labels.
@@ -146,6 +168,8 @@ def compute_sed_metrics(
     collar_*: collar F1 tolerances (0.2 s onset; offset max(0.2 s, 20 % of the event)), as in DCASE.
     threshold: decision threshold of both F1 scores; intersection_dtc/gtc: criteria of the intersection F1.
     f1_scores: which F1 scores to compute (each costs about as much as a PSDS scenario); one left out is NaN.
+    published: the scenarios (names of ``psds_scenarios``) whose PSDS is also computed at the 50 operating points
+        the DCASE 2022 papers used (``published_psds``; ``SedMetrics.psds_t50``), as much again per scenario.
     num_jobs: processes sed_scores_eval spreads the clips over (the same values with any number).
     """
     unknown_f1 = [name for name in f1_scores if name not in F1_SCORES]
@@ -176,6 +200,9 @@ def compute_sed_metrics(
         per_class_psds[name] = {cls: float(per_class[cls]) for cls in classes}
         psd_roc[name] = (np.asarray(efpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64))
 
+    psds_t50 = {name: published_psds(scores, gt, clip_durations, psds_scenarios[name], num_jobs=num_jobs)
+                for name in published}
+
     collar_f = intersection_f = dict.fromkeys(["macro_average", *classes], math.nan)
     if "collar_f1" in f1_scores:
         collar_f, *_ = collar_based.fscore(
@@ -204,7 +231,34 @@ def compute_sed_metrics(
         collar_f1_per_class={cls: float(collar_f[cls]) for cls in classes},
         intersection_f1_per_class={cls: float(intersection_f[cls]) for cls in classes},
         psd_roc=psd_roc,
+        psds_t50=psds_t50,
     )
+
+
+def published_psds(scores: Mapping[str, pd.DataFrame], ground_truth: Mapping[str, Sequence[tuple[float, float, str]]],
+                   durations: Mapping[str, float], scenario: PSDSScenario, *,
+                   thresholds: Sequence[float] = PUBLISHED_THRESHOLDS, num_jobs: int = 1) -> float:
+    """PSDS whose PSD-ROC has only the operating points of ``thresholds`` (psds_eval's approximation, as DCASE 2022
+    papers report it), computed exactly on scores snapped down to the threshold grid: a frame is active at
+    threshold t iff its score > t (DESED_task's decoding), which is iff its snapped score >= t."""
+    value, *_ = intersection_based.psds(
+        scores={clip: snapped_to_thresholds(frame, thresholds) for clip, frame in scores.items()},
+        ground_truth=ground_truth, audio_durations=durations,
+        dtc_threshold=scenario.dtc_threshold, gtc_threshold=scenario.gtc_threshold,
+        cttc_threshold=scenario.cttc_threshold, alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st,
+        max_efpr=scenario.max_efpr, num_jobs=num_jobs)
+    return float(value)
+
+
+def snapped_to_thresholds(frame: pd.DataFrame, thresholds: Sequence[float]) -> pd.DataFrame:
+    """Each class score replaced by the largest threshold strictly below it (0 below them all)."""
+    grid = np.asarray(sorted(thresholds), dtype=np.float64)
+    out = frame.copy()
+    classes = [c for c in frame.columns if c not in ("onset", "offset")]
+    values = frame[classes].to_numpy(dtype=np.float64)
+    below = np.searchsorted(grid, values, side="left") - 1  # index of the largest threshold < value
+    out[classes] = np.where(below >= 0, grid[np.clip(below, 0, None)], 0.0)
+    return out
 
 
 def _check_inputs(

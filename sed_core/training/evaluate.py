@@ -17,6 +17,7 @@ from sed_core.metrics.postprocess import median_filter
 from sed_core.metrics.scores import events_to_ground_truth, frame_scores_to_dataframe
 from sed_core.metrics.sed_metrics import (
     F1_SCORES,
+    PUBLISHED_SUFFIX,
     PSDSScenario,
     SedMetrics,
     compute_sed_metrics,
@@ -71,13 +72,15 @@ def score_split(preds: SplitPredictions, dataset: ClipDataset, config: Evaluatio
                                             classes=classes)
         for audio_id, p in preds.frame_probs.items()
     }
+    # only what is asked for: each scenario and each F1 costs seconds per 1,000 clips
     scenarios = {name: PSDSScenario(**getattr(config, name).model_dump()) for name in ("psds1", "psds2")
-                 if name in metrics}  # only what is asked for: each scenario and each F1 costs seconds per 1,000 clips
+                 if name in metrics or f"{name}{PUBLISHED_SUFFIX}" in metrics}
     return compute_sed_metrics(
         scores, ground_truth_of(dataset), preds.durations, classes=classes, psds_scenarios=scenarios,
         collar_onset=config.collar_onset, collar_offset=config.collar_offset,
         collar_offset_rate=config.collar_offset_rate, threshold=config.threshold,
-        f1_scores=[name for name in F1_SCORES if name in metrics], num_jobs=num_jobs,
+        f1_scores=[name for name in F1_SCORES if name in metrics],
+        published=[name for name in scenarios if f"{name}{PUBLISHED_SUFFIX}" in metrics], num_jobs=num_jobs,
     )
 
 

@@ -74,7 +74,9 @@ def test_cells_without_finished_runs_stay(runs: StudyRuns) -> None:
 
 def test_markdown_table(runs: StudyRuns, summary: pd.DataFrame) -> None:
     table = to_markdown(compact_results_table(summary, ["psds1", "psds2", "collar_f1"], factors=runs.factors))
-    assert table.splitlines() == [
+    lines = table.splitlines()
+    assert any("PSDS1, PSDS2: exact, the PSD-ROC over every threshold" in line for line in lines[6:])  # the convention
+    assert lines[:6] == [
         "| model.pooling | training.mixup.probability | n | psds1 | psds2 | collar_f1 | failed / missing | note |",
         "| :-- | :-- | --: | :-: | :-: | :-: | --: | :-- |",
         "| attention | 0.5 | 3 | 0.450 ± 0.020 | 0.750 ± 0.020 | 0.550 ± 0.020 | 0 / 0 | baseline |",
@@ -92,3 +94,14 @@ def test_markdown_table_without_failures_has_no_failed_column(runs: StudyRuns, s
 def test_markdown_table_rejects_unknown_metric(runs: StudyRuns, summary: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match=r"metrics \['psds3'\] are not in the summary"):
         to_markdown(compact_results_table(summary, ["psds3"], factors=runs.factors))
+
+
+def test_each_psds_convention_is_named_where_it_is_shown() -> None:
+    from reports.tables.study import convention_notes, metric_name
+
+    assert metric_name("psds1_t50") == "PSDS1@50" and metric_name("psds2") == "PSDS2"
+    assert convention_notes(["collar_f1"]) == ()
+    exact, = convention_notes(["psds1", "collar_f1"])
+    assert exact.startswith("PSDS1, PSDS2: exact")
+    both = convention_notes(["psds2", "psds1_t50"])
+    assert len(both) == 2 and "50 thresholds 0.01..0.99 step 0.02" in both[1] and "DCASE 2022" in both[1]

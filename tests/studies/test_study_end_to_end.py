@@ -62,7 +62,8 @@ def test_every_trial_is_one_child_run_with_factors_seed_and_metrics(finished_stu
     run = children[0]
     assert run.data.params["seed"] == run.data.tags["sedstudy.seed"]
     assert run.data.params["model.pooling"] == run.data.tags["sedstudy.factor.model.pooling"]
-    for metric in ("psds1", "psds2", "collar_f1", "intersection_f1"):
+    for metric in ("psds1", "psds2", "collar_f1", "intersection_f1", "psds1_t50", "psds2_t50",
+                   "teacher/psds1_t50"):
         assert 0.0 <= run.data.metrics[metric] <= 1.0
     history = client.get_metric_history(run.info.run_id, "train/loss")
     assert sorted(m.step for m in history) == [0, 1]
