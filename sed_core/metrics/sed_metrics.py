@@ -240,7 +240,9 @@ def published_psds(scores: Mapping[str, pd.DataFrame], ground_truth: Mapping[str
                    thresholds: Sequence[float] = PUBLISHED_THRESHOLDS, num_jobs: int = 1) -> float:
     """PSDS whose PSD-ROC has only the operating points of ``thresholds`` (psds_eval's approximation, as DCASE 2022
     papers report it), computed exactly on scores snapped down to the threshold grid: a frame is active at
-    threshold t iff its score > t (DESED_task's decoding), which is iff its snapped score >= t."""
+    threshold t iff its score > t (DESED_task's decoding), which is iff its snapped score >= t. Scores below the
+    lowest threshold snap to 0, which adds one operating point psds_eval lacks: every frame active, one detection
+    per clip and class, a false-positive rate of hundreds per hour on 10-s clips, beyond max_efpr (100)."""
     value, *_ = intersection_based.psds(
         scores={clip: snapped_to_thresholds(frame, thresholds) for clip, frame in scores.items()},
         ground_truth=ground_truth, audio_durations=durations,
