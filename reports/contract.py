@@ -83,6 +83,9 @@ CHECKPOINT_ARTIFACT_DIR = "checkpoints"
 SCORES_ARTIFACT_DIR = "scores"  # scores/<split>/<audio_id>.tsv: frame scores
 PSD_ROC_ARTIFACT_DIR = "psd_roc"  # psd_roc/<psds1|psds2>.tsv, psd_roc/<split>/... after a re-evaluation
 REFERENCE_ARTIFACT_DIR = "reference"  # reference/<split>/{ground_truth,durations}.tsv
+RAW_SCORES_ARTIFACT_DIR = "raw_scores"  # raw_scores/<split>/<audio_id>.tsv: unfiltered, selection and test split
+POSTPROCESS_ARTIFACT = "postprocess/median_windows.json"  # the class-wise windows tuned on the selection split
+POSTPROCESS_TAG = "sedstudy.postprocess"  # JSON: the stage's settings (tuned on, windows, applied to)
 
 # ---- metric names ----
 HISTORY_PREFIXES = ("train/", "val/")  # per-epoch metrics, logged at step = epoch
@@ -92,6 +95,8 @@ BEST_EPOCH_METRIC = "best_epoch"  # the best epoch's index (from 0), logged with
 COST_METRICS = ("cost/wall_s", "cost/gpu_hours", "cost/energy_kwh", "cost/energy_measured",
                 "cost/cpu_energy_measured", "cost/attempts")  # the ones reports read
 TUNE_OBJECTIVE_METRIC = "tune/objective"  # a sample's best value of the tuning metric so far, every epoch
+# the post-processing stage over stored scores: pp/<stage>/<metric>, e.g. pp/tuned_median/psds1
+POSTPROCESS_STAGES = ("raw", "median", "tuned_median", "pipsds")
 TUNE_EPOCHS_METRIC = "tune/epochs"  # epochs a sample has trained: the time ASHA and the stopper count
 EVAL_METRIC_PREFIX = "eval/"  # + <split>/<final metric name>: a re-evaluation's results
 
@@ -204,3 +209,8 @@ def study_names(client: MlflowClient) -> list[str]:
         names.update(name_of[run.info.experiment_id]
                      for run in iter_runs(client, ids[start:start + 100], f"tags.`{KIND_TAG}` = '{STUDY_KIND}'"))
     return sorted(names)
+
+
+def postprocess_metric(stage: str, metric: str) -> str:
+    """`pp/<stage>/<metric>`: a metric of the post-processing stage (POSTPROCESS_STAGES) on the test split."""
+    return f"pp/{stage}/{metric}"

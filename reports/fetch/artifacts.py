@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from reports.contract import (
     CONFIG_ARTIFACT,
     PSD_ROC_ARTIFACT_DIR,
+    RAW_SCORES_ARTIFACT_DIR,
     REFERENCE_ARTIFACT_DIR,
     SCORES_ARTIFACT_DIR,
 )
@@ -93,6 +94,15 @@ def load_scores(client: MlflowClient, run_id: str, split: str) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         local = download(client, run_id, f"{SCORES_ARTIFACT_DIR}/{split}", tmp)
         return read_score_tables(sorted(local.glob("*.tsv")))
+
+
+def load_raw_scores(client: MlflowClient, run_id: str, split: str) -> dict[str, pd.DataFrame] | None:
+    """The run's unfiltered frame scores of one split, one score DataFrame per clip; None when it stores none."""
+    if split not in artifact_names(client, run_id, RAW_SCORES_ARTIFACT_DIR):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        local = download(client, run_id, f"{RAW_SCORES_ARTIFACT_DIR}/{split}", tmp)
+        return {path.name.removesuffix(".tsv"): pd.read_csv(path, sep="\t") for path in sorted(local.glob("*.tsv"))}
 
 
 def load_reference(client: MlflowClient, run_id: str, split: str) -> Reference | None:

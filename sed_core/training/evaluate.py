@@ -31,22 +31,31 @@ ROLES = ("student", "teacher")
 
 @dataclass
 class SplitPredictions:
-    """Median-filtered frame probabilities of each clip, trimmed to its duration: {audio_id: (T, C)}."""
+    """Median-filtered frame probabilities of each clip, trimmed to its duration: {audio_id: (T, C)}; with
+    ``keep_raw``, the unfiltered ones too (what a post-processing stage starts from)."""
 
     frame_probs: dict[str, np.ndarray]
     clip_probs: dict[str, np.ndarray]
     durations: dict[str, float]
+    raw_frame_probs: dict[str, np.ndarray] | None = None
+
+    def raw(self) -> SplitPredictions:
+        """The unfiltered predictions as a SplitPredictions of their own."""
+        if self.raw_frame_probs is None:
+            raise ValueError("these predictions kept no unfiltered frame probabilities; predict with keep_raw=True")
+        return SplitPredictions(self.raw_frame_probs, self.clip_probs, self.durations)
 
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_window: int,
-            median_mode: str = "reflect") -> SplitPredictions:
+            median_mode: str = "reflect", keep_raw: bool = False) -> SplitPredictions:
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     frame_hop_s = model.frame_hop_s
     frame_probs: dict[str, np.ndarray] = {}
     clip_probs: dict[str, np.ndarray] = {}
     durations: dict[str, float] = {}
+    raw: dict[str, np.ndarray] | None = {} if keep_raw else None
     known = dataset.split.durations or {}
     device = next(model.parameters()).device
     for batch in loader:
@@ -58,9 +67,11 @@ def predict(model: nn.Module, dataset: ClipDataset, *, batch_size: int, median_w
             duration = known.get(filename, float(batch.valid_samples[i]) / dataset.sample_rate)
             n_valid = max(1, min(strong.shape[1], int(np.ceil(duration / frame_hop_s))))
             frame_probs[audio_id] = strong[i, :n_valid]
+            if raw is not None:
+                raw[audio_id] = out.strong[i, :n_valid].numpy()
             clip_probs[audio_id] = out.weak[i].numpy()
             durations[audio_id] = duration
-    return SplitPredictions(frame_probs, clip_probs, durations)
+    return SplitPredictions(frame_probs, clip_probs, durations, raw)
 
 
 def score_split(preds: SplitPredictions, dataset: ClipDataset, config: EvaluationConfig, frame_hop_s: float,
@@ -110,8 +121,8 @@ def evaluate(model: nn.Module, dataset: ClipDataset, config: EvaluationConfig,
 
 
 def write_frame_scores(preds: SplitPredictions, classes: tuple[str, ...], frame_hop_s: float, out_dir: Path) -> Path:
-    """The median-filtered frame scores of every clip in sed_scores_eval's TSV format (onset, offset, classes),
-    one file per clip, so any metric can be recomputed later without the model."""
+    """The frame scores of every clip in sed_scores_eval's TSV format (onset, offset, classes), one file per clip,
+    so any metric can be recomputed later without the model."""
     from sed_scores_eval.base_modules.io import write_sed_scores
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +162,7 @@ class ArtifactDirs:
     scores: Path
     psd_roc: Path
     reference: Path
+    raw_scores: Path | None = None  # the unfiltered frame scores, for post-processing over stored scores
 
 
 def score_roles(model: nn.Module, weights: Mapping[str, Mapping[str, torch.Tensor]], dataset: ClipDataset,
@@ -164,7 +176,7 @@ def score_roles(model: nn.Module, weights: Mapping[str, Mapping[str, torch.Tenso
     for role in ROLES:
         model.load_state_dict(weights[role])
         preds = predict(model, dataset, batch_size=config.batch_size, median_window=config.median_window,
-                        median_mode=config.median_mode)
+                        median_mode=config.median_mode, keep_raw=role == config.report_model)
         result = score_split(preds, dataset, config, model.frame_hop_s, METRIC_NAMES,
                              num_jobs=metric_jobs(config.num_jobs, next(model.parameters()).device))
         for k in METRIC_NAMES:
@@ -174,6 +186,8 @@ def score_roles(model: nn.Module, weights: Mapping[str, Mapping[str, torch.Tenso
             for name, per_class in result.per_class_psds.items():
                 values |= per_class_names(name, per_class)
             write_frame_scores(preds, dataset.encoder.classes, model.frame_hop_s, out.scores)
+            if out.raw_scores is not None:
+                write_frame_scores(preds.raw(), dataset.encoder.classes, model.frame_hop_s, out.raw_scores)
             write_psd_roc(result, out.psd_roc)
             write_reference(dataset, preds, out.reference)
     return values

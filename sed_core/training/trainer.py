@@ -36,7 +36,14 @@ from sed_core.training.device import (
     resolve_device,
     set_deterministic,
 )
-from sed_core.training.evaluate import ArtifactDirs, evaluate, score_roles
+from sed_core.training.evaluate import (
+    ArtifactDirs,
+    evaluate,
+    predict,
+    score_roles,
+    write_frame_scores,
+    write_reference,
+)
 from sed_core.training.mean_teacher import (
     consistency_loss,
     ema_decay_at,
@@ -55,7 +62,9 @@ BEST_FILE = "best_model.pt"
 SCORES_DIR = "scores"  # frame-level scores of the reported model: scores/<split>/<audio_id>.tsv
 PSD_ROC_DIR = "psd_roc"  # the reported model's PSD-ROC per scenario: psd_roc/<psds1|psds2>.tsv (efpr, tpr)
 REFERENCE_DIR = "reference"  # the test split's labels: reference/<split>/{ground_truth,durations}.tsv
-ARTIFACT_DIRS = (SCORES_DIR, PSD_ROC_DIR, REFERENCE_DIR)  # what a tracker stores of a finished run
+# the reported model's unfiltered frame scores on the selection and the test split: raw_scores/<split>/<id>.tsv
+RAW_SCORES_DIR = "raw_scores"
+ARTIFACT_DIRS = (SCORES_DIR, PSD_ROC_DIR, REFERENCE_DIR, RAW_SCORES_DIR)  # what a tracker stores of a finished run
 RESUMABLE_CHANGES = ("training.epochs", *EXECUTION_FIELDS)  # a resume may change these
 
 
@@ -358,9 +367,23 @@ class Trainer:
                             fix="run again: the trial resumes from its last epoch and writes it anew")
         split = ecfg.test_split
         out_dirs = ArtifactDirs(scores=self.output_dir / SCORES_DIR / split, psd_roc=self.output_dir / PSD_ROC_DIR,
-                                reference=self.output_dir / REFERENCE_DIR / split)
-        scored = score_roles(copy.deepcopy(self.student), best, self.datasets[split], ecfg, out_dirs)
+                                reference=self.output_dir / REFERENCE_DIR / split,
+                                raw_scores=self.output_dir / RAW_SCORES_DIR / split)
+        model = copy.deepcopy(self.student)
+        scored = score_roles(model, best, self.datasets[split], ecfg, out_dirs)
+        if ecfg.selection_split != split:  # what a post-processing stage tunes on, never the test split
+            self._write_raw_scores(model, best[ecfg.report_model], ecfg.selection_split)
         return {"best_epoch": float(best["epoch"]), **scored}
+
+    def _write_raw_scores(self, model: nn.Module, weights: dict, split: str) -> None:
+        """The reported model's unfiltered frame scores and the labels of ``split``, beside the test split's."""
+        ecfg = self.config.evaluation
+        model.load_state_dict(weights)
+        dataset = self.datasets[split]
+        preds = predict(model, dataset, batch_size=ecfg.batch_size, median_window=1, keep_raw=True)
+        write_frame_scores(preds.raw(), dataset.encoder.classes, model.frame_hop_s,
+                           self.output_dir / RAW_SCORES_DIR / split)
+        write_reference(dataset, preds, self.output_dir / REFERENCE_DIR / split)
 
 
 def fit(config: ExperimentConfig, reporter: Reporter | None = None, *, resume: bool = True,

@@ -9,6 +9,7 @@ from sed_core.errors import SedStudyError
 from studies.cli import (
     evaluate,
     model_info,
+    postprocess,
     predict,
     prepare_desed,
     report,
@@ -27,7 +28,8 @@ __all__ = ["VERBS", "build_parser", "main", "version_text"]
 
 # in the order `sedstudy --help` lists them
 VERBS: tuple[Verb, ...] = (synth.VERB, train.VERB, validate.VERB, run.VERB, resume.VERB, status.VERB, report.VERB,
-                           ui.VERB, model_info.VERB, prepare_desed.VERB, evaluate.VERB, predict.VERB)
+                           ui.VERB, model_info.VERB, prepare_desed.VERB, evaluate.VERB, postprocess.VERB,
+                           predict.VERB)
 QUIETED_LOGGERS = ("matplotlib", "PIL", "alembic", "mlflow.store.db.utils")
 
 
