@@ -39,6 +39,7 @@ from reports.fetch.records import (  # re-exported: the statuses are part of thi
     FINISHED,
     RUNNING_STATUSES,
     Wanted,
+    postprocess_metric_keys,
     role_metric_keys,
 )
 from reports.fetch.sql import is_sql_uri
@@ -119,6 +120,8 @@ class StudyRuns:
     provenance: pd.DataFrame | None = None  # reports.provenance.provenance_frame: per kept run
     recipe: pd.DataFrame = field(default_factory=pd.DataFrame)
     roles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # `pp/<stage>/<metric>` of each kept run (sedstudy postprocess), aligned with `runs`; NaN where not run
+    postprocessed: pd.DataFrame = field(default_factory=pd.DataFrame)
     display: DisplayNames = field(default_factory=DisplayNames)  # the study's short names (reports.display)
 
     @cached_property
@@ -212,6 +215,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
                      loaded_from=source, provenance=provenance_frame(fetched.records, frame),
                      recipe=param_texts(fetched.records, frame, RECIPE_PARAMS),
                      roles=metrics_frame(fetched.records, frame, role_metric_keys(metrics)),
+                     postprocessed=metrics_frame(fetched.records, frame, postprocess_metric_keys(metrics)),
                      display=read_display(client, parent))
 
 

@@ -12,9 +12,11 @@ from reports.contract import (
     FACTOR_TAG_PREFIX,
     FAILURE_TAG,
     KIND_TAG,
+    POSTPROCESS_STAGES,
     PROVENANCE_TAGS,
     ROLES,
     SEED_TAG,
+    postprocess_metric,
 )
 
 FINISHED = "FINISHED"
@@ -50,7 +52,7 @@ class Wanted:
     def for_study(cls, factors: Sequence[str], metrics: Sequence[str], params: Sequence[str]) -> Wanted:
         tags = (KIND_TAG, CELL_TAG, SEED_TAG, FAILURE_TAG, *(FACTOR_TAG_PREFIX + factor for factor in factors),
                 *PROVENANCE_TAGS)
-        extra = [*COST_METRICS, *role_metric_keys(metrics)]
+        extra = [*COST_METRICS, *role_metric_keys(metrics), *postprocess_metric_keys(metrics)]
         return cls(tags=tags, metrics=(*metrics, *(m for m in dict.fromkeys(extra) if m not in metrics)),
                    params=tuple(params))
 
@@ -60,6 +62,18 @@ class Wanted:
             return True
         head, sep, label = key.partition(CLASS_INFIX)
         return bool(sep) and bool(label) and head in self.metrics
+
+
+def postprocess_metric_keys(metrics: Sequence[str]) -> tuple[str, ...]:
+    """`pp/<stage>/<m>` of every PSDS scenario among the study metrics (`sedstudy postprocess` logs them), and
+    the tuned stage's 50-threshold value where the study shows that convention."""
+    keys = []
+    for name in ("psds1", "psds2"):
+        if name in metrics or f"{name}_t50" in metrics:
+            keys += [postprocess_metric(stage, name) for stage in POSTPROCESS_STAGES]
+        if f"{name}_t50" in metrics:
+            keys.append(postprocess_metric("tuned_median", f"{name}_t50"))
+    return tuple(keys)
 
 
 def role_metric_keys(metrics: Sequence[str]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.build import build_report
 from reports.contract import POSTPROCESS_ARTIFACT, POSTPROCESS_TAG, postprocess_metric
 from sed_core.errors import SedStudyError
 from studies.cli import main
@@ -41,6 +42,9 @@ def test_the_stage_logs_every_stage_from_the_stored_scores(tmp_path: Path, in_pr
         folders = {a.path for a in client.list_artifacts(run.info.run_id, "raw_scores")}
         assert folders == {"raw_scores/synthetic_validation", "raw_scores/validation"}
 
+    before = build_report(uri, "pp", tmp_path / "report_before", clip_resamples=10)
+    assert "Post-processing" not in before.markdown.read_text()  # an optional section: shown once there is data
+
     capsys.readouterr()
     assert main(["postprocess", "pp", "--workdir", str(tmp_path), "--windows", "1", "3", "7"]) == 0
     out = capsys.readouterr().out
@@ -61,6 +65,14 @@ def test_the_stage_logs_every_stage_from_the_stored_scores(tmp_path: Path, in_pr
         local = client.download_artifacts(run.info.run_id, POSTPROCESS_ARTIFACT, str(tmp_path / run.info.run_id))
         windows = json.loads(Path(local).read_text())["windows"]
         assert set(windows) == {"psds1", "psds2"} and set(windows["psds1"].values()) <= {1, 3, 7}
+
+    report = build_report(uri, "pp", tmp_path / "report", clip_resamples=10)
+    text = report.markdown.read_text()
+    section = text.split("## Post-processing", 1)[1].split("\n## ", 1)[0]
+    assert "| cell | n | PSDS1 raw | PSDS1 trained median | PSDS1 tuned median | PSDS1 piPSDS |" in section
+    assert "| PSDS2 tuned median |" in section  # a row of the stage-by-stage differences to the baseline
+    assert "never on the test split" in section
+    assert (report.out_dir / "postprocessing.csv").is_file()
 
     assert main(["postprocess", "pp", "--workdir", str(tmp_path)]) == 0  # done: skipped, nothing logged twice
     assert "2 run(s) post-processed (0 now, 2 already)" in capsys.readouterr().out
