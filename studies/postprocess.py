@@ -4,7 +4,8 @@ Per finished trial run, from its unfiltered frame scores (``raw_scores/<split>/`
 the selection split and the test split) and the labels beside them, without retraining:
 
 - ``raw``: PSDS of the test split's unfiltered scores;
-- ``median``: with the run's own median filter (``evaluation.median_window``, every class), as trained;
+- ``median``: with the run's own median filter (``evaluation.median_window``, every class): the logged value,
+  but for clips shorter than the clip length, whose padding the trainer's filter saw and this one does not;
 - ``tuned_median``: class-wise windows tuned per PSDS scenario on the *selection* split (``evaluation.
   selection_split``, a validation split), then applied to the test split; the exact and the published (50
   thresholds) PSDS; the windows are the artifact ``postprocess/median_windows.json``;

@@ -16,7 +16,9 @@ from reports.tables.study import DASH, DECIMALS, comparison_table, metric_name
 
 STAGE_NAMES = {"raw": "raw", "median": "trained median", "tuned_median": "tuned median", "pipsds": "piPSDS"}
 NOTE = ("From the unfiltered frame scores each trial stored, without retraining (`sedstudy postprocess`). raw: no "
-        "filter; trained median: the run's own window for every class (equals the logged value); tuned median: one "
+        "filter; trained median: the run's own window for every class (the logged value, but for clips shorter than "
+        "the clip length, which the trainer filtered with their padding and this stage filters without); tuned "
+        "median: one "
         "window per class, chosen per scenario on the selection (validation) split, never on the test split, then "
         "applied to the test split; piPSDS: the median-filter-independent PSDS (DCASE 2024) over the same windows. "
         "All exact PSDS (every threshold).")
