@@ -130,6 +130,7 @@ class ASiT(Backbone):
             raise CheckpointError(f"{path}: pos_embed {tuple(pos.shape)} is not a grid of {freq} frequency patches "
                                   f"(is the checkpoint an ASiT over {self.spec.n_mels} mel bins?)")
         old = (n_patches // freq, freq)
-        logger.info("ASiT checkpoint %s: resizing pos_embed from a %dx%d to a %dx%d (time x freq) patch grid",
-                    path, *old, *self.grid)
-        return resize_grid_embedding(pos, old, self.grid, n_prefix=1)
+        logger.info("ASiT checkpoint %s: resizing pos_embed from a %dx%d to a %dx%d (time x freq) patch grid "
+                    "(bilinear, as the ASiT-CRNN reference code)", path, *old, *self.grid)
+        # the reference's rule: bilinear (timm's bicubic gives tokens 1 % apart for a 592-frame checkpoint)
+        return resize_grid_embedding(pos, old, self.grid, n_prefix=1, mode="bilinear")

@@ -83,10 +83,11 @@ def drop_path_rates(depth: int, rate: float) -> list[float]:
 
 
 def resize_grid_embedding(pos: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int],
-                          n_prefix: int) -> torch.Tensor:
-    """Resize a (1, n_prefix + H*W, D) row-major position embedding to another (H, W) patch grid (bicubic)."""
+                          n_prefix: int, *, mode: str = "bicubic") -> torch.Tensor:
+    """Resize a (1, n_prefix + H*W, D) row-major position embedding to another (H, W) patch grid (``mode``:
+    timm's bicubic, or the bilinear of a model's reference code), corners not aligned."""
     prefix, grid = pos[:, :n_prefix], pos[:, n_prefix:]
     d = grid.shape[-1]
     grid = grid.reshape(1, old_grid[0], old_grid[1], d).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid, size=new_grid, mode="bicubic", align_corners=False)
+    grid = F.interpolate(grid, size=new_grid, mode=mode, align_corners=False)
     return torch.cat([prefix, grid.permute(0, 2, 3, 1).reshape(1, new_grid[0] * new_grid[1], d)], dim=1)

@@ -91,6 +91,13 @@ def test_pretraining_grid_is_resized_explicitly(tmp_path: Path, caplog):
     assert "resizing pos_embed from a 37x8 to a 64x8" in caplog.text
     assert torch.equal(target.pos_embed[:, 0], source.pos_embed[:, 0])  # the cls position is kept
     assert torch.equal(target.blocks[0].attn.qkv.weight, source.blocks[0].attn.qkv.weight)
+    # the reference code's rule, rebuilt here: the (time x freq) grid resized bilinearly, corners not aligned
+    grid = source.pos_embed[:, 1:].detach().reshape(1, 37, 8, 32).permute(0, 3, 1, 2)
+    expected = torch.nn.functional.interpolate(grid, size=(64, 8), mode="bilinear", align_corners=False)
+    assert torch.allclose(target.pos_embed[:, 1:].detach(), expected.permute(0, 2, 3, 1).reshape(1, 64 * 8, 32),
+                          atol=0, rtol=0)
+    bicubic = torch.nn.functional.interpolate(grid, size=(64, 8), mode="bicubic", align_corners=False)
+    assert not torch.allclose(expected, bicubic)  # the rule matters
 
 
 def test_wrong_width_names_the_mismatch(tmp_path: Path):
