@@ -20,6 +20,7 @@ FUSIONS_WITHOUT_CNN: set[str] = {"ssl_only"}  # the fused features ignore the CN
 
 BACKBONE_FIELDS = ("model.backbone.variant", "model.backbone.init", "model.backbone.checkpoint",
                    "model.backbone.mode", "model.backbone.drop_path", "model.backbone.alignment",
+                   "model.backbone.ssast_pooling",
                    "model.backbone.freeze.*", "training.mixup.branches")
 # the CNN's layers and the log-mel settings that only shape its values (not the frame grid the SSL branch is
 # aligned to): inert when the fusion ignores the CNN branch
@@ -64,6 +65,9 @@ CONDITIONS: tuple[Condition, ...] = (
               "read only by fusions that use the CNN branch",
               lambda c: f"model.fusion.name is {c.model.fusion.name!r}, which ignores the CNN's values",
               "remove it, or set it only with a fusion that uses the CNN branch"),
+    Condition(("model.backbone.ssast_pooling",), lambda c: c.model.backbone.name == "ssast",
+              "read only by the ssast backbone", lambda c: f"model.backbone.name is {c.model.backbone.name!r}",
+              "remove it, or set it together with model.backbone.name: ssast"),
     Condition(("model.backbone.checkpoint",), lambda c: c.model.backbone.init == "checkpoint",
               "read only when model.backbone.init is 'checkpoint'", lambda c: "model.backbone.init is 'random'",
               "remove it, or set model.backbone.init: checkpoint"),

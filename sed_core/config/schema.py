@@ -146,6 +146,9 @@ class BackboneConfig(Section):
     # token -> CNN frame mapping by timestamps over the valid span ("nearest" is the paper's NNI);
     # "padded_linear" is the reference code's linear interpolation over the padded span (flaw 3)
     alignment: Literal["nearest", "linear", "padded_linear"] = "nearest"
+    # SSAST's frequency pooling: the reference wrapper's AvgPool2d([8, 1], padding=[1, 0]), i.e. the sum of
+    # frequency patches 0..6 over 8 (what the paper's backbone comparison ran), or the mean of all 8 patches
+    ssast_pooling: Literal["reference_avgpool", "mean"] = "reference_avgpool"
     freeze: FreezeConfig = FreezeConfig()
 
     @property

@@ -15,9 +15,18 @@ from sed_core.models.backbones.base import TokenGrid
 ALIGNMENTS = ("nearest", "linear", "padded_linear")
 
 
-def frequency_average(tokens: torch.Tensor) -> torch.Tensor:
-    """FAP: (B, T', F', D) -> (B, T', D)."""
-    return tokens.mean(dim=2)
+FREQUENCY_POOLINGS = ("mean", "reference_avgpool")
+
+
+def frequency_average(tokens: torch.Tensor, rule: str = "mean") -> torch.Tensor:
+    """FAP: (B, T', F', D) -> (B, T', D). ``reference_avgpool``: SSAST's reference wrapper, ``AvgPool2d([F', 1],
+    padding=[1, 0])`` over the frequency patches, which averages a zero row in and the last patch out: the sum of
+    patches 0..F'-2 over F'."""
+    if rule == "mean":
+        return tokens.mean(dim=2)
+    if rule == "reference_avgpool":
+        return tokens[:, :, :-1].sum(dim=2) / tokens.shape[2]
+    raise ValueError(f"frequency pooling {rule!r}: expected one of {FREQUENCY_POOLINGS}")
 
 
 def alignment_weights(grid: TokenGrid, frame_times: torch.Tensor, mode: str

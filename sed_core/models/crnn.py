@@ -50,6 +50,7 @@ class CRNN(nn.Module):
         self.backbone = self._build_backbone(config) if mcfg.backbone.enabled else None
         self.backbone_mode = mcfg.backbone.mode
         self.alignment = mcfg.backbone.alignment
+        self.frequency_pooling = mcfg.backbone.ssast_pooling if mcfg.backbone.name == "ssast" else "mean"
         ssl_dim = self.backbone.embed_dim if self.backbone is not None else 0
         self.fusion = FUSIONS.get(mcfg.fusion.name)(cnn_dim, ssl_dim, mcfg.fusion.heads)
         self.rnn = BidirectionalGRU(self.fusion.out_dim, mcfg.rnn.hidden_size, mcfg.rnn.num_layers,
@@ -85,7 +86,7 @@ class CRNN(nn.Module):
 
     @torch.no_grad()
     def _tokens_of_waveform(self, waveform: torch.Tensor) -> torch.Tensor:
-        return frequency_average(self.backbone(self.backbone.features(waveform)))
+        return frequency_average(self.backbone(self.backbone.features(waveform)), self.frequency_pooling)
 
     def output_frames(self, n_samples: int) -> int:
         return self.output_frames_of(self.frontend.n_frames(n_samples))
@@ -122,7 +123,7 @@ class CRNN(nn.Module):
         else:
             trainable = any(p.requires_grad for p in self.backbone.parameters())
             with torch.set_grad_enabled(trainable and torch.is_grad_enabled()):
-                tokens = frequency_average(self.backbone(features))
+                tokens = frequency_average(self.backbone(features), self.frequency_pooling)
         grid = self.backbone.token_grid(self.clip_samples)
         return align(tokens, grid, self.frame_times(n_frames), self.alignment)
 

@@ -36,9 +36,12 @@ def cache_blockers(config: ExperimentConfig) -> list[str]:
     return reasons
 
 
-def backbone_namespace(backbone: nn.Module, clip_samples: int) -> str:
-    """Hash of what determines a backbone's output for a clip: class, front-end settings, weights, clip length."""
+def backbone_namespace(backbone: nn.Module, clip_samples: int, frequency_pooling: str = "mean") -> str:
+    """Hash of what determines a backbone's pooled output for a clip: class, front-end settings, weights, clip
+    length and the frequency pooling rule."""
     digest = hashlib.sha256()
+    if frequency_pooling != "mean":  # the mean's namespaces stay those caches were written under
+        digest.update(f"pooling={frequency_pooling}|".encode())
     frontend = getattr(backbone, "frontend", None)
     digest.update(f"{type(backbone).__module__}.{type(backbone).__qualname__}|{clip_samples}|".encode())
     digest.update(repr(getattr(frontend, "spec", frontend)).encode())

@@ -150,7 +150,8 @@ class Trainer:
         if root is None or self.config.training.embedding_cache == "off" or cache_blockers(self.config):
             return None
         clip_samples = int(round(self.config.data.clip_seconds * self.config.data.sample_rate))
-        cache = EmbeddingCache(root, backbone_namespace(self.student.backbone, clip_samples))
+        cache = EmbeddingCache(root, backbone_namespace(self.student.backbone, clip_samples,
+                                                        self.student.frequency_pooling))
         self.student.embedding_cache = cache
         logger.info("frozen backbone: its outputs are cached in %s", cache.dir)
         return cache

@@ -21,8 +21,10 @@ pretrain_stage=True, input_tdim=1024))``, every key under ``module.``. Pre-train
 fine-tuning code, a shorter time grid is cut from the middle (62 patches: time patches 1..62) and a longer one
 is interpolated bilinearly.
 
-The reference wrapper's ``AvgPool2d([8, 1], padding=[1, 0])`` (a zero row averaged in, frequency patch 7
-dropped) is not reproduced: ``forward`` returns every token and FAP is a plain mean outside the backbone.
+``forward`` returns every token; the frequency pooling happens outside the backbone
+(``sed_core.models.alignment.frequency_average``): by default the reference wrapper's ``AvgPool2d([8, 1],
+padding=[1, 0])`` (a zero row averaged in, frequency patch 7 dropped: the sum of patches 0..6 over 8, what the
+paper's backbone comparison ran), or the mean of all 8 with ``model.backbone.ssast_pooling: mean``.
 """
 from __future__ import annotations
 

@@ -109,3 +109,28 @@ def test_padded_linear_drifts_but_nearest_tracks_time():
     assert linear_error < 1e-9
     assert nearest_error[times < float(centers[61])].max() <= 0.08 + 1e-9  # half a token step
     assert padded_error > 0.2  # the reference mapping's drift (DESIGN.md flaw 3)
+
+
+def test_ssast_reference_pooling_is_the_reference_wrappers_avgpool():
+    """SSAST's reference wrapper pools the (B, D, F'=8, T') token map with AvgPool2d([8, 1], padding=[1, 0])."""
+    x = torch.randn(2, 5, 8, 6)  # (B, T', F', D)
+    reference = torch.nn.AvgPool2d([8, 1], padding=[1, 0])(x.permute(0, 3, 2, 1))  # (B, D, 1, T')
+    ours = frequency_average(x, "reference_avgpool")
+    assert torch.allclose(ours, reference[:, :, 0].permute(0, 2, 1), atol=1e-7)
+    assert torch.allclose(ours, x[:, :, :7].sum(dim=2) / 8)  # frequency patch 7 left out, a zero row averaged in
+    assert not torch.allclose(ours, frequency_average(x))
+
+
+def test_only_ssast_reads_its_pooling_rule():
+    from sed_core.config import config_from_dict
+    from sed_core.config.acting import InertFieldError
+    from sed_core.models import build_model
+
+    ssast = {"preset": "tiny", "model": {"backbone": {"name": "ssast", "variant": "tiny", "init": "random"},
+                                         "fusion": {"name": "concat"}}}
+    assert build_model(config_from_dict(ssast), device="meta").frequency_pooling == "reference_avgpool"
+    ssast["model"]["backbone"]["ssast_pooling"] = "mean"
+    assert build_model(config_from_dict(ssast), device="meta").frequency_pooling == "mean"
+    ssast["model"]["backbone"]["name"] = "asit"
+    with pytest.raises(InertFieldError, match=r"ssast_pooling: has no effect here: it is read only by the ssast"):
+        config_from_dict(ssast)

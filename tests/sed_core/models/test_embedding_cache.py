@@ -54,6 +54,8 @@ def test_another_backbone_weight_is_another_namespace(tmp_path: Path):
     assert backbone_namespace(a.backbone, FOUR_S) != backbone_namespace(b.backbone, FOUR_S)
     assert backbone_namespace(a.backbone, FOUR_S) == backbone_namespace(a.backbone, FOUR_S)
     assert backbone_namespace(a.backbone, FOUR_S) != backbone_namespace(a.backbone, 2 * FOUR_S)
+    # the cache holds frequency-pooled tokens: another pooling rule is another namespace
+    assert backbone_namespace(a.backbone, FOUR_S) != backbone_namespace(a.backbone, FOUR_S, "reference_avgpool")
 
 
 def test_a_partial_entry_is_never_read(tmp_path: Path):
