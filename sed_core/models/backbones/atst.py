@@ -31,7 +31,9 @@ shape equals the layout's, in the same order.
 
 Differences from the official code, on purpose:
 - top_db (80 dB below the maximum) is taken per clip. ASiT-CRNN does so (its transform sees one clip);
-  ATST-SED applies AmplitudeToDB to the whole batch, so its floor depends on the loudest clip of the batch.
+  ATST-SED applies AmplitudeToDB to the whole batch, so its floor depends on the loudest clip of the batch
+  (features 0.4 % apart on batches of mixed loudness); a clip's features would then depend on its batch mates,
+  so the batch rule is not offered.
 - The waveform is zero-padded or cut at the end to the model's length (10 s for base), as the datasets do
   (pad_to); clips longer than 10 s are cut at the end rather than centre-cropped (CentralCrop), so that the
   tokens start at t = 0.
