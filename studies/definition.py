@@ -355,8 +355,6 @@ def blame(err: ConfigError, spec: StudySpec, space: FactorSpace, cell: Cell, see
     part may write fields that act only with the rest of the cell: its own inert fields do not blame it."""
     try:
         build_config(spec.experiment, [("seed", seed)], source=EXPERIMENT_MARK)
-    except InertFieldError:
-        pass
     except ConfigError as own:
         return ConfigError("\n".join(f"{source}: experiment.{line.removeprefix(EXPERIMENT_MARK + ': ')}"
                                       if line.startswith(EXPERIMENT_MARK + ": ") else line

@@ -104,15 +104,16 @@ def _postprocess_run(client: MlflowClient, run: Run, windows: Sequence[int]) -> 
                             f"(raw_scores/, reference/): the run was recorded before trials stored them; "
                             f"rerun its trial to post-process it")
     (tune_scores, tune_ref), (test_scores, test_ref) = stored[tuning_split], stored[test_split]
-    hop = float(next(iter(test_scores.values()))["offset"].iloc[0] - next(iter(test_scores.values()))["onset"].iloc[0])
-    classes = [c for c in next(iter(test_scores.values())).columns if c not in ("onset", "offset")]
+    first = next(iter(test_scores.values()))
+    hop = float(first["offset"].iloc[0] - first["onset"].iloc[0])
+    classes = [c for c in first.columns if c not in ("onset", "offset")]
+    test = (test_ref.ground_truth, test_ref.durations)
+    trained = class_filtered(test_scores, dict.fromkeys(classes, ecfg.median_window), mode=ecfg.median_mode)
     values: dict[str, float] = {}
     chosen: dict[str, dict[str, int]] = {}
     for name in SCENARIOS:
         scenario = PSDSScenario(**getattr(ecfg, name).model_dump())
-        test = (test_ref.ground_truth, test_ref.durations)
         values[postprocess_metric("raw", name)], _ = per_class_psds(test_scores, *test, scenario)
-        trained = class_filtered(test_scores, dict.fromkeys(classes, ecfg.median_window), mode=ecfg.median_mode)
         values[postprocess_metric("median", name)], _ = per_class_psds(trained, *test, scenario)
         chosen[name] = tune_class_windows(tune_scores, tune_ref.ground_truth, tune_ref.durations, scenario,
                                           windows=windows, mode=ecfg.median_mode)

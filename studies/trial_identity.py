@@ -64,19 +64,17 @@ def data_content_id(config: ExperimentConfig) -> str:
     if not root.is_dir():
         return f"absent:{root.name}"
     names = tuple(required_splits(config))
+    # computed once per process and state of the data (a study has thousands of trials): a synthetic set's
+    # manifest, else the metadata files and audio folders the trial reads (clips added, removed or renamed change
+    # a folder's time; a clip rewritten in place, at another size, is seen by the next process)
     manifest = root / MANIFEST_NAME
-    if manifest.is_file():  # once per process and state of the manifest (a study has thousands of trials)
+    if manifest.is_file():
         stat = manifest.stat()
         key = (root, (), (stat.st_size, stat.st_mtime_ns))
-        if key not in _CONTENT_IDS:
-            _CONTENT_IDS[key] = ":".join(content_sha256(root, names))
-        return _CONTENT_IDS[key]
-    # a process computes a listing once per state of the metadata files and audio folders (clips added, removed
-    # or renamed change a folder's time; a clip rewritten in place, at another size, is seen by the next process)
-    watched = [p for name in names for p in (SPLITS[name].tsv_path(root), SPLITS[name].durations_path(root),
-                                             SPLITS[name].audio_path(root)) if p is not None]
-    stamps = tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in watched)
-    key = (root, names, stamps)
+    else:
+        watched = [p for name in names for p in (SPLITS[name].tsv_path(root), SPLITS[name].durations_path(root),
+                                                 SPLITS[name].audio_path(root)) if p is not None]
+        key = (root, names, tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in watched))
     if key not in _CONTENT_IDS:
         _CONTENT_IDS[key] = ":".join(content_sha256(root, names))
     return _CONTENT_IDS[key]

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from reports.contract import POSTPROCESS_STAGES
 from reports.fetch.load import FINISHED
 from reports.sections.section import DataFile, ReportInputs, Section, SectionContent
 from reports.stats.comparisons import compare_to_baseline
@@ -42,7 +41,7 @@ def build(inputs: ReportInputs) -> SectionContent:
     finished = runs.runs["status"] == FINISHED
     values = pd.concat([runs.runs.loc[finished, ["cell", "seed"]], frame.loc[finished, keys]], axis=1)
     per_cell = _stage_table(values, keys, runs.cells, inputs.link)
-    stage_keys = [k for k in keys if k.split("/")[1] in POSTPROCESS_STAGES and not k.endswith("_t50")]
+    stage_keys = [k for k in keys if not k.endswith("_t50")]
     comparisons = compare_to_baseline(values, cells=runs.cells, baseline=runs.baseline_cell, metrics=stage_keys,
                                       correction=inputs.analysis.correction, alpha=inputs.analysis.alpha)
     shown = comparisons.assign(metric=comparisons["metric"].map(stage_label))

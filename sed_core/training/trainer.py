@@ -381,8 +381,8 @@ class Trainer:
         ecfg = self.config.evaluation
         model.load_state_dict(weights)
         dataset = self.datasets[split]
-        preds = predict(model, dataset, batch_size=ecfg.batch_size, median_window=1, keep_raw=True)
-        write_frame_scores(preds.raw(), dataset.encoder.classes, model.frame_hop_s,
+        preds = predict(model, dataset, batch_size=ecfg.batch_size, median_window=1)  # a window of 1: unfiltered
+        write_frame_scores(preds, dataset.encoder.classes, model.frame_hop_s,
                            self.output_dir / RAW_SCORES_DIR / split)
         write_reference(dataset, preds, self.output_dir / REFERENCE_DIR / split)
 

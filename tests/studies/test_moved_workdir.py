@@ -12,21 +12,9 @@ import pytest
 from reports.build import build_report
 from studies.launcher import run_study
 from studies.tracking import default_tracking_uri
-from tests.studies.conftest import sedstudy, study_runs
+from tests.studies.conftest import four_trial_study, sedstudy, study_runs
 
-STUDY = """
-name: moved
-experiment:
-  preset: tiny
-  data: {root: data/tiny}
-  training: {epochs: 2, steps_per_epoch: 3}
-synthetic_data: {preset: tiny, seed: 0}
-design:
-  factors:
-    model.pooling: [attention, max]
-seeds: [1, 2]
-metrics: [psds1, psds2, collar_f1]
-"""
+STUDY = four_trial_study("moved", Path("data/tiny"))  # relative: resolved against the work directory
 
 
 def report_files(workdir: Path, out: Path) -> dict[str, bytes]:

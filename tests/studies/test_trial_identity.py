@@ -20,8 +20,8 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def tiny(root: Path, **model) -> object:
-    return config_from_dict({"preset": "tiny", "data": {"root": str(root)}, **({"model": model} if model else {})})
+def tiny(root: Path) -> object:
+    return config_from_dict({"preset": "tiny", "data": {"root": str(root)}})
 
 
 def test_the_data_counts_by_content_not_by_folder(tiny_data: Path, tmp_path: Path):

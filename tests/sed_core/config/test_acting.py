@@ -12,7 +12,7 @@ from sed_core.config.acting import (
     InertFieldError,
     inert_fields,
 )
-from sed_core.config.loading import flatten, load_config
+from sed_core.config.loading import apply_overrides, flatten, load_config
 from sed_core.config.presets import PRESETS
 from sed_core.errors import ConfigError
 from sed_core.models import FUSIONS
@@ -22,24 +22,11 @@ def ssl(**sections):
     """The tiny ASiT-CRNN with ``sections`` (dotted path -> value) written."""
     raw = {"preset": "tiny", "training": {"epochs": 10},  # room for every freeze schedule's phases
            "model": {"backbone": {"name": "asit", "variant": "tiny", "init": "random"}, "fusion": {"name": "concat"}}}
-    for dotted, value in sections.items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return raw
+    return apply_overrides(raw, list(sections.items()))
 
 
 def crnn(**sections):
-    raw = {"preset": "tiny"}
-    for dotted, value in sections.items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return raw
+    return apply_overrides({"preset": "tiny"}, list(sections.items()))
 
 
 # (written config, the inert field, words of the reason), one row per conditional field and cause
