@@ -55,7 +55,7 @@ class ReportPaths:
 
 
 def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base: str | None = None,
-                 cache_dir: str | Path | None = None, correction: str = "holm", alpha: float = 0.05,
+                 cache_dir: str | Path | None = None, correction: str | None = None,
                  learning_curves: bool = True, shown_cells: int = SHOWN_CELLS,
                  clip_statistic: ClipStatistic | str | None = "auto", clip_split: str | None = None,
                  clip_resamples: int = CLIP_RESAMPLES, method: str = "auto",
@@ -64,11 +64,13 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
 
     `ui_base`: the MLflow UI the HTML links runs to (default: the tracking server itself, else
     http://127.0.0.1:5000, where `sedstudy ui` serves). `cache_dir`: where the fetched trials are cached
-    (default `<out_dir>/.cache`). `correction`: "holm" or "bh" across the comparison table. `shown_cells`: how
+    (default `<out_dir>/.cache`). `correction`: "holm" or "bh" in place of the study's analysis plan's (None: the
+    plan's; the report says when it was replaced). `shown_cells`: how
     many cells (the baseline and the best by the objective) get PSD-ROC curves and learning curves, which read
     per-run data. `clip_statistic`: the statistic of the bootstrap over clips, used when the trials store
-    frame scores (`clip_resamples` resamples, on `clip_split`): "auto" (the objective when it is a PSDS, else
-    psds1), "psds1", "psds2", a `bootstrap.ClipStatistic`, or None to skip it. `method`: how trials are read
+    frame scores (`clip_resamples` resamples, on `clip_split`), over every cell unless the plan says `none`:
+    "auto" (the plan's metric when it is a PSDS, else psds1), "psds1", "psds2", a `bootstrap.ClipStatistic`, or
+    None to skip it. `method`: how trials are read
     (`load_study`). `formats`: the figure files written (PNG is always needed: the pages embed it).
     """
     if "png" not in formats:
@@ -77,16 +79,18 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
     out.mkdir(parents=True, exist_ok=True)
     runs = load_study(tracking_uri, study, cache_dir=out / CACHE_DIR_NAME if cache_dir is None else cache_dir,
                       method=method)
-    analysis = analyze(runs, correction=correction, alpha=alpha)
+    analysis = analyze(runs, correction=correction)
     shown = ranked_cells(runs, analysis.summary, shown_cells)
     heat_cells = [cell for cell in runs.cells if cell in set(ranked_cells(runs, analysis.summary, MAX_ROWS))]
     figures = write_figures(runs, out, shown=shown, heat_cells=heat_cells, learning_curves=learning_curves,
                             formats=formats)
     if clip_statistic == "auto":
-        clip_statistic = runs.objective if runs.objective in PSDS_STATISTICS else PSDS_STATISTICS[0]
+        clip_statistic = analysis.metric if analysis.metric in PSDS_STATISTICS else PSDS_STATISTICS[0]
+    if analysis.plan.clip_bootstrap == "none":
+        clip_statistic = None
     client = MlflowClient(tracking_uri=tracking_uri)
-    clips = clip_bootstrap(client, runs, shown, statistic=clip_statistic, split=clip_split,
-                           n_resamples=clip_resamples)
+    clips = clip_bootstrap(client, runs, runs.cells, statistic=clip_statistic, split=clip_split,
+                           n_resamples=clip_resamples, correction=analysis.correction)
     inputs = ReportInputs(runs=runs, analysis=analysis, clips=clips, shown=tuple(shown), client=client)
     contents = {section: _relabelled(section.build(inputs), runs) for section in report_sections()}
     notes = [figure.note for figure in figures if figure.note]

@@ -38,6 +38,7 @@ BASELINE_CELL_TAG = "sedstudy.baseline_cell"
 FACTORS_TAG = "sedstudy.factors"  # JSON list of dotted factor names
 METRICS_TAG = "sedstudy.metrics"  # JSON list of metric keys
 OBJECTIVE_TAG = "sedstudy.objective"  # JSON {metric, mode}: read through StudyObjective
+ANALYSIS_TAG = "sedstudy.analysis"  # JSON of the declared analysis plan (reports.fetch.analysis_plan)
 CELLS_TAG = "sedstudy.cells"
 SEEDS_TAG = "sedstudy.seeds"
 PLANNED_TRIALS_TAG = "sedstudy.planned_trials"  # JSON list of {cell, seed}; left out when over 8,000 characters

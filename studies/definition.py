@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reports.fetch.analysis_plan import MIN_WILCOXON_SEEDS, AnalysisPlan
 from search_spaces import Cell, FactorSpace, design_cells
 from search_spaces.display import DisplayNames, display_names
 from search_spaces.factors import check_config_path, level_text
@@ -155,6 +156,7 @@ class StudySpec(_Spec):
     synthetic_data: SyntheticDataSpec | None = None
     tuning: TuningSpec | None = None
     display: dict[str, Any] = Field(default_factory=dict)  # short names: {factors: {...}, levels: {...}}
+    analysis: AnalysisPlan = AnalysisPlan()  # what the report's verdicts are about, declared before the study runs
 
     @field_validator("seeds")
     @classmethod
@@ -272,6 +274,7 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
         if metric not in METRIC_NAMES:
             raise ConfigError(f"{path}: metric {metric!r} is not recorded{close_match_hint(metric, METRIC_NAMES)}; "
                               f"choose from {list(METRIC_NAMES)}")
+    check_analysis_plan(spec, source=str(path))
     space = FactorSpace.from_mapping(spec.design.factors, source=str(path))
     baseline = space.cell(spec.design.baseline, source=str(path), field="design.baseline")
     cells = tuple(design_cells(space, spec.design.type, baseline, exclude=spec.design.exclude,
@@ -292,6 +295,24 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     tuned = check_tuning(spec, space, cells, baseline, source=str(path)) if spec.tuning is not None else ()
     display = display_names(space, spec.display, source=str(path))
     return Study(spec, path, space, cells, baseline, tuple(trials), tuned, workdir, display, partly_inert)
+
+
+def check_analysis_plan(spec: StudySpec, *, source: str) -> None:
+    """Refuse a plan the study cannot answer: a primary metric it does not record, main effects without factors,
+    a Wilcoxon test with too few seeds to ever reach alpha."""
+    plan = spec.analysis
+    metric = plan.primary_metric(spec.objective.metric)
+    if metric not in spec.metrics:
+        raise ConfigError(f"{source}: analysis.metric: {metric!r} is not among the study's metrics {spec.metrics}; "
+                          f"add it to `metrics`, or choose one of them")
+    if plan.family == "main_effects" and not spec.design.factors:
+        raise ConfigError(f"{source}: analysis.family: main_effects needs factors, and design.factors is empty; "
+                          "choose family: vs_baseline")
+    if plan.primary_test == "wilcoxon" and len(spec.seeds) < MIN_WILCOXON_SEEDS:
+        smallest = 2 / 2 ** len(spec.seeds)
+        raise ConfigError(f"{source}: analysis.test: wilcoxon with {len(spec.seeds)} seeds can never reach alpha "
+                          f"{plan.alpha:g} (its smallest two-sided p is 2 / 2^{len(spec.seeds)} = {smallest:.3f}); "
+                          f"use {MIN_WILCOXON_SEEDS} or more seeds, or test: paired_t")
 
 
 def check_experiment_fields_act(spec: StudySpec, trials: Sequence[Trial], *,

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import make_url
 
 from reports.contract import (
+    ANALYSIS_TAG,
     BASELINE_CELL_TAG,
     BEST_CELL_TAG,
     CELL_TAG,
@@ -147,6 +148,7 @@ class StudyTracker:
             FACTORS_TAG: json.dumps(list(study.space.names)),
             METRICS_TAG: json.dumps(study.spec.metrics),
             OBJECTIVE_TAG: json.dumps(study.spec.objective.model_dump()),
+            ANALYSIS_TAG: study.spec.analysis.record(),
             CELLS_TAG: json.dumps([c.id for c in study.cells]),
             SEEDS_TAG: json.dumps(study.spec.seeds),
             **{launch_tag(k): v for k, v in self.launch.items()},

@@ -82,6 +82,6 @@ def _panel(ax: Axes, data: pd.DataFrame, factor: str, metric: str, levels: list[
 
 
 def t_ci95(values: np.ndarray) -> tuple[float, float]:
-    """95 % Student-t interval of the mean (seaborn `errorbar` callable); one value: zero width."""
+    """95 % Student-t interval of the mean (seaborn `errorbar` callable); one value: NaN, no bar."""
     _, low, high = t_interval(np.asarray(values, dtype=float))
     return low, high

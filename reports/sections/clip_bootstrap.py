@@ -1,8 +1,8 @@
-"""Bootstrap over clips: the shown cells against the baseline, resampling the evaluation clips."""
+"""Bootstrap over clips: every cell against the baseline (the analysis plan's rule), resampling the evaluation
+clips; secondary."""
 from __future__ import annotations
 
 from reports.sections.section import DataFile, ReportInputs, Section, SectionContent
-from reports.stats.clip_section import compared_cells_note
 from reports.tables.clip_bootstrap import clip_table
 
 CLIP_CSV = "clip_bootstrap.csv"
@@ -12,7 +12,7 @@ def build(inputs: ReportInputs) -> SectionContent:
     clips = inputs.clips
     if clips.table.empty:
         return SectionContent(empty_note=clips.note, left_out=clips.note)
-    table = clip_table(clips.table, inputs.link, compared_cells_note(inputs.runs, inputs.shown))
+    table = clip_table(clips.table, inputs.link, inputs.analysis.correction)
     return SectionContent(tables=(table,), empty_note=clips.note, data_files=(DataFile(CLIP_CSV, clips.table),),
                           left_out=clips.note)
 

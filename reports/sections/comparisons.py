@@ -10,7 +10,8 @@ COMPARISONS_CSV = "comparisons.csv"
 def build(inputs: ReportInputs) -> SectionContent:
     runs, analysis = inputs.runs, inputs.analysis
     table = comparison_table(analysis.comparisons, runs.cell_levels, runs.factors, correction=analysis.correction,
-                             alpha=analysis.alpha, link=inputs.link)
+                             alpha=analysis.alpha, test=analysis.plan.test or "paired_t",
+                             link=inputs.link)
     return SectionContent(tables=(table,), data_files=(DataFile(COMPARISONS_CSV, analysis.comparisons),))
 
 

@@ -14,6 +14,7 @@ from reports.sections import (
     cost,
     effects,
     intervals,
+    plan,
     postprocessing,
     provenance,
     recipe,
@@ -31,6 +32,7 @@ NOTES = PageBlock("notes", "Notes")
 
 REPORT_LAYOUT: tuple[Section | PageBlock, ...] = (
     OVERVIEW,
+    plan.SECTION,
     recipe.SECTION,
     results.SECTION,
     roles.SECTION,

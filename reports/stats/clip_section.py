@@ -23,11 +23,14 @@ from reports.fetch.artifacts import load_config, load_reference, load_scores, sc
 from reports.fetch.load import FINISHED, StudyRuns
 from reports.stats.bootstrap import ClipStatistic, clip_draws, common_clips, paired_result, statistic_values
 from reports.stats.clip_psds import PsdsStatistic
+from reports.stats.comparisons import adjust
 from sed_core.metrics.sed_metrics import DEFAULT_PSDS_SCENARIOS, PSDSScenario
 
 logger = logging.getLogger(__name__)
 
-CLIP_COLUMNS = ("cell", "split", "statistic", "n_pairs", "n_clips", "diff", "ci_low", "ci_high", "p", "note")
+CLIP_COLUMNS = ("cell", "split", "statistic", "n_pairs", "n_clips", "diff", "ci_low", "ci_high", "p", "p_adj", "why",
+                "note")
+WHY_ALL = "every cell against the baseline: the plan's rule, which looks at no result"
 PSDS_STATISTICS = tuple(DEFAULT_PSDS_SCENARIOS)
 
 
@@ -41,8 +44,11 @@ class ClipBootstrap:
 
 def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], *,
                    statistic: ClipStatistic | str | None, split: str | None, n_resamples: int = 1000,
-                   seed: int = 0) -> ClipBootstrap:
+                   seed: int = 0, correction: str = "holm", why: str = WHY_ALL) -> ClipBootstrap:
     """Each of `cells` against the baseline, paired by seed, resampling clips (the same draws for every run).
+
+    The bootstrap p-values of the compared cells are one family, corrected with `correction` (`p_adj`); `why`
+    says on every row why the cell is compared (the rule that chose the cells, never their results).
 
     `statistic`: a PSDS scenario name ("psds1", "psds2"), a clip statistic (`bootstrap.ClipStatistic`), or
     None to skip. Looks at the first finished baseline run to decide whether scores are stored at all; a cell
@@ -92,7 +98,8 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
         if not seeds or lacking:
             note = "no finished seed pairs" if not seeds else \
                 f"no stored scores of split {split!r} for seeds {', '.join(map(str, lacking))}"
-            rows.append({"cell": cell, "split": split, "statistic": name, "n_pairs": len(seeds), "note": note})
+            rows.append({"cell": cell, "split": split, "statistic": name, "n_pairs": len(seeds), "why": why,
+                         "note": note})
         else:
             plans.append((cell, [(reference[s], mine[s]) for s in seeds]))
     if plans:
@@ -106,28 +113,14 @@ def clip_bootstrap(client: MlflowClient, runs: StudyRuns, cells: Sequence[str], 
             result = paired_result([values[a] for a, _ in pairs], [values[b] for _, b in pairs], n_clips=len(clips))
             rows.append({"cell": cell, "split": split, "statistic": name, "n_pairs": len(pairs),
                          "n_clips": result.n_clips, "diff": result.diff, "ci_low": result.ci_low,
-                         "ci_high": result.ci_high, "p": result.p_value, "note": ""})
+                         "ci_high": result.ci_high, "p": result.p_value, "why": why, "note": ""})
         logger.info("bootstrap over %d clips: %d runs x %d resamples of %s in %.1f s", len(clips), len(needed),
                     n_resamples, name, time.monotonic() - started)
     order = {cell: i for i, cell in enumerate(cells)}
     rows.sort(key=lambda row: order[row["cell"]])
-    return ClipBootstrap(pd.DataFrame(rows, columns=list(CLIP_COLUMNS)), "")
-
-
-def compared_cells_note(runs: StudyRuns, cells: Sequence[str]) -> str:
-    """Which cells the bootstrap compares and how they were chosen (as `analysis.ranked_cells` chooses them)."""
-    others = [cell for cell in cells if cell != runs.baseline_cell]
-    if not others:
-        return f"Compared cells: none besides the baseline {runs.baseline_cell or '(no factors)'}."
-    direction = "lowest" if runs.objective_mode == "min" else "highest"
-    left = len(runs.cells) - len(cells)
-    rest = "every cell of the study is compared" if left == 0 else f"the other {left} cells are not compared over clips"
-    cells_word = "cell" if len(others) == 1 else "cells"
-    shown = [runs.display.cell(cell) for cell in others]
-    return (f"Compared cells: {'; '.join(shown)}, each against the baseline {runs.display.cell(runs.baseline_cell)}. "
-            f"Chosen as the "
-            f"{len(others)} {cells_word} other than the baseline with the {direction} mean {runs.objective} over seeds "
-            f"(cells without a finished run last), the cells of the PSD-ROC and learning-curve figures; {rest}.")
+    table = pd.DataFrame(rows, columns=list(CLIP_COLUMNS))
+    table["p_adj"] = adjust(table["p"].to_numpy(dtype=float), correction)
+    return ClipBootstrap(table, "")
 
 
 def _values_of_runs(tables: dict[str, pd.DataFrame], statistic: ClipStatistic, clips: list[str],

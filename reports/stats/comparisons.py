@@ -1,6 +1,8 @@
-"""Each cell against the baseline cell, paired by seed: paired t-test, Wilcoxon signed-rank, corrected p-values."""
+"""Cells against the baseline cell (or any pairs of cells), paired by seed: paired t-test, Wilcoxon signed-rank,
+p-values corrected within each metric."""
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -8,45 +10,63 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reports.fetch.analysis_plan import CONTRAST_TESTS, CORRECTIONS, MIN_WILCOXON_SEEDS
 from reports.stats.intervals import t_half_width
 
-CORRECTIONS = ("holm", "bh")  # Holm (family-wise error rate) or Benjamini-Hochberg (false discovery rate)
 MIN_PAIRS = 2
-MIN_WILCOXON_PAIRS = 6  # two-sided exact Wilcoxon cannot go below p = 2 / 2**n, which is over 0.05 for n < 6
-COMPARISON_COLUMNS = ("cell", "metric", "n_pairs", "baseline_mean", "cell_mean", "diff", "diff_ci_low",
+MIN_WILCOXON_PAIRS = MIN_WILCOXON_SEEDS
+COMPARISON_COLUMNS = ("cell", "reference", "metric", "n_pairs", "baseline_mean", "cell_mean", "diff", "diff_ci_low",
                       "diff_ci_high", "t", "p_t", "p_wilcoxon", "p_t_adj", "p_wilcoxon_adj", "significant", "note")
+_FILLED = COMPARISON_COLUMNS[4:-1]  # NaN until tested
 
 
 def compare_to_baseline(frame: pd.DataFrame, *, cells: Sequence[str], baseline: str, metrics: Sequence[str],
-                        correction: str = "holm", alpha: float = 0.05) -> pd.DataFrame:
+                        correction: str = "holm", alpha: float = 0.05, test: str = "paired_t") -> pd.DataFrame:
     """One row per (cell other than the baseline, metric), in cell order then metric order; never drops a cell.
 
     `frame`: finished trials with columns cell, seed and one column per metric (NaN = not logged). Pairs are the
     seeds where both the cell and the baseline logged the metric. diff = cell - baseline (mean over pairs) with a
     95 % t interval; `p_t` from the paired t-test, `p_wilcoxon` from the signed-rank test when there are at least
-    6 pairs. Both are corrected across the whole table (every tested cell and metric) with `correction`
-    ("holm" or "bh"); `significant` = corrected t-test p < alpha. Rows without a test carry NaN and a note.
+    6 pairs. Each metric's rows are one family: both p-values are corrected across them with `correction`
+    ("holm" or "bh"); `significant` = the corrected p of `test` ("paired_t" or "wilcoxon") < alpha. Rows without
+    a test carry NaN and a note.
     """
+    return compare_cells(frame, [(cell, baseline) for cell in cells if cell != baseline], metrics=metrics,
+                         correction=correction, alpha=alpha, test=test)
+
+
+def all_pairs(cells: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair of cells as (cell, reference), the later cell in design order against the earlier one."""
+    return [(b, a) for a, b in itertools.combinations(cells, 2)]
+
+
+def compare_cells(frame: pd.DataFrame, contrasts: Sequence[tuple[str, str]], *, metrics: Sequence[str],
+                  correction: str = "holm", alpha: float = 0.05, test: str = "paired_t") -> pd.DataFrame:
+    """compare_to_baseline for any contrasts (cell, reference): diff = cell - reference, paired by seed; the
+    reference's mean is in `baseline_mean`. One row per (contrast, metric); each metric's rows are one family."""
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {list(CORRECTIONS)}, but got {correction!r}")
+    if test not in CONTRAST_TESTS:
+        raise ValueError(f"test must be one of {list(CONTRAST_TESTS)}, but got {test!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), but got {alpha}")
     values = _values_by_cell(frame, metrics)
     rows: list[dict[str, object]] = []
     pending: list[tuple[int, np.ndarray]] = []  # (row, paired differences) of the rows to test
-    for cell in cells:
-        if cell == baseline:
-            continue
+    for cell, reference in contrasts:
         for metric in metrics:
-            row, diffs = _pair(cell, metric, values.get((cell, metric), {}), values.get((baseline, metric), {}))
+            row, diffs = _pair(cell, reference, metric, values.get((cell, metric), {}),
+                               values.get((reference, metric), {}))
             if diffs is not None:
                 pending.append((len(rows), diffs))
             rows.append(row)
     _test(rows, pending)
     table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
     for column in ("p_t", "p_wilcoxon"):
-        table[f"{column}_adj"] = adjust(table[column].to_numpy(dtype=float), correction)
-    table["significant"] = table["p_t_adj"] < alpha
+        table[f"{column}_adj"] = math.nan
+        for _, index in table.groupby("metric", sort=False).groups.items():
+            table.loc[index, f"{column}_adj"] = adjust(table.loc[index, column].to_numpy(dtype=float), correction)
+    table["significant"] = table["p_t_adj" if test == "paired_t" else "p_wilcoxon_adj"] < alpha
     return table
 
 
@@ -85,13 +105,13 @@ def _values_by_cell(frame: pd.DataFrame, metrics: Sequence[str]) -> dict[tuple[s
     return out
 
 
-def _pair(cell: str, metric: str, trials: dict[int, float],
+def _pair(cell: str, reference_cell: str, metric: str, trials: dict[int, float],
           reference: dict[int, float]) -> tuple[dict[str, object], np.ndarray | None]:
     """The row's pairing facts and notes, and the paired differences when there are enough of them to test."""
-    row: dict[str, object] = {"cell": cell, "metric": metric, "n_pairs": 0,
-                              **dict.fromkeys(COMPARISON_COLUMNS[3:-1], math.nan), "note": ""}
+    row: dict[str, object] = {"cell": cell, "reference": reference_cell, "metric": metric, "n_pairs": 0,
+                              **dict.fromkeys(_FILLED, math.nan), "significant": False, "note": ""}
     if not reference:
-        row["note"] = "baseline has no finished runs"
+        row["note"] = "the reference cell has no finished runs"
         return row, None
     if not trials:
         row["note"] = "no finished runs"
@@ -100,7 +120,7 @@ def _pair(cell: str, metric: str, trials: dict[int, float],
     unpaired = sorted(set(trials) - set(reference))
     a = np.array([reference[seed] for seed in seeds])
     b = np.array([trials[seed] for seed in seeds])
-    notes = [f"seeds without a baseline pair: {', '.join(map(str, unpaired))}"] if unpaired else []
+    notes = [f"seeds without a pair in the reference cell: {', '.join(map(str, unpaired))}"] if unpaired else []
     row.update(n_pairs=len(seeds), baseline_mean=float(a.mean()) if seeds else math.nan,
                cell_mean=float(b.mean()) if seeds else math.nan, note="; ".join(notes))
     if len(seeds) < MIN_PAIRS:

@@ -21,7 +21,7 @@ def summarize(runs: StudyRuns) -> pd.DataFrame:
     Columns: cell, baseline (bool), one column per factor (its level), n_planned, n_finished, n_failed (FAILED or
     KILLED), n_running (RUNNING or SCHEDULED), n_missing (planned seeds with no run), then per metric `<m>_mean`,
     `<m>_sd` (ddof=1, NaN when fewer than 2 values), `<m>_ci_low` and `<m>_ci_high` (95 % Student-t interval of
-    the mean; zero width for one value) and `<m>_n` (finished runs that logged it), and `note`
+    the mean; NaN below two values) and `<m>_n` (finished runs that logged it), and `note`
     ("no finished runs" for a cell without any). Statistics use finished runs only.
     """
     frame = runs.runs

@@ -6,13 +6,16 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
+from reports.stats.anova import MODELS
 from reports.stats.comparisons import MIN_WILCOXON_PAIRS
+from reports.stats.primary import MIN_SEEDS_WARNING
 from reports.stats.summary import factor_columns
 from reports.tables.model import Table, TableCell
 
 DECIMALS = 3
 DASH = "–"
 DAGGER = "†"
+WARNING_SIGN = "⚠"
 METRIC_NAMES = {"psds1": "PSDS1", "psds2": "PSDS2", "collar_f1": "collar F1", "intersection_f1": "intersection F1",
                 "psds1_t50": "PSDS1@50", "psds2_t50": "PSDS2@50"}
 PSDS_CONVENTIONS = {
@@ -42,7 +45,8 @@ def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Seque
     """Rows = cells (baseline first), columns = factor levels, n, `mean ± sd` per metric, note.
 
     Bold: the best mean per column (max, or min for the objective when its mode is "min"), ties at the shown
-    precision all bold. †: the cell differs from the baseline (paired t-test, corrected p < alpha). n reads
+    precision all bold. †: a primary verdict of the analysis plan says the cell differs from the baseline (the
+    comparisons' `significant`, True on primary rows only). n reads
     finished/planned; failed, missing and running trials are named in the note, and a cell without finished
     runs shows dashes.
     """
@@ -68,15 +72,17 @@ def paper_table(summary: pd.DataFrame, comparisons: pd.DataFrame, metrics: Seque
         rows.append(tuple(row))
     header = (*factors, "n", *(metric_name(metric) for metric in metrics), "note")
     notes = ((f"Mean ± sd over seeds (finished trials; n = finished / planned). Bold: best per column. "
-              f"{DAGGER}: differs from the baseline cell (paired t-test over seeds, {_correction_name(correction)}-"
-              f"corrected p < {alpha:g})."), *convention_notes(metrics))
+              f"{DAGGER}: differs from the baseline cell by the analysis plan's primary test (paired over seeds, "
+              f"{correction_name(correction)}-corrected p < {alpha:g}); the other columns carry no verdict."),
+             *convention_notes(metrics))
     return Table(name="paper", caption="Results per cell", header=header,
                  align=("l",) * len(factors) + ("r",) + ("c",) * len(metrics) + ("l",), rows=tuple(rows), notes=notes)
 
 
 def interval_table(summary: pd.DataFrame, metrics: Sequence[str], *, factors: Sequence[str],
                    link: CellLink = lambda cell: None) -> Table:
-    """Rows = cells; per metric `mean [95 % CI]` (Student t over seeds; zero width for one seed)."""
+    """Rows = cells; per metric `mean [95 % CI]` (Student t over seeds; n/a below two seeds, and a warning sign
+    below MIN_SEEDS_WARNING)."""
     factors = factor_columns(summary, factors)
     rows = []
     for _, cell in summary.iterrows():
@@ -84,37 +90,68 @@ def interval_table(summary: pd.DataFrame, metrics: Sequence[str], *, factors: Se
         row.append(TableCell(str(cell["n_finished"])))
         for metric in metrics:
             mean, low, high = (cell[f"{metric}_{stat}"] for stat in ("mean", "ci_low", "ci_high"))
-            text = DASH if math.isnan(mean) else f"{mean:.{DECIMALS}f} [{low:.{DECIMALS}f}, {high:.{DECIMALS}f}]"
-            if not math.isnan(mean) and cell[f"{metric}_n"] != cell["n_finished"]:
-                text += f" (n={cell[f'{metric}_n']})"
+            n = int(cell[f"{metric}_n"])
+            if math.isnan(mean):
+                text = DASH
+            elif math.isnan(low):
+                text = f"{mean:.{DECIMALS}f} [n/a]"
+            else:
+                text = f"{mean:.{DECIMALS}f} [{low:.{DECIMALS}f}, {high:.{DECIMALS}f}]"
+            if not math.isnan(mean) and n != cell["n_finished"]:
+                text += f" (n={n})"
+            if not math.isnan(mean) and n < MIN_SEEDS_WARNING:
+                text += f" {WARNING_SIGN}"
             row.append(TableCell(text, link=link(cell["cell"])))
         rows.append(tuple(row))
     header = (*factors, "n", *(f"{metric_name(metric)} [95 % CI]" for metric in metrics))
     return Table(name="intervals", caption="Mean and 95 % confidence interval per cell", header=header,
                  align=("l",) * len(factors) + ("r",) + ("c",) * len(metrics), rows=tuple(rows),
-                 notes=("Student-t interval of the mean over the finished seeds of each cell.",
+                 notes=(f"Student-t interval of the mean over the finished seeds of each cell; n/a below 2 seeds "
+                        f"(one seed says nothing about spread). {WARNING_SIGN}: fewer than {MIN_SEEDS_WARNING} seeds, "
+                        "an interval from one or two differences, too unstable to compare cells by.",
                         *convention_notes(metrics)))
 
 
+def few_seeds_warning(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """A sentence naming how many cells have fewer than MIN_SEEDS_WARNING finished seeds, or "" when none."""
+    counts = summary[[f"{metric}_n" for metric in metrics]].min(axis=1)
+    few = summary.loc[(counts > 0) & (counts < MIN_SEEDS_WARNING), "cell"]
+    if few.empty:
+        return ""
+    cells = "cell has" if len(few) == 1 else "cells have"
+    return (f"{WARNING_SIGN} Few seeds: {len(few)} of {len(summary)} {cells} fewer than {MIN_SEEDS_WARNING} finished "
+            f"seeds (least: {int(counts[few.index].min())}). Their intervals are n/a or rest on one or two "
+            "differences, and paired tests need at least 2 pairs: add seeds before reading differences.")
+
+
 def comparison_table(comparisons: pd.DataFrame, levels: Mapping[str, Mapping[str, str]], factors: Sequence[str], *,
-                     correction: str, alpha: float, link: CellLink = lambda cell: None) -> Table:
-    """One row per (cell, metric) against the baseline: pairs, Δ [95 % CI], p (t), p (Wilcoxon), corrected p."""
+                     correction: str, alpha: float, test: str = "paired_t",
+                     link: CellLink = lambda cell: None) -> Table:
+    """One row per (cell, metric) against the baseline: pairs, Δ [95 % CI], p (t), p (Wilcoxon), corrected p of
+    `test`, and the verdict: yes/no on primary rows (`role`), a dash on secondary (exploratory) ones."""
     rows = []
-    for _, comparison in comparisons.iterrows():
+    adjusted = "p_t_adj" if test == "paired_t" else "p_wilcoxon_adj"
+    roles = comparisons["role"] if "role" in comparisons.columns else pd.Series("primary", comparisons.index)
+    for (_, comparison), role in zip(comparisons.iterrows(), roles):
         cell = comparison["cell"]
         diff = comparison["diff"]
         text = DASH if math.isnan(diff) else (f"{diff:+.{DECIMALS}f} [{comparison['diff_ci_low']:+.{DECIMALS}f}, "
                                               f"{comparison['diff_ci_high']:+.{DECIMALS}f}]")
+        tested = not math.isnan(comparison[adjusted])
+        verdict = DASH if role != "primary" or not tested else "yes" if comparison["significant"] else "no"
         rows.append((*(TableCell(levels[cell][factor]) for factor in factors),
                      TableCell(metric_name(comparison["metric"])), TableCell(str(comparison["n_pairs"])),
                      TableCell(text, link=link(cell)), TableCell(format_p(comparison["p_t"])),
-                     TableCell(format_p(comparison["p_wilcoxon"])), TableCell(format_p(comparison["p_t_adj"])),
-                     TableCell("yes" if comparison["significant"] else "", bold=bool(comparison["significant"])),
+                     TableCell(format_p(comparison["p_wilcoxon"])), TableCell(format_p(comparison[adjusted])),
+                     TableCell(verdict, bold=bool(comparison["significant"])),
                      TableCell(str(comparison["note"]))))
-    header = (*factors, "metric", "pairs", "Δ vs baseline [95 % CI]", "p (t)", "p (Wilcoxon)", "p adj.",
-              "significant", "note")
-    notes = ((f"Paired by seed; Δ = cell - baseline. p adj.: the t-test p corrected with "
-              f"{_correction_name(correction)} across every row of this table; significant: p adj. < {alpha:g}. "
+    test_name = "t-test" if test == "paired_t" else "Wilcoxon"
+    header = (*factors, "metric", "pairs", "Δ vs baseline [95 % CI]", "p (t)", "p (Wilcoxon)",
+              f"p adj. ({test_name})", "significant (primary)", "note")
+    notes = ((f"Paired by seed; Δ = cell - baseline. p adj.: the {test_name} p corrected with "
+              f"{correction_name(correction)} across the rows of the same metric (one family per metric). "
+              f"significant (primary): the analysis plan's verdict, p adj. < {alpha:g}, on the primary rows only; "
+              f"a dash marks a secondary row, exploratory: its p-values are shown, no verdict is drawn. "
               f"Wilcoxon signed-rank from {MIN_WILCOXON_PAIRS} pairs on."),
              *convention_notes(comparisons["metric"].unique() if len(comparisons) else ()))
     return Table(name="comparisons", caption="Differences to the baseline cell", header=header,
@@ -123,20 +160,33 @@ def comparison_table(comparisons: pd.DataFrame, levels: Mapping[str, Mapping[str
 
 
 def effects_table(effects: pd.DataFrame, *, alpha: float) -> Table:
-    """Factorial ANOVA rows (metric, term, df, F, p, partial η², significant, note)."""
+    """Seed-blocked ANOVA rows (metric, term, df, F, p, partial η², verdict, note); the caption names the model of
+    each metric (anova.MODELS)."""
     rows = []
-    for _, effect in effects.iterrows():
+    roles = effects["role"] if "role" in effects.columns else pd.Series("secondary", effects.index)
+    for (_, effect), role in zip(effects.iterrows(), roles):
+        df = _number(effect["df"], 0)
+        if not math.isnan(effect["df_resid"]) and not math.isnan(effect["F"]):
+            df = f"{df}, {_number(effect['df_resid'], 0)}"
+        verdict = DASH if role != "primary" or math.isnan(effect["p"]) else \
+            "yes" if effect["significant"] else "no"
         rows.append((TableCell(metric_name(effect["metric"])), TableCell(str(effect["term"])),
-                     TableCell(_number(effect["df"], 0)), TableCell(_number(effect["F"], 2)),
+                     TableCell(df), TableCell(_number(effect["F"], 2)),
                      TableCell(format_p(effect["p"])), TableCell(_number(effect["partial_eta_sq"], 3)),
-                     TableCell("yes" if effect["significant"] else "", bold=bool(effect["significant"])),
-                     TableCell(str(effect["note"]))))
-    notes = ((f"Factorial ANOVA (type II sums of squares) of each metric on the factors and their two-way "
-              f"interactions, seeds as replicates; partial η² = SS_term / (SS_term + SS_residual); significant: "
-              f"p < {alpha:g} (uncorrected)."),
+                     TableCell(verdict, bold=bool(effect["significant"])), TableCell(str(effect["note"]))))
+    models = [] if effects.empty else list(dict.fromkeys(zip(effects["metric"], effects["model"])))
+    by_model: dict[str, list[str]] = {}
+    for metric, model in models:
+        by_model.setdefault(model, []).append(metric_name(metric))
+    described = " ".join(f"{', '.join(metrics)}: {MODELS.get(model, model)}." for model, metrics in by_model.items())
+    notes = (("Factorial ANOVA of each metric on the factors and their two-way interactions, with seed as a block: "
+              "a seed fixes the initialisation and data order of every cell, so differences are read within seeds. "
+              f"{described} df: the term's and the residual's. partial η² = SS_term / (SS_term + SS_residual). "
+              f"significant (primary): the analysis plan's verdict when its family is the factors' main effects "
+              f"(corrected p < {alpha:g}); a dash elsewhere: secondary, exploratory, uncorrected p."),
              *convention_notes(effects["metric"].unique() if len(effects) else ()))
     return Table(name="effects", caption="Effects of the factors", header=(
-        "metric", "term", "df", "F", "p", "partial η²", "significant", "note"),
+        "metric", "term", "df", "F", "p", "partial η²", "significant (primary)", "note"),
         align=("l", "l", "r", "r", "r", "r", "c", "l"), rows=tuple(rows), notes=notes)
 
 
@@ -172,5 +222,5 @@ def _note(cell: pd.Series) -> str:
     return ", ".join(notes)
 
 
-def _correction_name(correction: str) -> str:
+def correction_name(correction: str) -> str:
     return {"holm": "Holm", "bh": "Benjamini-Hochberg"}.get(correction, correction)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import html
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ from reports.build import ReportPaths, build_report, redact_uri
 from reports.fetch.load import load_study
 from reports.fetch.uri import default_ui_base, run_url
 from reports.figures.by_level import save_metrics_by_factor
+from reports.stats.clip_section import WHY_ALL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
@@ -96,24 +96,19 @@ def test_paper_table_latex(built: tuple[ReportPaths, ReportPaths]) -> None:
             r"\textbf{0.550 $\pm$ 0.020} & baseline \\") in latex
     assert r"attention & 0.0 & 2/3 & 0.390 $\pm$ 0.014 & 0.690 $\pm$ 0.014 & 0.490 $\pm$ 0.014 & 1 failed \\" in latex
     effects = pd.read_csv(built[0].effects_csv)
-    assert list(effects.columns) == ["metric", "term", "df", "sum_sq", "F", "p", "partial_eta_sq", "significant",
-                                     "note"]
+    assert list(effects.columns) == ["metric", "term", "df", "df_resid", "sum_sq", "F", "p", "partial_eta_sq",
+                                     "significant", "model", "note", "role"]
     assert len(pd.read_csv(built[0].comparisons_csv)) == 3 * 3
 
 
-def test_ragged_report_shows_failed_and_missing_cells(ragged_report) -> None:
+def test_ragged_report_shows_failed_and_missing_cells(ragged_report, store) -> None:
     text = ragged_report.markdown.read_text(encoding="utf-8")
     assert "| max | 0.5 | 0 | – | – | – | 4 / 0 | 0 | no finished runs |" in text.splitlines()
     assert "## Bootstrap over clips" in text
-    compared = ("Compared cells: model.pooling=attention|training.mixup.probability=0.0; "
-                "model.pooling=max|training.mixup.probability=0.0; model.pooling=mean|training.mixup.probability=0.0; "
-                "model.pooling=mean|training.mixup.probability=0.5; model.pooling=max|training.mixup.probability=0.5, "
-                "each against the baseline model.pooling=attention|training.mixup.probability=0.5. Chosen as the 5 "
-                "cells other than the baseline with the highest mean psds1 over seeds (cells without a finished run "
-                "last), the cells of the PSD-ROC and learning-curve figures; every cell of the study is compared.")
-    assert compared in text.splitlines()
-    assert f'<p class="note">{html.escape(compared)}</p>' in ragged_report.html.read_text(encoding="utf-8")
     clip = pd.read_csv(ragged_report.out_dir / "clip_bootstrap.csv")
+    assert list(clip["cell"]) == list(load_study(store.uri, "ragged").cells[1:])
+    assert set(clip["why"]) == {WHY_ALL}  # every cell, by a rule that looks at no result
+    assert f"| {WHY_ALL} |" in text
     attention = clip[clip["cell"] == "model.pooling=attention|training.mixup.probability=0.0"].iloc[0]
     assert attention["n_pairs"] == 3 and attention["n_clips"] == 4
     assert attention["diff"] == pytest.approx(0.2)  # the fabricated Dog scores of that cell are 0.2 higher

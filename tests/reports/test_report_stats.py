@@ -21,7 +21,8 @@ def test_t_interval_by_hand() -> None:
     mean, low, high = t_interval([1.0, 2.0, 3.0])
     half = 4.302652729911275 / math.sqrt(3)  # t(0.975, df=2) * sd 1 / sqrt(3)
     assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
-    assert t_interval([0.4, math.nan]) == (0.4, 0.4, 0.4)
+    mean, low, high = t_interval([0.4, math.nan])  # one value: no interval, never a zero-width one
+    assert mean == 0.4 and math.isnan(low) and math.isnan(high)
     assert all(math.isnan(v) for v in t_interval([]))
     with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\), but got 95"):
         t_interval([1.0, 2.0], confidence=95)
@@ -83,7 +84,7 @@ def test_paired_comparison_matches_scipy() -> None:
     assert row["p_wilcoxon"] == pytest.approx(stats.wilcoxon(b - a).pvalue)
     few_row = table.iloc[1]
     assert few_row["n_pairs"] == 3 and math.isnan(few_row["p_wilcoxon"])
-    assert few_row["note"] == "seeds without a baseline pair: 9; Wilcoxon needs 6 pairs"
+    assert few_row["note"] == "seeds without a pair in the reference cell: 9; Wilcoxon needs 6 pairs"
     p = np.array([row["p_t"], few_row["p_t"]])
     assert table["p_t_adj"].iloc[:2].to_numpy() == pytest.approx(reference_holm(list(p)))
     assert list(table["note"].iloc[2:]) == ["no finished runs", "no finished runs"]
@@ -112,35 +113,74 @@ def test_comparison_edge_cases() -> None:
     assert table.iloc[0]["note"] == "the difference is the same for every seed: no test"
     assert table.iloc[1]["note"] == "1 paired seed(s), a test needs 2"
     no_base = compare_to_baseline(frame, cells=["gone", "one"], baseline="gone", metrics=["m"])
-    assert list(no_base["note"]) == ["baseline has no finished runs"]
+    assert list(no_base["note"]) == ["the reference cell has no finished runs"]
     with pytest.raises(ValueError, match=r"correction must be one of \['holm', 'bh'\], but got 'bonferroni'"):
         compare_to_baseline(frame, cells=["base"], baseline="base", metrics=["m"], correction="bonferroni")
 
 
 def _balanced(seed: int = 0, n: int = 4) -> pd.DataFrame:
+    """2 x 2 cells, seeds 10, 13, 16, ... shared by every cell, each seed shifting every cell alike."""
     rng = np.random.default_rng(seed)
-    rows = [{"A": a, "B": b, "y": 1.0 * (a == "a2") + 0.5 * (a == "a2") * (b == "b2") + rng.normal(0, 0.3)}
-            for a in ("a1", "a2") for b in ("b1", "b2") for _ in range(n)]
-    return pd.DataFrame(rows)
+    shift = {10 + 3 * k: rng.normal(0, 0.5) for k in range(n)}
+    rows = [{"seed": s, "A": a, "B": b,
+             "y": 1.0 * (a == "a2") + 0.5 * (a == "a2") * (b == "b2") + shift[s] + rng.normal(0, 0.3)}
+            for a in ("a1", "a2") for b in ("b1", "b2") for s in shift]
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=seed)  # rows in no particular order
 
 
-def test_anova_matches_sums_of_squares_by_hand() -> None:
+def test_blocked_anova_matches_sums_of_squares_by_hand() -> None:
+    """A randomised complete block design: the seed's SS leaves the residual, the factors' SS are unchanged."""
     data = _balanced()
     table = factor_effects(data, ["A", "B"], "y").set_index("term")
     grand = data["y"].mean()
     ss_a = sum(len(g) * (g["y"].mean() - grand) ** 2 for _, g in data.groupby("A"))
     ss_b = sum(len(g) * (g["y"].mean() - grand) ** 2 for _, g in data.groupby("B"))
+    ss_seed = sum(len(g) * (g["y"].mean() - grand) ** 2 for _, g in data.groupby("seed"))
     cell_means = data.groupby(["A", "B"])["y"].transform("mean")
-    ss_res = float(((data["y"] - cell_means) ** 2).sum())
+    ss_within = float(((data["y"] - cell_means) ** 2).sum())
     ss_ab = float(((cell_means - grand) ** 2).sum()) - ss_a - ss_b  # balanced: the cells' SS splits exactly
-    df_res = len(data) - 4
+    ss_res = ss_within - ss_seed
+    df_res = len(data) - 4 - (data["seed"].nunique() - 1)
+    assert set(table["model"]) == {"blocked"}
     assert table.loc["A", "sum_sq"] == pytest.approx(ss_a)
     assert table.loc["A × B", "sum_sq"] == pytest.approx(ss_ab)
+    assert table.loc["seed (block)", "sum_sq"] == pytest.approx(ss_seed)
     assert table.loc["residual", "df"] == df_res and table.loc["residual", "sum_sq"] == pytest.approx(ss_res)
     assert table.loc["B", "F"] == pytest.approx(ss_b / (ss_res / df_res))
     assert table.loc["A", "p"] == pytest.approx(stats.f.sf(ss_a / (ss_res / df_res), 1, df_res))
     assert table.loc["A", "partial_eta_sq"] == pytest.approx(ss_a / (ss_a + ss_res))
-    assert list(table.index) == ["A", "B", "A × B", "residual"]
+    assert list(table.index) == ["A", "B", "A × B", "seed (block)", "residual"]
+
+
+def test_two_cells_blocked_f_is_the_paired_t_squared() -> None:
+    """With one two-level factor, the blocked F-test is the paired t-test over seeds (F = t², same p)."""
+    data = _balanced()
+    data = data[data["B"] == "b1"]
+    table = factor_effects(data, ["A"], "y").set_index("term")
+    a1 = data[data["A"] == "a1"].sort_values("seed")["y"].to_numpy()
+    a2 = data[data["A"] == "a2"].sort_values("seed")["y"].to_numpy()
+    paired = stats.ttest_rel(a2, a1)
+    assert table.loc["A", "F"] == pytest.approx(paired.statistic ** 2)
+    assert table.loc["A", "p"] == pytest.approx(paired.pvalue)
+
+
+def test_mixed_model_where_cells_have_different_seeds() -> None:
+    data = _balanced(n=5)
+    data = data[~((data["A"] == "a2") & (data["B"] == "b2") & (data["seed"] == 10))]  # one trial failed
+    table = factor_effects(data, ["A", "B"], "y").set_index("term")
+    assert set(table["model"]) == {"mixed"}
+    assert table.loc["residual", "df"] == len(data) - 4 - (5 - 1)
+    assert table.loc["A", "p"] < 0.05 and 0 < table.loc["A", "partial_eta_sq"] < 1
+    assert "seed variance" in table.loc["residual", "note"]
+
+
+def test_one_seed_gives_no_verdict() -> None:
+    single = _balanced(n=1)  # one run per cell: the interaction is the residual
+    table = factor_effects(single, ["A", "B"], "y").set_index("term")
+    assert set(table["model"]) == {"unreplicated"}
+    assert table.loc["A × B", "note"] == "left out: no runs left for a residual (add seeds)"
+    assert table.loc["residual", "df"] == 1
+    assert not table["significant"].any() and table.loc["A", "note"].startswith("no verdict")
 
 
 def test_anova_keeps_terms_it_cannot_estimate() -> None:
@@ -154,10 +194,8 @@ def test_anova_keeps_terms_it_cannot_estimate() -> None:
     flat = factor_effects(data.assign(y=0.0), ["A", "B"], "y").set_index("term")
     assert flat.loc["A", "note"] == "the metric does not vary: every finished trial has the same value"
     assert flat["p"].isna().all() and not flat["significant"].any()
-    single = _balanced(n=1)  # one run per cell: the interaction would leave no residual
-    table = factor_effects(single, ["A", "B"], "y").set_index("term")
-    assert table.loc["A × B", "note"] == "left out: no replicates left for a residual (add seeds)"
-    assert table.loc["residual", "df"] == 1
+    with pytest.raises(ValueError, match="expected a seed column"):
+        factor_effects(data.drop(columns="seed"), ["A", "B"], "y")
 
 
 def test_ragged_study_statistics(store) -> None:
@@ -171,8 +209,7 @@ def test_ragged_study_statistics(store) -> None:
     assert diff == pytest.approx(-0.01)  # mixup 0.0 loses 0.01 at every paired seed
     summary = analysis.summary.set_index("cell")
     assert summary.loc[ragged_cell("max", "0.0"), "n_running"] == 1
-    assert summary.loc[ragged_cell("mean", "0.5"), "psds1_ci_low"] == summary.loc[
-        ragged_cell("mean", "0.5"), "psds1_mean"]
+    assert math.isnan(summary.loc[ragged_cell("mean", "0.5"), "psds1_ci_low"])  # one seed: n/a, not zero width
     effects = analysis.effects
     assert set(effects["metric"]) == {"psds1", "psds2", "collar_f1"}
     assert ranked_cells(runs, analysis.summary, 3) == [ragged_cell("attention", "0.5"),

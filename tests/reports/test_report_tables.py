@@ -77,7 +77,7 @@ def test_other_tables(ragged) -> None:
     effects = effects_table(analysis.effects, alpha=0.05)
     assert effects.header[5] == "partial η²" and r"$\eta^2_p$" in to_latex(effects)
     md = to_markdown(effects).splitlines()
-    assert md[0] == "| metric | term | df | F | p | partial η² | significant | note |"
+    assert md[0] == "| metric | term | df | F | p | partial η² | significant (primary) | note |"
 
 
 def test_markdown_escapes_pipes_and_bolds() -> None:

@@ -1,0 +1,79 @@
+"""Analysis plan: what the study declared it would test, and the primary verdicts that follow from it alone."""
+from __future__ import annotations
+
+import math
+
+from reports.fetch.analysis_plan import FAMILY_TEXT, TEST_TEXT
+from reports.sections.section import DataFile, ReportInputs, Section, SectionContent
+from reports.stats.analysis import StudyAnalysis
+from reports.tables.model import Table, TableCell
+from reports.tables.study import DASH, DECIMALS, correction_name, format_p, metric_name
+
+PRIMARY_CSV = "primary.csv"
+SECONDARY_TEXT = ("Everything else in this report is secondary: the other metrics, the other contrasts, the factor "
+                  "effects (unless they are the family), the bootstrap over clips and the post-processing stages are "
+                  "exploratory, with p-values and no verdict of their own.")
+
+
+def plan_bullets(inputs: ReportInputs) -> tuple[str, ...]:
+    runs, analysis = inputs.runs, inputs.analysis
+    plan = analysis.plan
+    origin = ("Declared in the study (`analysis:`) before it ran." if analysis.declared else
+              "Not declared: the study was recorded before sedstudy kept analysis plans, so the default plan is "
+              "applied (write one under `analysis:` in the study YAML).")
+    objective = " (the study's objective)" if analysis.metric == runs.objective else ""
+    correction = f"{correction_name(plan.correction)} across the family"
+    if analysis.overridden:
+        correction += (f" (chosen for this report with --correction; the study declared "
+                       f"{correction_name(analysis.overridden)})")
+    bootstrap = ("every cell against the baseline (chosen without looking at any result), corrected as one family "
+                 "with the plan's correction; secondary" if plan.clip_bootstrap == "all" else "not computed")
+    return (origin,
+            f"Primary metric: {metric_name(analysis.metric)}{objective}.",
+            f"Primary family: {FAMILY_TEXT[plan.family]} ({_count(analysis)}).",
+            f"Primary test: {TEST_TEXT[plan.primary_test]}.",
+            f"Multiplicity correction: {correction}; alpha = {plan.alpha:g}.",
+            f"Bootstrap over clips: {bootstrap}.")
+
+
+def verdict_table(inputs: ReportInputs) -> Table:
+    runs, analysis = inputs.runs, inputs.analysis
+    primary = analysis.primary
+    effect_family = analysis.plan.family == "main_effects"
+    rows = []
+    for _, row in primary.iterrows():
+        if effect_family:
+            contrast = runs.display.factor(row["contrast"].removeprefix("main effect of "))
+            estimate = DASH if math.isnan(row["estimate"]) else f"{row['estimate']:.{DECIMALS}f}"
+        else:
+            contrast = f"{runs.display.cell(row['cell'])} vs {runs.display.cell(row['reference'])}"
+            estimate = DASH if math.isnan(row["estimate"]) else (
+                f"{row['estimate']:+.{DECIMALS}f} [{row['ci_low']:+.{DECIMALS}f}, {row['ci_high']:+.{DECIMALS}f}]")
+        tested = not math.isnan(row["p_adj"])
+        verdict = ("yes" if row["significant"] else "no") if tested else DASH
+        rows.append((TableCell(contrast, link=inputs.link(row["cell"]) if row["cell"] else None),
+                     TableCell(str(row["n"])), TableCell(estimate), TableCell(format_p(row["p"])),
+                     TableCell(format_p(row["p_adj"])), TableCell(verdict, bold=bool(row["significant"])),
+                     TableCell(str(row["note"]))))
+    estimate_title = "partial η²" if effect_family else "Δ [95 % CI]"
+    unit = "finished runs" if effect_family else "seed pairs"
+    return Table(name="primary", caption=f"Primary verdicts: {metric_name(analysis.metric)}", header=(
+        "factor" if effect_family else "contrast", "n", estimate_title, "p", "p adj.", "significant", "note"),
+        align=("l", "r", "c", "r", "r", "c", "l"), rows=tuple(rows),
+        notes=(f"n: {unit}. p: {TEST_TEXT[analysis.plan.primary_test]}; p adj.: "
+               f"{correction_name(analysis.plan.correction)} across these rows; significant: p adj. < "
+               f"{analysis.plan.alpha:g}. A dash: no test (the note says why).",))
+
+
+def build(inputs: ReportInputs) -> SectionContent:
+    return SectionContent(tables=(verdict_table(inputs),), bullets=plan_bullets(inputs), texts=(SECONDARY_TEXT,),
+                          data_files=(DataFile(PRIMARY_CSV, inputs.analysis.primary),))
+
+
+def _count(analysis: StudyAnalysis) -> str:
+    n = len(analysis.primary)
+    noun = "factor" if analysis.plan.family == "main_effects" else "contrast"
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+SECTION = Section("analysis-plan", "Analysis plan and primary verdicts", build)

@@ -1,0 +1,58 @@
+"""The primary verdicts: the analysis plan's family of contrasts on its metric, tested and corrected as declared.
+
+Only these rows say "significant" in a report; every other test it shows is secondary (exploratory)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from reports.fetch.analysis_plan import AnalysisPlan
+from reports.stats.anova import UNREPLICATED_NOTE, factor_effects
+from reports.stats.comparisons import adjust, all_pairs, compare_cells
+
+PRIMARY_COLUMNS = ("contrast", "cell", "reference", "metric", "test", "n", "estimate", "ci_low", "ci_high", "p",
+                   "p_adj", "significant", "note")
+MIN_SEEDS_WARNING = 3  # below this many seeds, intervals and tests rest on one or two differences
+
+
+def primary_verdicts(finished: pd.DataFrame, *, cells: Sequence[str], baseline: str, factors: Sequence[str],
+                     plan: AnalysisPlan, metric: str) -> pd.DataFrame:
+    """One row per contrast of the plan's family, in design order; `p_adj` corrected across the family.
+
+    Contrast families: `estimate` is the mean paired difference cell - reference with its 95 % t interval, `n` the
+    seed pairs, `p` the plan's test. main_effects: one row per factor, `estimate` its partial η² and `p` the
+    seed-blocked F-test; a model without replicates gives no verdict (note says why).
+    """
+    if plan.family == "main_effects":
+        return _main_effects(finished, factors, plan, metric)
+    contrasts = all_pairs(cells) if plan.family == "all_pairs" else [(c, baseline) for c in cells if c != baseline]
+    compared = compare_cells(finished, contrasts, metrics=[metric], correction=plan.correction, alpha=plan.alpha,
+                             test=plan.primary_test)
+    p_column = "p_t" if plan.primary_test == "paired_t" else "p_wilcoxon"
+    rows = [{"contrast": f"{row['cell']} vs {row['reference']}", "cell": row["cell"], "reference": row["reference"],
+             "metric": metric, "test": plan.primary_test, "n": int(row["n_pairs"]), "estimate": row["diff"],
+             "ci_low": row["diff_ci_low"], "ci_high": row["diff_ci_high"], "p": row[p_column],
+             "p_adj": row[f"{p_column}_adj"], "significant": bool(row["significant"]), "note": row["note"]}
+            for _, row in compared.iterrows()]
+    return pd.DataFrame(rows, columns=list(PRIMARY_COLUMNS))
+
+
+def _main_effects(finished: pd.DataFrame, factors: Sequence[str], plan: AnalysisPlan, metric: str) -> pd.DataFrame:
+    effects = factor_effects(finished, factors, metric, alpha=plan.alpha).set_index("term") if factors else None
+    rows = []
+    for factor in factors:
+        effect = effects.loc[factor]
+        rows.append({"contrast": f"main effect of {factor}", "cell": "", "reference": "", "metric": metric,
+                     "test": "blocked_f", "n": int(finished[metric].notna().sum()),
+                     "estimate": effect["partial_eta_sq"], "ci_low": math.nan, "ci_high": math.nan,
+                     "p": effect["p"] if effect["model"] != "unreplicated" else math.nan,
+                     "p_adj": math.nan, "significant": False, "note": effect["note"]})
+    table = pd.DataFrame(rows, columns=list(PRIMARY_COLUMNS))
+    if len(table):
+        table["p_adj"] = adjust(table["p"].to_numpy(dtype=float), plan.correction)
+        table["significant"] = table["p_adj"] < plan.alpha
+        if effects["model"].iloc[0] == "unreplicated":
+            table["note"] = UNREPLICATED_NOTE
+    return table
