@@ -23,7 +23,9 @@ RECIPE = (
 )
 # read with the recipe but not listed: when a two_phase schedule restarts the teacher (reports.model_roles)
 PHASE_PARAMS = ("model.backbone.name", "model.backbone.freeze.schedule", "model.backbone.freeze.phase1_epochs")
-RECIPE_PARAMS = (*(key for key, _ in RECIPE), *PHASE_PARAMS)
+# read with the recipe but not listed: a run that chose its best epoch on the test split says so in the report
+SELECT_ON_TEST_PARAM = "evaluation.select_on_test_split"
+RECIPE_PARAMS = (*(key for key, _ in RECIPE), *PHASE_PARAMS, SELECT_ON_TEST_PARAM)
 
 
 def shared_value(texts: pd.Series) -> str | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from reports.fetch.analysis_plan import FAMILY_TEXT, TEST_TEXT
+from reports.fetch.analysis_plan import CORRECTION_TEXT, FAMILY_TEXT, TEST_TEXT
 from reports.sections.section import DataFile, ReportInputs, Section, SectionContent
 from reports.stats.analysis import StudyAnalysis
 from reports.tables.model import Table, TableCell
@@ -22,12 +22,15 @@ def plan_bullets(inputs: ReportInputs) -> tuple[str, ...]:
               "Not declared: the study was recorded before sedstudy kept analysis plans, so the default plan is "
               "applied (write one under `analysis:` in the study YAML).")
     objective = " (the study's objective)" if analysis.metric == runs.objective else ""
-    correction = f"{correction_name(plan.correction)} across the family"
+    correction = f"{CORRECTION_TEXT[plan.correction]} across the family"
     if analysis.overridden:
         correction += (f" (chosen for this report with --correction; the study declared "
-                       f"{correction_name(analysis.overridden)})")
+                       f"{CORRECTION_TEXT[analysis.overridden]})")
     bootstrap = ("every cell against the baseline (chosen without looking at any result), corrected as one family "
-                 "with the plan's correction; secondary" if plan.clip_bootstrap == "all" else "not computed")
+                 "with the plan's correction; secondary" if plan.clip_bootstrap == "all" else
+                 "none (the plan's clip_bootstrap: none)")
+    if plan.clip_bootstrap == "all" and inputs.clips.table.empty:
+        bootstrap += "; not computed in this report (the Notes say why)"
     return (origin,
             f"Primary metric: {metric_name(analysis.metric)}{objective}.",
             f"Primary family: {FAMILY_TEXT[plan.family]} ({_count(analysis)}).",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from reports.contract import ROLES
 from reports.fetch.load import FINISHED, StudyRuns
-from reports.fetch.recipe_params import PHASE_PARAMS, shared_value
+from reports.fetch.recipe_params import PHASE_PARAMS, SELECT_ON_TEST_PARAM, shared_value
 
 DECIMALS = 3
 UNTRAINED_SHARE = 0.5  # a teacher scoring under this share of the student's objective is called nearly untrained
@@ -39,11 +39,25 @@ def reported_model_sentence(runs: StudyRuns) -> str:
         value = shared_value(recipe[key]) if key in recipe.columns else None
         return default if value is None else value
 
-    return (f"The tables report the {reported_model(runs)} model (evaluation.report_model) of the mean-teacher pair, "
-            f"at its best epoch by {shared('evaluation.selection_metric', 'the selection metric')} on "
-            f"{shared('evaluation.selection_split', 'the selection split')}, scored on "
-            f"{shared('evaluation.test_split', 'the test split')}; the student's and the teacher's numbers are "
-            "both under Student and teacher.")
+    sentence = (f"The tables report the {reported_model(runs)} model (evaluation.report_model) of the mean-teacher "
+                f"pair, at its best epoch by {shared('evaluation.selection_metric', 'the selection metric')} on "
+                f"{shared('evaluation.selection_split', 'the selection split')} (the split that chose the "
+                f"checkpoint), scored on {shared('evaluation.test_split', 'the test split')} (the split that scored "
+                "it); the student's and the teacher's numbers are both under Student and teacher.")
+    return sentence + selected_on_test_warning(runs)
+
+
+def selected_on_test_warning(runs: StudyRuns) -> str:
+    """A warning when runs chose their best epoch on the split that scores them (evaluation.select_on_test_split),
+    else ""."""
+    if SELECT_ON_TEST_PARAM not in runs.recipe.columns:
+        return ""
+    chosen = runs.recipe[SELECT_ON_TEST_PARAM].fillna("").str.lower() == "true"
+    if not chosen.any():
+        return ""
+    return (f" ⚠ {int(chosen.sum())} of {len(chosen)} runs chose their best epoch on the test split itself "
+            f"({SELECT_ON_TEST_PARAM}: true, set on purpose): their numbers are optimistic, since the epoch was "
+            "picked for scoring well on the same clips; do not compare them with numbers selected on another split.")
 
 
 def teacher_statement(runs: StudyRuns) -> str:

@@ -34,9 +34,17 @@ def primary_verdicts(finished: pd.DataFrame, *, cells: Sequence[str], baseline: 
     rows = [{"contrast": f"{row['cell']} vs {row['reference']}", "cell": row["cell"], "reference": row["reference"],
              "metric": metric, "test": plan.primary_test, "n": int(row["n_pairs"]), "estimate": row["diff"],
              "ci_low": row["diff_ci_low"], "ci_high": row["diff_ci_high"], "p": row[p_column],
-             "p_adj": row[f"{p_column}_adj"], "significant": bool(row["significant"]), "note": row["note"]}
+             "p_adj": row[f"{p_column}_adj"], "significant": bool(row["significant"]),
+             "note": _without_other_tests(str(row["note"]), plan.primary_test)}
             for _, row in compared.iterrows()]
     return pd.DataFrame(rows, columns=list(PRIMARY_COLUMNS))
+
+
+def _without_other_tests(note: str, test: str) -> str:
+    """The comparison's note without what it says of a test the plan does not use (Wilcoxon's pair minimum)."""
+    if test == "wilcoxon":
+        return note
+    return "; ".join(part for part in note.split("; ") if part and not part.startswith("Wilcoxon needs"))
 
 
 def _main_effects(finished: pd.DataFrame, factors: Sequence[str], plan: AnalysisPlan, metric: str) -> pd.DataFrame:

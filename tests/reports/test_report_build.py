@@ -178,7 +178,9 @@ def test_report_shows_the_shared_recipe_and_both_models(built: tuple[ReportPaths
     assert "- Reported model: student (`evaluation.report_model`; both models under Student and teacher)" in lines
     assert lines[lines.index("## Results per cell") + 2].startswith(
         "The tables report the student model (evaluation.report_model) of the mean-teacher pair, at its best epoch "
-        "by intersection_f1 on synthetic_validation, scored on validation")
+        "by intersection_f1 on synthetic_validation (the split that chose the checkpoint), scored on validation "
+        "(the split that scored it)")
+    assert "chose their best epoch on the test split itself" not in text
     assert ("The teacher is nearly untrained (it scores far below the student and its EMA has seen fewer steps than "
             "it averages over): its mean psds1 is 0.075 against the student's 0.375 (20% of it) over 10 "
             "finished trials. Its EMA (decay 0.999) averages the student's weights over about 1,000 steps; it has "

@@ -5,7 +5,7 @@ import dataclasses
 import pandas as pd
 
 from reports.fetch.load import load_study
-from reports.stats.model_roles import reported_model, teacher_statement
+from reports.stats.model_roles import reported_model, reported_model_sentence, teacher_statement
 from reports.tables.recipe import NOT_RECORDED, recipe_table
 
 
@@ -66,3 +66,14 @@ def test_teacher_statement_follows_the_numbers_and_the_steps(store) -> None:
                                           "(`student/psds1`, `teacher/psds1`).")
     default = dataclasses.replace(runs, recipe=runs.recipe.drop(columns="evaluation.report_model"))
     assert reported_model(default) == "student (not recorded; the default)"
+
+
+def test_runs_that_chose_their_epoch_on_the_test_split_are_named(store) -> None:
+    runs = load_study(store.uri, "quickstart")
+    chosen = runs.recipe.assign(**{"evaluation.select_on_test_split": ["true"] + ["false"] * (len(runs.recipe) - 1)})
+    sentence = reported_model_sentence(dataclasses.replace(runs, recipe=chosen))
+    assert sentence.endswith(f"⚠ 1 of {len(chosen)} runs chose their best epoch on the test split itself "
+                             "(evaluation.select_on_test_split: true, set on purpose): their numbers are optimistic, "
+                             "since the epoch was picked for scoring well on the same clips; do not compare them "
+                             "with numbers selected on another split.")
+    assert "⚠" not in reported_model_sentence(runs)
