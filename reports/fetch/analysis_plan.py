@@ -73,6 +73,17 @@ class AnalysisPlan(BaseModel):
             raise ValueError(f"correction must be one of {list(CORRECTIONS)}, but got {correction!r}")
         return self.model_copy(update={"correction": correction})
 
+    def family_size(self, cells: int, factors: int) -> int:
+        """The number of primary tests: contrasts of `cells` cells, or one per factor."""
+        return {"vs_baseline": cells - 1, "all_pairs": cells * (cells - 1) // 2, "main_effects": factors}[self.family]
+
+    def describe(self, objective: str, cells: int, factors: int) -> str:
+        """One line: what the verdicts will be about (`sedstudy validate`, the dry run)."""
+        n = self.family_size(cells, factors)
+        return (f"analysis plan: primary metric {self.primary_metric(objective)}; {FAMILY_TEXT[self.family]} "
+                f"({n} test{'' if n == 1 else 's'}); {TEST_TEXT[self.primary_test]}; {CORRECTION_TEXT[self.correction]}"
+                f", alpha {self.alpha:g}")
+
     def record(self) -> str:
         """The parent run's tag value."""
         return json.dumps(self.model_dump(), sort_keys=True)
