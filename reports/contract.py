@@ -39,6 +39,8 @@ FACTORS_TAG = "sedstudy.factors"  # JSON list of dotted factor names
 METRICS_TAG = "sedstudy.metrics"  # JSON list of metric keys
 OBJECTIVE_TAG = "sedstudy.objective"  # JSON {metric, mode}: read through StudyObjective
 ANALYSIS_TAG = "sedstudy.analysis"  # JSON of the declared analysis plan (reports.fetch.analysis_plan)
+# JSON list of {previous, finished_trials}: each plan a relaunch replaced after trials had finished, kept in order
+ANALYSIS_AMENDED_TAG = "sedstudy.analysis.amended"
 CELLS_TAG = "sedstudy.cells"
 SEEDS_TAG = "sedstudy.seeds"
 PLANNED_TRIALS_TAG = "sedstudy.planned_trials"  # JSON list of {cell, seed}; left out when over 8,000 characters

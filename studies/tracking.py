@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import make_url
 
 from reports.contract import (
+    ANALYSIS_AMENDED_TAG,
     ANALYSIS_TAG,
     BASELINE_CELL_TAG,
     BEST_CELL_TAG,
@@ -134,11 +135,13 @@ class StudyTracker:
 
     def _parent_run(self) -> str:
         parent = find_study_parent(self.client, self.experiment_id, self.study.name)
+        amended: dict[str, str] = {}
         if parent is not None:
             run_id = parent.info.run_id
             if INTERRUPTED_TAG in parent.data.tags:
                 self.client.delete_tag(run_id, INTERRUPTED_TAG)
             self.client.update_run(run_id, status="RUNNING")
+            amended = self._plan_amendment(parent)
         else:
             run_id = self.client.create_run(self.experiment_id, run_name=self.study.name,
                                             tags={KIND_TAG: STUDY_KIND, STUDY_TAG: self.study.name}).info.run_id
@@ -153,6 +156,7 @@ class StudyTracker:
             SEEDS_TAG: json.dumps(study.spec.seeds),
             **{launch_tag(k): v for k, v in self.launch.items()},
             **code_version(),
+            **amended,
         }
         if study.spec.tuning is not None:
             tags[TUNING_TAG] = json.dumps(study.spec.tuning.model_dump(mode="json", exclude_none=False))
@@ -168,6 +172,23 @@ class StudyTracker:
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.log_text(run_id, study.source.read_text(encoding="utf-8"), STUDY_YAML_ARTIFACT)
         return run_id
+
+    def _plan_amendment(self, parent: Run) -> dict[str, str]:
+        """The amendments tag with the recorded plan appended, when this launch declares another plan and trials
+        have finished under the recorded one (a plan changed after results is no longer declared before them);
+        else nothing. The first plan is never lost."""
+        recorded = parent.data.tags.get(ANALYSIS_TAG)
+        if recorded is None or json.loads(recorded) == json.loads(self.study.spec.analysis.record()):
+            return {}
+        query = children_filter(parent.info.run_id, TRIAL_KIND) + " and attributes.status = 'FINISHED'"
+        finished = sum(1 for _ in iter_runs(self.client, [self.experiment_id], query))
+        if not finished:
+            return {}
+        history = json.loads(parent.data.tags.get(ANALYSIS_AMENDED_TAG, "[]"))
+        history.append({"previous": json.loads(recorded), "finished_trials": finished})
+        logger.warning("study %s: the analysis plan changed after %d trials finished; the report says so, and "
+                       "keeps the plan first declared", self.study.name, finished)
+        return {ANALYSIS_AMENDED_TAG: json.dumps(history)}
 
     def _children(self, kind: str, where: str = "") -> list:
         """The parent's child runs of ``kind`` (TRIAL_KIND, TUNE_KIND), with ``where`` ANDed to the filter."""

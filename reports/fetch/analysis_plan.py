@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from reports.contract import ANALYSIS_TAG
+from reports.contract import ANALYSIS_AMENDED_TAG, ANALYSIS_TAG
 
 FAMILIES = ("vs_baseline", "all_pairs", "main_effects")
 CONTRAST_TESTS = ("paired_t", "wilcoxon")
@@ -100,3 +100,17 @@ class AnalysisPlan(BaseModel):
         except (json.JSONDecodeError, TypeError, ValidationError) as error:
             raise ValueError(f"tag {ANALYSIS_TAG!r} must hold the JSON of an analysis plan, but got {raw!r} "
                              f"({error})") from error
+
+
+def plan_amendments(tags: Mapping[str, str]) -> tuple[tuple[AnalysisPlan, int], ...]:
+    """The plans a relaunch replaced after trials had finished, oldest first, each with the finished trials then;
+    ValueError naming the tag when it is not that JSON list."""
+    raw = tags.get(ANALYSIS_AMENDED_TAG)
+    if raw is None:
+        return ()
+    try:
+        return tuple((AnalysisPlan.model_validate(entry["previous"]), int(entry["finished_trials"]))
+                     for entry in json.loads(raw))
+    except (json.JSONDecodeError, TypeError, KeyError, ValueError, ValidationError) as error:
+        raise ValueError(f"tag {ANALYSIS_AMENDED_TAG!r} must hold a JSON list of {{previous, finished_trials}}, but "
+                         f"got {raw!r} ({error})") from error

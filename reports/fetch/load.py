@@ -29,7 +29,7 @@ from reports.contract import (
     study_names,
 )
 from reports.errors import ReportError, StudyNotFoundError
-from reports.fetch.analysis_plan import AnalysisPlan
+from reports.fetch.analysis_plan import AnalysisPlan, plan_amendments
 from reports.fetch.artifacts import download
 from reports.fetch.display_names import DisplayNames, read_display
 from reports.fetch.params import is_config_leaf, level_values
@@ -125,6 +125,8 @@ class StudyRuns:
     postprocessed: pd.DataFrame = field(default_factory=pd.DataFrame)
     display: DisplayNames = field(default_factory=DisplayNames)  # the study's short names (reports.display)
     plan: AnalysisPlan | None = None  # the parent's declared analysis plan; None: a store older than the tag
+    # plans a relaunch replaced after trials had finished, oldest first, with the finished trials at the change
+    plan_amendments: tuple[tuple[AnalysisPlan, int], ...] = ()
 
     @cached_property
     def cell_levels(self) -> Mapping[str, Mapping[str, str]]:
@@ -191,6 +193,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
     try:
         objective = StudyObjective.of(parent.data.tags)
         plan = AnalysisPlan.of(parent.data.tags)
+        amendments = plan_amendments(parent.data.tags)
     except ValueError as error:
         raise ReportError(f"parent run {parent.info.run_id}: {error}") from error
     planned = _planned_trials(client, parent)
@@ -219,7 +222,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
                      recipe=param_texts(fetched.records, frame, RECIPE_PARAMS),
                      roles=metrics_frame(fetched.records, frame, role_metric_keys(metrics)),
                      postprocessed=metrics_frame(fetched.records, frame, postprocess_metric_keys(metrics)),
-                     display=read_display(client, parent), plan=plan)
+                     display=read_display(client, parent), plan=plan, plan_amendments=amendments)
 
 
 def list_studies(tracking_uri: str) -> list[str]:

@@ -21,6 +21,10 @@ def plan_bullets(inputs: ReportInputs) -> tuple[str, ...]:
     origin = ("Declared in the study (`analysis:`) before it ran." if analysis.declared else
               "Not declared: the study was recorded before sedstudy kept analysis plans, so the default plan is "
               "applied (write one under `analysis:` in the study YAML).")
+    for previous, finished in runs.plan_amendments:
+        then = previous.describe(runs.objective, len(runs.cells), len(runs.factors)).removeprefix("analysis plan: ")
+        origin += (f" ⚠ Amended after {finished} trial{'' if finished == 1 else 's'} had finished: the plan then was "
+                   f"{then}; verdicts under a plan chosen after results are not pre-declared.")
     objective = " (the study's objective)" if analysis.metric == runs.objective else ""
     correction = f"{CORRECTION_TEXT[plan.correction]} across the family"
     if analysis.overridden:

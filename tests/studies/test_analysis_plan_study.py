@@ -1,6 +1,7 @@
 """A study's analysis plan: checked at load, recorded on the parent run, and followed by the report built from it."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from reports.build import build_report
-from reports.contract import ANALYSIS_TAG
+from reports.contract import ANALYSIS_AMENDED_TAG, ANALYSIS_TAG
 from reports.fetch.analysis_plan import AnalysisPlan
 from sed_core.errors import ConfigError
 from studies.cli import main
@@ -100,3 +101,22 @@ def test_the_report_follows_the_recorded_plan(tmp_path: Path, capsys: pytest.Cap
     overridden = (tmp_path / "holm" / "report.md").read_text(encoding="utf-8")
     assert ("Multiplicity correction: Holm (family-wise error rate) across the family (chosen for this report with "
             "--correction; the study declared Benjamini-Hochberg (false discovery rate)); alpha = 0.1.") in overridden
+
+
+def test_a_plan_changed_after_results_is_kept_and_reported(tmp_path: Path) -> None:
+    uri = tracked(tmp_path, "family: vs_baseline")
+    StudyTracker(uri, load_study(write(tmp_path, "family: vs_baseline"), workdir=tmp_path))  # the same plan again
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("planned").experiment_id
+
+    def parent_tags() -> dict[str, str]:
+        return client.search_runs([experiment], filter_string="tags.`sedstudy.kind` = 'study'")[0].data.tags
+
+    assert ANALYSIS_AMENDED_TAG not in parent_tags()
+    StudyTracker(uri, load_study(write(tmp_path, "family: all_pairs"), workdir=tmp_path))
+    assert json.loads(parent_tags()[ANALYSIS_AMENDED_TAG]) == [
+        {"previous": json.loads(AnalysisPlan().record()), "finished_trials": 9}]
+    assert AnalysisPlan.of(parent_tags()).family == "all_pairs"
+    paths = build_report(uri, "planned", tmp_path / "report", clip_statistic=None, learning_curves=False)
+    assert ("⚠ Amended after 9 trials had finished: the plan then was primary metric psds1; each cell against the "
+            "baseline cell (2 tests)") in paths.markdown.read_text(encoding="utf-8")
