@@ -10,11 +10,12 @@ plan's metric if it is a PSDS scenario, else PSDS1); this script times both scen
 Measured here: `statistic_values` on --runs-timed distinct fabricated runs (the test suite's fabricated scores of
 tests/reports/test_clip_psds.py, each run's scores scaled by its own seed's noise; the same clips, labels and draws
 for every run, as in the report) at the two --timed-resamples counts, serially in this process. The prepare step is
-timed on its own; the cost per resample at the two counts shows whether it is linear, and the two totals' slope
-scales a run to --resamples. Then the start-up of the spawn pool, a real `_values_of_runs` on a few runs against
-what the serial times predict (the parallel slowdown on this machine), and `paired_result` for every comparison.
-Wall times of the old and new run counts are extrapolated: start-up + ceil(runs / workers) x run time x slowdown,
-printed as seconds and as the ratio new / old; on a machine with --other-cores cores, at this machine's speed per
+timed on its own; the cost per resample at the two counts shows whether it is linear, and a run at --resamples is
+prepare + (resamples + 1) x the cost per resample at the larger count (value 0 is the original clip set). Then the
+report's pool (spawn, min(runs, cores) workers, one run per task): its start-up, and runs timed inside its workers
+against the serial times (the slowdown of runs sharing the machine); and `paired_result` for every comparison. Wall
+times of the old and new run counts are extrapolated as start-up + ceil(runs / workers) x run time x slowdown,
+printed in seconds and as the ratio new / old; for a machine with --other-cores cores, at this machine's speed per
 core and without slowdown. Nothing asserts a time.
 
     .venv/bin/python bench/clip_bootstrap_cells.py    # 1,168 clips, 1000 resamples, 50 x 5 against 6 x 5: ~3 min
@@ -41,7 +42,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reports.stats.bootstrap import clip_draws, paired_result, statistic_values  # noqa: E402
 from reports.stats.clip_psds import PsdsStatistic  # noqa: E402
-from reports.stats.clip_section import _values_of_runs  # noqa: E402
 from sed_core.desed_classes import DESED_CLASSES  # noqa: E402
 from sed_core.metrics.sed_metrics import DEFAULT_PSDS_SCENARIOS  # noqa: E402
 
@@ -92,22 +92,30 @@ class _TimedPrepare:
         return evaluate
 
 
-def _warm() -> int:
-    """A pool task that only needs what `statistic_values` of a PsdsStatistic imports in a spawned worker."""
+def _warm() -> None:
+    """A pool task that needs only what a worker needs for `statistic_values` of a PsdsStatistic."""
     import reports.stats.clip_psds  # noqa: F401
 
-    return os.getpid()
+
+def _timed_values(table, statistic, clips, draws) -> float:
+    """`statistic_values` in a pool worker, returning its seconds there (the pool's start-up left out)."""
+    started = time.perf_counter()
+    statistic_values(table, statistic, clips, draws)
+    return time.perf_counter() - started
+
+
+def _spawn_pool(workers: int) -> ProcessPoolExecutor:
+    """The report's pool (clip_section._values_of_runs): spawn context, one run per task."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _pool_start(workers: int) -> float:
-    """Seconds to start (and shut down) the report's spawn pool with `workers` workers, each importing the report."""
+    """Seconds to start the report's pool with `workers` workers, each importing the report, and shut it down."""
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pids = {future.result() for future in [pool.submit(_warm) for _ in range(workers)]}
-    seconds = time.perf_counter() - started
-    if len(pids) < workers:
-        print(f"  (pool start-up: {len(pids)} of {workers} workers answered the {workers} tasks)")
-    return seconds
+    with _spawn_pool(workers) as pool:
+        for future in [pool.submit(_warm) for _ in range(workers)]:
+            future.result()
+    return time.perf_counter() - started
 
 
 def _wall(runs: int, cores: int, run_s: float, start_s: float, slowdown: float) -> tuple[float, int, int]:
@@ -130,7 +138,7 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000, help="the report's n_resamples")
     parser.add_argument("--runs-timed", type=int, default=6, help="distinct runs timed per scenario")
     parser.add_argument("--timed-resamples", type=int, nargs=2, default=[100, 300], metavar=("FEW", "MORE"),
-                        help="the two resample counts timed; the slope between them scales to --resamples")
+                        help="the two resample counts timed; the larger one's cost per resample scales to --resamples")
     parser.add_argument("--pool-runs", type=int, default=0,
                         help="runs of the real process-pool check (default: 2 per worker; -1 skips it)")
     parser.add_argument("--other-cores", type=int, default=16, help="the larger machine of the estimate")
@@ -150,7 +158,8 @@ def main() -> None:
     table_mb = tables[0].memory_usage(deep=True).sum() / 2**20
     print(f"{len(clips)} clips of {CLIP_S:.0f} s, {len(module.CLASSES)} classes, {module.FRAMES} frames per clip "
           f"({len(tables[0])} score rows, {table_mb:.1f} MiB a run in memory); {len(tables)} distinct runs timed at "
-          f"{few} and {more} resamples, scaled to {args.resamples}; {cores} cores (os.cpu_count())")
+          f"{few} and {more} resamples, scaled to {args.resamples}; {cores} cores (os.cpu_count()), load average "
+          f"{os.getloadavg()[0]:.1f}")
     print(f"new: {args.cells} cells x {args.seeds} seeds = {new_runs} runs, {args.cells - 1} comparisons; "
           f"old: {args.old_cells} cells x {args.seeds} seeds = {old_runs} runs, {args.old_cells - 1} comparisons")
 
@@ -171,37 +180,43 @@ def main() -> None:
         prepare_s = statistics.mean(prepares[few] + prepares[more])
         per_resample = {count: statistics.mean((t - p) / (count + 1) for t, p in zip(totals[count], prepares[count]))
                         for count in (few, more)}
-        slope = (statistics.mean(totals[more]) - statistics.mean(totals[few])) / (more - few)
-        run_s = statistics.mean(totals[more]) + slope * (args.resamples - more)
+        run_s = prepare_s + (args.resamples + 1) * per_resample[more]
         spread = (max(totals[more]) - min(totals[more])) / statistics.mean(totals[more])
         print(f"\n{name}: prepare {prepare_s:.2f} s a run; per resample {per_resample[few] * 1000:.2f} ms at {few}, "
               f"{per_resample[more] * 1000:.2f} ms at {more} (ratio {per_resample[more] / per_resample[few]:.2f}: "
-              f"1 is linear), slope between the totals {slope * 1000:.2f} ms")
+              f"1 is linear)")
         print(f"  one run at {more} resamples: {statistics.mean(totals[more]):.2f} s (min {min(totals[more]):.2f}, "
               f"max {max(totals[more]):.2f}, spread {spread:.0%} over {len(tables)} runs); scaled to "
-              f"{args.resamples} resamples: {run_s:.2f} s a run")
+              f"{args.resamples} resamples (prepare + {args.resamples + 1} x {per_resample[more] * 1000:.2f} ms): "
+              f"{run_s:.2f} s a run")
         per_scenario[name] = {"run_s": run_s, "few_s": statistics.mean(totals[few]), "values": values,
                               "statistic": statistic}
 
     workers = max(1, min(new_runs, cores))
     start_s = _pool_start(workers) if workers > 1 else 0.0
-    print(f"\nspawn pool of {workers} workers, started, each importing the report, and shut down: {start_s:.2f} s")
+    print(f"\nspawn pool of {workers} workers started (each importing the report) and shut down: {start_s:.2f} s")
     pool_runs = 2 * workers if args.pool_runs == 0 else args.pool_runs
-    for name, data in per_scenario.items():
+    for data in per_scenario.values():
         data["slowdown"] = 1.0
-        if pool_runs < 1 or workers < 2:
-            continue
-        runs = {f"run{i}": tables[i % len(tables)] for i in range(pool_runs)}
-        started = time.perf_counter()
-        _values_of_runs(runs, data["statistic"], clips, draws[:few])
-        measured = time.perf_counter() - started
+    if pool_runs >= 1 and workers > 1:
         pool_workers = min(pool_runs, cores)
-        compute = math.ceil(pool_runs / pool_workers) * data["few_s"]
-        data["slowdown"] = max(1.0, (measured - start_s) / compute)
-        print(f"{name}: the report's pool (_values_of_runs) on {pool_runs} runs x {few} resamples, {pool_workers} "
-              f"workers: {measured:.2f} s; serial times predict {compute:.2f} s + start-up {start_s:.2f} s = "
-              f"{compute + start_s:.2f} s (ratio {measured / (compute + start_s):.2f}); parallel slowdown "
-              f"{data['slowdown']:.2f}")
+        started = time.perf_counter()
+        with _spawn_pool(pool_workers) as pool:
+            futures = {name: [pool.submit(_timed_values, tables[i % len(tables)], data["statistic"], clips,
+                                          draws[:few]) for i in range(pool_runs)]
+                       for name, data in per_scenario.items()}
+            inside = {name: [future.result() for future in group] for name, group in futures.items()}
+        measured = time.perf_counter() - started
+        rounds = math.ceil(pool_runs / pool_workers)
+        predicted = start_s
+        for name, data in per_scenario.items():
+            data["slowdown"] = max(1.0, statistics.mean(inside[name]) / data["few_s"])
+            predicted += rounds * data["few_s"] * data["slowdown"]
+            print(f"{name}: {pool_runs} runs x {few} resamples in the pool's {pool_workers} workers: "
+                  f"{statistics.mean(inside[name]):.2f} s a run there, {data['few_s']:.2f} s serially here: "
+                  f"parallel slowdown {data['slowdown']:.2f}")
+        print(f"the pool's wall time for both: {measured:.2f} s; start-up + rounds x run x slowdown predicts "
+              f"{predicted:.2f} s (ratio {measured / predicted:.2f})")
 
     name = next(iter(per_scenario))
     length = args.resamples + 1
@@ -218,9 +233,10 @@ def main() -> None:
           f"{comparisons['new'] * 1000:.1f} ms, {args.old_cells - 1} comparisons {comparisons['old'] * 1000:.1f} ms")
 
     print(f"\nextrapolated wall time at {args.resamples} resamples (start-up + rounds x run x slowdown; the "
-          f"{args.other_cores}-core machine at this machine's speed per core, no slowdown):")
+          f"{args.other_cores}-core machine at this machine's speed per core, no slowdown), with the "
+          f"{args.cells - 1} or {args.old_cells - 1} comparisons:")
     header = (f"{'scenario':<8} {'s a run':>8} {f'{old_runs} runs, {cores} cores':>22} "
-              f"{f'{new_runs} runs, {cores} cores':>22} {'ratio':>6} "
+              f"{f'{new_runs} runs, {cores} cores':>22} {'ratio':>6} {'same, slowdown 1':>18} "
               f"{f'{old_runs} runs, {args.other_cores} cores':>22} {f'{new_runs} runs, {args.other_cores} cores':>22} "
               f"{'ratio':>6}")
     print(header)
@@ -229,14 +245,18 @@ def main() -> None:
         new, new_workers, new_rounds = _wall(new_runs, cores, data["run_s"], start_s, data["slowdown"])
         old += comparisons["old"]
         new += comparisons["new"]
+        ideal, *_ = _wall(new_runs, cores, data["run_s"], start_s, 1.0)
         old_big, *_ = _wall(old_runs, args.other_cores, data["run_s"], start_s, 1.0)
         new_big, *_ = _wall(new_runs, args.other_cores, data["run_s"], start_s, 1.0)
+        ideal, old_big, new_big = (ideal + comparisons["new"], old_big + comparisons["old"],
+                                   new_big + comparisons["new"])
         print(f"{name:<8} {data['run_s']:>8.2f} {_minutes(old):>22} {_minutes(new):>22} {new / old:>5.2f}x "
-              f"{_minutes(old_big):>22} {_minutes(new_big):>22} {new_big / old_big:>5.2f}x")
+              f"{_minutes(ideal):>18} {_minutes(old_big):>22} {_minutes(new_big):>22} {new_big / old_big:>5.2f}x")
     print(f"({old_runs} runs: {old_workers} workers, {old_rounds} rounds; {new_runs} runs: {new_workers} workers, "
           f"{new_rounds} rounds on this machine. The report bootstraps one scenario; both: the sum. Loading the "
           f"runs' scores from MLflow is not included; the parent holds all {new_runs} tables: "
-          f"{table_mb * new_runs / 1024:.2f} GiB at this table size.)")
+          f"{table_mb * new_runs / 1024:.2f} GiB at this table size.) Load average at the end: "
+          f"{os.getloadavg()[0]:.1f}.")
 
 
 if __name__ == "__main__":
