@@ -43,6 +43,7 @@ ANALYSIS_TAG = "sedstudy.analysis"  # JSON of the declared analysis plan (report
 ANALYSIS_AMENDED_TAG = "sedstudy.analysis.amended"
 CELLS_TAG = "sedstudy.cells"
 SEEDS_TAG = "sedstudy.seeds"
+SEQUENTIAL_SEEDS_TAG = "sedstudy.seeds.sequential"  # JSON of an adaptive seed design (reports.fetch.sequential_design)
 PLANNED_TRIALS_TAG = "sedstudy.planned_trials"  # JSON list of {cell, seed}; left out when over 8,000 characters
 PLANNED_TRIALS_ARTIFACT = "planned_trials.json"  # always written: the list a large design keeps only here
 DISPLAY_TAG, DISPLAY_ARTIFACT = "sedstudy.display", "display_names.json"  # JSON {factors, levels, cells}

@@ -16,3 +16,7 @@ def acting_lines(study: Study) -> Iterator[str]:
         yield (f"  experiment.{path}: shared by the cells, no effect in {len(cells)} of them (e.g. cell "
                f"{cells[0]})")
     yield study.spec.analysis.describe(study.spec.objective.metric, len(study.cells), len(study.space.names))
+    if study.spec.sequential is not None:
+        yield study.spec.sequential.describe() + (
+            f"; each of the {len(study.cells) - 1} contrasts at alpha / {len(study.cells) - 1} (Bonferroni)"
+            if len(study.cells) > 2 else "")

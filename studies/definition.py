@@ -3,14 +3,24 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from reports.fetch.analysis_plan import MIN_WILCOXON_SEEDS, AnalysisPlan
+from reports.fetch.sequential_design import SequentialSeeds
 from search_spaces import Cell, FactorSpace, design_cells
 from search_spaces.display import DisplayNames, display_names
 from search_spaces.factors import check_config_path, level_text
@@ -143,12 +153,21 @@ class TuningSpec(_Spec):
         return [value] if isinstance(value, str) else value
 
 
+def _seeds_kind(value: Any) -> str:
+    return "adaptive" if isinstance(value, (dict, SequentialSeeds)) else "fixed"
+
+
+TAGGED_UNIONS = {"seeds": ("fixed", "adaptive")}  # a field's union tags, which pydantic adds to an error's location
+
+
 class StudySpec(_Spec):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     experiment: dict[str, Any] = Field(default_factory=dict)
     design: DesignSpec
-    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]] = Field(min_length=1, max_length=10_000)
+    # a list: every cell runs these seeds; a mapping: adaptive seeds, added where a contrast is still undecided
+    seeds: Annotated[Annotated[list[Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]], Tag("fixed")]
+                     | Annotated[SequentialSeeds, Tag("adaptive")], Discriminator(_seeds_kind)]
     objective: ObjectiveSpec = ObjectiveSpec()
     metrics: list[str] = Field(default_factory=lambda: ["psds1", "psds2", "psds1_t50", "psds2_t50", "collar_f1"])
     resources: ResourcesSpec = ResourcesSpec()
@@ -160,10 +179,22 @@ class StudySpec(_Spec):
 
     @field_validator("seeds")
     @classmethod
-    def _unique_seeds(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be unique, got {seeds}")
+    def _unique_seeds(cls, seeds: list[int] | SequentialSeeds) -> list[int] | SequentialSeeds:
+        if isinstance(seeds, list):
+            if not 1 <= len(seeds) <= 10_000:
+                raise ValueError(f"seeds must list 1 to 10,000 seeds, got {len(seeds)}")
+            if len(set(seeds)) != len(seeds):
+                raise ValueError(f"seeds must be unique, got {seeds}")
         return seeds
+
+    @property
+    def seed_values(self) -> list[int]:
+        """Every seed a cell may run: the list, or an adaptive design's seeds up to its max."""
+        return self.seeds.seeds if isinstance(self.seeds, SequentialSeeds) else list(self.seeds)
+
+    @property
+    def sequential(self) -> SequentialSeeds | None:
+        return self.seeds if isinstance(self.seeds, SequentialSeeds) else None
 
 
 @dataclass(frozen=True)
@@ -279,9 +310,12 @@ def load_study(path: str | Path, *, workdir: Path | None = None) -> Study:
     baseline = space.cell(spec.design.baseline, source=str(path), field="design.baseline")
     cells = tuple(design_cells(space, spec.design.type, baseline, exclude=spec.design.exclude,
                                ablated=spec.design.ablated, source=str(path)))
+    if spec.sequential is not None and len(cells) < 2:
+        raise ConfigError(f"{path}: seeds: adaptive seeds decide each cell against the baseline, and the design has "
+                          f"{len(cells)} cell; add a factor, or list fixed seeds")
     trials = []
     for cell in cells:
-        for seed in spec.seeds:
+        for seed in spec.seed_values:
             try:
                 config = build_config(spec.experiment, [*cell.overrides, ("seed", seed)],
                                       source=f"{path}: cell {cell.id}", workdir=workdir)
@@ -308,10 +342,25 @@ def check_analysis_plan(spec: StudySpec, *, source: str) -> None:
     if plan.family == "main_effects" and not spec.design.factors:
         raise ConfigError(f"{source}: analysis.family: main_effects needs factors, and design.factors is empty; "
                           "choose family: vs_baseline")
-    if plan.primary_test == "wilcoxon" and len(spec.seeds) < MIN_WILCOXON_SEEDS:
-        smallest = 2 / 2 ** len(spec.seeds)
-        raise ConfigError(f"{source}: analysis.test: wilcoxon with {len(spec.seeds)} seeds can never reach alpha "
-                          f"{plan.alpha:g} (its smallest two-sided p is 2 / 2^{len(spec.seeds)} = {smallest:.3f}); "
+    sequential = spec.sequential
+    if sequential is not None:
+        wrong = [f"analysis.{field}: {value} ({why})" for field, value, ok, why in (
+            ("family", plan.family, plan.family == "vs_baseline", "adaptive seeds decide each cell against the "
+                                                                   "baseline"),
+            ("test", plan.test, plan.test in (None, "paired_t"), "the sequential test is a paired t-test"),
+            ("correction", plan.correction, plan.correction == "holm", "adaptive seeds keep the family-wise rate by "
+                                                                        "splitting alpha over the contrasts"),
+        ) if not ok]
+        if wrong:
+            raise ConfigError(f"{source}: seeds: an adaptive design takes the plan vs_baseline, paired_t, holm; got "
+                              f"{'; '.join(wrong)}; change the analysis block, or list fixed seeds")
+        if sequential.budget_gpu_hours is not None and spec.resources.gpu == 0:
+            raise ConfigError(f"{source}: seeds.budget_gpu_hours: {sequential.budget_gpu_hours:g} counts GPU hours, "
+                              "and resources.gpu is 0; remove it, or give the trials a GPU")
+    elif plan.primary_test == "wilcoxon" and len(spec.seed_values) < MIN_WILCOXON_SEEDS:
+        n = len(spec.seed_values)
+        raise ConfigError(f"{source}: analysis.test: wilcoxon with {n} seeds can never reach alpha "
+                          f"{plan.alpha:g} (its smallest two-sided p is 2 / 2^{n} = {2 / 2 ** n:.3f}); "
                           f"use {MIN_WILCOXON_SEEDS} or more seeds, or test: paired_t")
 
 
@@ -496,13 +545,30 @@ def resolve_paths(config: ExperimentConfig, workdir: Path) -> ExperimentConfig:
 def format_study_error(err: ValidationError, source: str) -> str:
     lines = []
     for e in err.errors():
-        dotted = ".".join(str(p) for p in e["loc"]) or "<top>"
+        loc = e["loc"] = _untagged(e["loc"])
+        dotted = ".".join(str(p) for p in loc) or "<top>"
         if e["type"] == "extra_forbidden":
             fields = _fields_at(e["loc"][:-1])
             lines.append(f"{source}: {dotted}: unknown key{close_match_hint(str(e['loc'][-1]), fields)}")
         else:
             lines.append(f"{source}: {dotted}: {e['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
+
+
+def _untagged(loc: Sequence[Any]) -> tuple[Any, ...]:
+    """The error location without the union tag pydantic puts after a TAGGED_UNIONS field."""
+    out = list(loc)
+    if len(out) > 1 and out[0] in TAGGED_UNIONS and out[1] in TAGGED_UNIONS[out[0]]:
+        del out[1]
+    return tuple(out)
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The pydantic models an annotation names, through unions and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
 
 
 def _fields_at(loc: Sequence[Any]) -> list[str]:
@@ -517,6 +583,5 @@ def _fields_at(loc: Sequence[Any]) -> list[str]:
         if field is None:
             return []
         keyed = typing.get_origin(field.annotation) is dict
-        model = next((t for t in (field.annotation, *typing.get_args(field.annotation))
-                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        model = next(_models_in(field.annotation), None)
     return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []

@@ -11,7 +11,7 @@ from studies.estimate import estimate_study
 def dry_run_lines(study: Study, warnings: Iterable[str] = ()) -> Iterator[str]:
     """The dry run's lines, in order; lazily, so the first ones show before the FLOPs are counted."""
     epochs = sum(t.config.training.epochs for t in study.trials)
-    yield (f"study {study.name} ({study.spec.design.type}): {len(study.cells)} cells x {len(study.spec.seeds)} "
+    yield (f"study {study.name} ({study.spec.design.type}): {len(study.cells)} cells x {len(study.spec.seed_values)} "
            f"seeds = {len(study.trials)} trials, {epochs} epochs in all; resources per trial "
            f"{study.spec.resources.model_dump(exclude_none=True)}")
     yield from acting_lines(study)
@@ -34,6 +34,14 @@ def dry_run_lines(study: Study, warnings: Iterable[str] = ()) -> Iterator[str]:
         yield (f"estimate: {cost.total_tflop:.3g} TFLOP, {cost.gpu_hours:.3g} GPU-hours; steps from "
                f"{' and '.join(cost.size_sources) or 'training.steps_per_epoch'}; FLOPs counted on "
                f"{cost.distinct_models} distinct model(s)")
+        adaptive = study.spec.sequential
+        if adaptive is not None:
+            share = adaptive.initial / adaptive.max  # every seed of a cell costs the same
+            yield (f"adaptive seeds: between {len(study.cells) * adaptive.initial} trials ({adaptive.initial} seeds a "
+                   f"cell, {cost.gpu_hours * share:.3g} GPU-hours) and {len(study.trials)} ({adaptive.max} seeds a "
+                   f"cell, {cost.gpu_hours:.3g} GPU-hours); the estimate above is the most"
+                   + (f", and no look starts past {adaptive.budget_gpu_hours:g} GPU-hours"
+                      if adaptive.budget_gpu_hours else ""))
         for line in cost.assumptions:
             yield f"  {line}"
         if not study.spec.resources.gpu:

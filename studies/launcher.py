@@ -138,7 +138,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     storage_path = storage or str(workdir / "ray_results")
     trial_root = Path(storage_path) / study.name / "trials" if storage else workdir / "trials" / study.name
     gpu = study.spec.resources.gpu
-    failed = sampled = 0
+    failed = sampled = ran = done = 0
     started_here = False
     interrupted = False
     try:
@@ -170,12 +170,10 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
         if adopted:
             print(f"{adopted} trial run(s) recorded under the first trial-id scheme (absolute paths) now carry their "
                   f"content-based id", flush=True)
-        finished = tracker.finished_trial_ids()
-        pending = [t for t in trials if t.trial_id not in finished]
-        done = len(trials) - len(pending)
-        print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds = {len(study.trials)} "
-              f"trials; {done} already finished, {len(pending)} to run", flush=True)
-        if pending:
+
+        def run_pass(pending: list[Trial]) -> dict[str, str]:
+            """Run `pending` (and retry its out-of-memory failures once with more GPU); the failures by trial id."""
+            nonlocal started_here
             started_here = _start_ray(address, study) or started_here
             with sigterm_as_sigint():
                 errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name)
@@ -189,7 +187,24 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
                     retried = tune_pass(study, oom, tracker, trial_root, storage_path, gpu=min(2 * gpu, 1.0),
                                         name=f"{study.name}-oom-retry")
                 errors = {k: v for k, v in errors.items() if k not in {t.trial_id for t in oom}} | retried
-            failed += len(errors)
+            return errors
+
+        finished = tracker.finished_trial_ids()
+        done = sum(1 for t in trials if t.trial_id in finished)
+        if study.spec.sequential is not None:
+            from studies.adaptive_seeds import run_adaptive
+
+            print(f"study {study.name}: {len(study.cells)} cells, adaptive seeds "
+                  f"({study.spec.sequential.describe()}); {done} trials already finished", flush=True)
+            ran, errors = run_adaptive(study, trials, tracker, run_pass)
+            failed += errors
+        else:
+            pending = [t for t in trials if t.trial_id not in finished]
+            print(f"study {study.name}: {len(study.cells)} cells x {len(study.spec.seed_values)} seeds = "
+                  f"{len(study.trials)} trials; {done} already finished, {len(pending)} to run", flush=True)
+            ran = len(pending)
+            if pending:
+                failed += len(run_pass(pending))
     except (KeyboardInterrupt, StudyInterrupted):
         interrupted = True
     finally:
@@ -201,7 +216,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
                                f"checkpoint (marked KILLED), finished ones are kept, the rest were not started; "
                                f"run what is left with")
     tracker.end_study()
-    return StudyOutcome(study, tracking_uri, tracker.parent_run_id, len(pending), done, failed, sampled)
+    return StudyOutcome(study, tracking_uri, tracker.parent_run_id, ran, done, failed, sampled)
 
 
 def _start_ray(address: str | None, study: Study | None = None) -> bool:

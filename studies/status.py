@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reports.contract import (
+    BASELINE_CELL_TAG,
     CELL_TAG,
+    CELLS_TAG,
     KIND_TAG,
     PLANNED_TRIALS_ARTIFACT,
     SEED_TAG,
@@ -23,7 +25,11 @@ from reports.contract import (
     find_study_parent,
     iter_runs,
 )
+from reports.fetch.analysis_plan import AnalysisPlan
+from reports.fetch.sequential_design import SequentialSeeds
+from reports.stats.sequential import contrast_alpha
 from sed_core.errors import SedStudyError
+from studies.adaptive_seeds import needs
 from studies.progress import clock_text
 from studies.study_ref import unknown_study
 from studies.study_summary import run_state
@@ -39,6 +45,7 @@ class CellStatus:
     planned: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
     best: float | None = None  # the cell's best objective over its finished seeds
+    contrast: str = ""  # adaptive seeds: the contrast with the baseline (undecided, better, worse, equivalent)
 
 
 @dataclass
@@ -85,6 +92,11 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     samples: dict[str, list] = {}
     durations: list[float] = []
     cell_best: dict[str, float] = {}
+    adaptive = SequentialSeeds.of(parent.data.tags)
+    plan = AnalysisPlan.of(parent.data.tags) or AnalysisPlan()
+    decided_on = plan.primary_metric(objective.metric)
+    values: dict[tuple[str, int], float] = {}
+    ended: set[tuple[str, int]] = set()
     for run in iter_runs(client, [experiment.experiment_id], children_filter(parent.info.run_id)):
         if run.data.tags.get(KIND_TAG) == TUNE_KIND:  # tuning samples are not seeds of their cell
             samples.setdefault(run.data.tags.get(CELL_TAG, "?"), []).append(run)
@@ -97,6 +109,10 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
         value = run.data.metrics.get(objective.metric)
         if state == "finished" and run.info.end_time and run.info.start_time:
             durations.append((run.info.end_time - run.info.start_time) / 1000)
+        if state in ("finished", "failed") and key[1].lstrip("-").isdigit():
+            ended.add((key[0], int(key[1])))
+            if state == "finished" and decided_on in run.data.metrics:
+                values[(key[0], int(key[1]))] = run.data.metrics[decided_on]
         if state == "finished" and value is not None:
             if objective.better(value, None if best is None else best[0]):
                 best = (value, key[0], int(key[1]) if key[1].lstrip("-").isdigit() else -1)
@@ -107,6 +123,18 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     for status in cells.values():
         status.counts["not started"] = max(status.planned - sum(status.counts[s] for s in STATES[:3]), 0)
         status.best = cell_best.get(status.cell)
+    if adaptive is not None:
+        baseline = parent.data.tags.get(BASELINE_CELL_TAG, "")
+        order = json.loads(parent.data.tags.get(CELLS_TAG, "[]")) or list(cells)
+        state = needs(adaptive, alpha=contrast_alpha(plan.alpha, len(order) - 1), cells=order, baseline=baseline,
+                      values=values, ended=ended)
+        for cell, contrast in state.contrasts.items():
+            looks = f"look {state.looks_done[cell]} of {len(adaptive.looks)}"
+            text = f"{contrast.decision} ({looks})" if contrast.decided_at is None else \
+                f"{contrast.decision} at {contrast.decided_at} seed pairs ({looks})"
+            cells.setdefault(cell, CellStatus(cell)).contrast = text
+        if baseline in cells:
+            cells[baseline].contrast = "baseline"
     totals = {s: sum(c.counts[s] for c in cells.values()) for s in STATES}
     left = None
     if durations and parent.info.status == "RUNNING" and (totals["running"] or totals["not started"]):
@@ -134,7 +162,8 @@ def format_status(status: StudyStatus) -> str:
     for c in status.cells:
         best = "–" if c.best is None else f"{c.best:.4f}"
         lines.append(f"{c.counts['finished']:>8} {c.counts['running']:>7} {c.counts['failed']:>6} "
-                     f"{c.counts['not started']:>4} {best:>{len(best_title)}}  {c.cell}")
+                     f"{c.counts['not started']:>4} {best:>{len(best_title)}}  {c.cell}"
+                     + (f"  [{c.contrast}]" if c.contrast else ""))
     if status.tuning:
         lines.append("tuning samples (stopped: by ASHA; best: a sample's best epoch on the tuning metric):")
         lines.append(f"{'samples':>8} {'stopped':>7} {'failed':>6} {'running':>7}  cell: best so far")

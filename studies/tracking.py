@@ -43,6 +43,7 @@ from reports.contract import (
     RETRIES_TAG,
     SEED_TAG,
     SEEDS_TAG,
+    SEQUENTIAL_SEEDS_TAG,
     STUDY_KIND,
     STUDY_TAG,
     STUDY_YAML_ARTIFACT,
@@ -153,7 +154,8 @@ class StudyTracker:
             OBJECTIVE_TAG: json.dumps(study.spec.objective.model_dump()),
             ANALYSIS_TAG: study.spec.analysis.record(),
             CELLS_TAG: json.dumps([c.id for c in study.cells]),
-            SEEDS_TAG: json.dumps(study.spec.seeds),
+            SEEDS_TAG: json.dumps(study.spec.seed_values),
+            **({SEQUENTIAL_SEEDS_TAG: study.spec.sequential.record()} if study.spec.sequential else {}),
             **{launch_tag(k): v for k, v in self.launch.items()},
             **code_version(),
             **amended,
@@ -161,7 +163,9 @@ class StudyTracker:
         if study.spec.tuning is not None:
             tags[TUNING_TAG] = json.dumps(study.spec.tuning.model_dump(mode="json", exclude_none=False))
             tags[TUNED_CELLS_TAG] = json.dumps({c.id: study.tuning_metric(c) for c in study.tuned_cells})
-        planned = [{"cell": t.cell.id, "seed": t.seed} for t in study.trials]
+        adaptive = study.spec.sequential  # plans its first look here, each later look when it decides to take it
+        first_look = set(adaptive.seeds[:adaptive.initial]) if adaptive else set(study.spec.seed_values)
+        planned = [{"cell": t.cell.id, "seed": t.seed} for t in study.trials if t.seed in first_look]
         self.client.log_dict(run_id, planned, PLANNED_TRIALS_ARTIFACT)
         if len(json.dumps(planned)) <= MAX_TAG_CHARS:  # large designs keep only the artifact
             tags[PLANNED_TRIALS_TAG] = json.dumps(planned)
@@ -199,6 +203,30 @@ class StudyTracker:
         """Trial ids that already have a FINISHED trial run (not a tuning sample): these are never run again."""
         return {r.data.tags.get(TRIAL_ID_TAG, "")
                 for r in self._children(TRIAL_KIND, "attributes.status = 'FINISHED'")}
+
+    def finished_values(self, metric: str) -> tuple[dict[tuple[str, int], float], set[tuple[str, int]]]:
+        """The FINISHED trial runs as ({(cell, seed): final `metric`} of those that logged it, every (cell, seed))."""
+        values: dict[tuple[str, int], float] = {}
+        keys: set[tuple[str, int]] = set()
+        for run in self._children(TRIAL_KIND, "attributes.status = 'FINISHED'"):
+            key = (run.data.tags.get(CELL_TAG, ""), int(run.data.tags.get(SEED_TAG, "-1")))
+            keys.add(key)
+            if metric in run.data.metrics:
+                values[key] = float(run.data.metrics[metric])
+        return values, keys
+
+    def trial_hours(self) -> float:
+        """Wall hours of every ended trial run (finished or failed) of the study."""
+        total_ms = sum(run.info.end_time - run.info.start_time for run in self._children(TRIAL_KIND)
+                       if run.info.end_time and run.info.start_time and run.info.status != "RUNNING")
+        return total_ms / 3_600_000
+
+    def record_planned(self, trials: Sequence[Trial]) -> None:
+        """The trials planned so far (an adaptive study plans a look at a time), in the parent's artifact and tag."""
+        planned = [{"cell": t.cell.id, "seed": t.seed} for t in trials]
+        self.client.log_dict(self.parent_run_id, planned, PLANNED_TRIALS_ARTIFACT)
+        if len(json.dumps(planned)) <= MAX_TAG_CHARS:
+            self.client.set_tag(self.parent_run_id, PLANNED_TRIALS_TAG, json.dumps(planned))
 
     def adopt_legacy_trial_ids(self, trials: Sequence[Trial]) -> int:
         """Give the runs recorded under the first, path-based identity scheme their trial's content-based id (the

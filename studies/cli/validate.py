@@ -22,7 +22,7 @@ def validate(args: argparse.Namespace) -> int:
     from studies.acting_view import acting_lines
     from studies.tuning import describe_tuning
 
-    print(f"{args.study}: valid. study {study.name!r}: {len(study.cells)} cells x {len(study.spec.seeds)} seeds "
+    print(f"{args.study}: valid. study {study.name!r}: {len(study.cells)} cells x {len(study.spec.seed_values)} seeds "
           f"= {len(study.trials)} trials; baseline {study.baseline.id}")
     for cell in study.cells:
         print(f"  {cell.id}")
