@@ -43,6 +43,7 @@ from reports.fetch.records import (  # re-exported: the statuses are part of thi
     postprocess_metric_keys,
     role_metric_keys,
 )
+from reports.fetch.sequential_design import SequentialSeeds
 from reports.fetch.sql import is_sql_uri
 from reports.fetch.trial_frame import (
     PER_CLASS_COLUMNS,
@@ -127,6 +128,7 @@ class StudyRuns:
     plan: AnalysisPlan | None = None  # the parent's declared analysis plan; None: a store older than the tag
     # plans a relaunch replaced after trials had finished, oldest first, with the finished trials at the change
     plan_amendments: tuple[tuple[AnalysisPlan, int], ...] = ()
+    sequential: SequentialSeeds | None = None  # an adaptive seed design; None: fixed seeds
 
     @cached_property
     def cell_levels(self) -> Mapping[str, Mapping[str, str]]:
@@ -194,6 +196,7 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
         objective = StudyObjective.of(parent.data.tags)
         plan = AnalysisPlan.of(parent.data.tags)
         amendments = plan_amendments(parent.data.tags)
+        sequential = SequentialSeeds.of(parent.data.tags)
     except ValueError as error:
         raise ReportError(f"parent run {parent.info.run_id}: {error}") from error
     planned = _planned_trials(client, parent)
@@ -222,7 +225,8 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
                      recipe=param_texts(fetched.records, frame, RECIPE_PARAMS),
                      roles=metrics_frame(fetched.records, frame, role_metric_keys(metrics)),
                      postprocessed=metrics_frame(fetched.records, frame, postprocess_metric_keys(metrics)),
-                     display=read_display(client, parent), plan=plan, plan_amendments=amendments)
+                     display=read_display(client, parent), plan=plan, plan_amendments=amendments,
+                     sequential=sequential)
 
 
 def list_studies(tracking_uri: str) -> list[str]:

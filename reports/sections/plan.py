@@ -10,6 +10,8 @@ from reports.tables.model import Table, TableCell
 from reports.tables.study import DASH, DECIMALS, correction_name, format_p, metric_name
 
 PRIMARY_CSV = "primary.csv"
+ADAPTIVE_TEXT = (" Seeds were added adaptively, where a contrast was still undecided: the fixed-sample tests and "
+                 "intervals elsewhere ignore that stopping rule and are descriptive only.")
 SECONDARY_TEXT = ("Everything else in this report is secondary: the other metrics, the other contrasts, the factor "
                   "effects (unless they are the family), the bootstrap over clips and the post-processing stages are "
                   "exploratory, with p-values and no verdict of their own.")
@@ -35,10 +37,19 @@ def plan_bullets(inputs: ReportInputs) -> tuple[str, ...]:
                  "none (the plan's clip_bootstrap: none)")
     if plan.clip_bootstrap == "all" and inputs.clips.table.empty:
         bootstrap += "; not computed in this report (the Notes say why)"
+    test = TEST_TEXT[plan.primary_test]
+    if runs.sequential is not None:
+        contrasts = len(analysis.primary)
+        test = (f"group-sequential paired test over seeds added look by look ({runs.sequential.describe()}); a "
+                f"contrast is better or worse when its repeated confidence interval excludes 0, equivalent when it "
+                f"lies within ±{runs.sequential.min_effect:g}, else undecided (Lan & DeMets 1983; Jennison & "
+                f"Turnbull 1989)")
+        correction = (f"alpha split evenly over the {contrasts} contrasts (Bonferroni: each at "
+                      f"{plan.alpha / max(contrasts, 1):.3g}); p adj. = repeated p x {contrasts}")
     return (origin,
             f"Primary metric: {metric_name(analysis.metric)}{objective}.",
             f"Primary family: {FAMILY_TEXT[plan.family]} ({_count(analysis)}).",
-            f"Primary test: {TEST_TEXT[plan.primary_test]}.",
+            f"Primary test: {test}.",
             f"Multiplicity correction: {correction}; alpha = {plan.alpha:g}.",
             f"Bootstrap over clips: {bootstrap}.")
 
@@ -63,17 +74,28 @@ def verdict_table(inputs: ReportInputs) -> Table:
                      TableCell(format_p(row["p_adj"])), TableCell(verdict, bold=bool(row["significant"])),
                      TableCell(str(row["note"]))))
     estimate_title = "partial η²" if effect_family else "Δ [95 % CI]"
+    if inputs.runs.sequential is not None:
+        estimate_title = "Δ [repeated CI]"
     unit = "finished runs" if effect_family else "seed pairs"
     return Table(name="primary", caption=f"Primary verdicts: {metric_name(analysis.metric)}", header=(
         "factor" if effect_family else "contrast", "n", estimate_title, "p", "p adj.", "significant", "note"),
         align=("l", "r", "c", "r", "r", "c", "l"), rows=tuple(rows),
-        notes=(f"n: {unit}. p: {TEST_TEXT[analysis.plan.primary_test]}; p adj.: "
-               f"{correction_name(analysis.plan.correction)} across these rows; significant: p adj. < "
-               f"{analysis.plan.alpha:g}. A dash: no test (the note says why).",))
+        notes=(_verdict_note(inputs, unit),))
+
+
+def _verdict_note(inputs: ReportInputs, unit: str) -> str:
+    plan = inputs.analysis.plan
+    if inputs.runs.sequential is not None:
+        return (f"n: {unit} at the last complete look. Δ and its repeated confidence interval at that look (valid "
+                "whenever the seeds stopped); p: the repeated p-value (the smallest alpha whose intervals exclude 0 "
+                "by that look); significant: the decision is better or worse; the note says which look decided.")
+    return (f"n: {unit}. p: {TEST_TEXT[plan.primary_test]}; p adj.: {correction_name(plan.correction)} across these "
+            f"rows; significant: p adj. < {plan.alpha:g}. A dash: no test (the note says why).")
 
 
 def build(inputs: ReportInputs) -> SectionContent:
-    return SectionContent(tables=(verdict_table(inputs),), bullets=plan_bullets(inputs), texts=(SECONDARY_TEXT,),
+    texts = (SECONDARY_TEXT,) if inputs.runs.sequential is None else (SECONDARY_TEXT + ADAPTIVE_TEXT,)
+    return SectionContent(tables=(verdict_table(inputs),), bullets=plan_bullets(inputs), texts=texts,
                           data_files=(DataFile(PRIMARY_CSV, inputs.analysis.primary),))
 
 

@@ -11,7 +11,7 @@ from reports.fetch.analysis_plan import AnalysisPlan
 from reports.fetch.load import FINISHED, StudyRuns
 from reports.stats.anova import EFFECT_COLUMNS, factor_effects
 from reports.stats.comparisons import compare_to_baseline
-from reports.stats.primary import primary_verdicts
+from reports.stats.primary import primary_verdicts, sequential_verdicts
 from reports.stats.summary import summarize
 
 PRIMARY, SECONDARY = "primary", "secondary"
@@ -56,12 +56,16 @@ def analyze(runs: StudyRuns, *, correction: str | None = None) -> StudyAnalysis:
         raise ReportError(f"study {runs.study!r}: the analysis plan's metric {metric!r} is not among the study's "
                           f"metrics {list(runs.metrics)}; its trials do not log it")
     finished = runs.runs[runs.runs["status"] == FINISHED]
-    primary = primary_verdicts(finished, cells=runs.cells, baseline=runs.baseline_cell, factors=runs.factors,
-                               plan=plan, metric=metric)
+    if runs.sequential is not None:
+        primary = sequential_verdicts(runs.runs, cells=runs.cells, baseline=runs.baseline_cell,
+                                      design=runs.sequential, plan=plan, metric=metric)
+    else:
+        primary = primary_verdicts(finished, cells=runs.cells, baseline=runs.baseline_cell, factors=runs.factors,
+                                   plan=plan, metric=metric)
     comparisons = compare_to_baseline(finished, cells=runs.cells, baseline=runs.baseline_cell, metrics=runs.metrics,
                                       correction=plan.correction, alpha=plan.alpha,
                                       test=plan.test or "paired_t")
-    is_primary = (comparisons["metric"] == metric) & (plan.family == "vs_baseline")
+    is_primary = (comparisons["metric"] == metric) & (plan.family == "vs_baseline") & (runs.sequential is None)
     comparisons["role"] = is_primary.map({True: PRIMARY, False: SECONDARY})
     comparisons["significant"] = comparisons["significant"] & is_primary
     if runs.factors:

@@ -9,12 +9,50 @@ from collections.abc import Sequence
 import pandas as pd
 
 from reports.fetch.analysis_plan import AnalysisPlan
+from reports.fetch.records import FINISHED
+from reports.fetch.sequential_design import SequentialSeeds
 from reports.stats.anova import UNREPLICATED_NOTE, factor_effects
 from reports.stats.comparisons import adjust, all_pairs, compare_cells
+from reports.stats.sequential import BETTER, WORSE, complete_looks, contrast_alpha, sequential_contrast
 
 PRIMARY_COLUMNS = ("contrast", "cell", "reference", "metric", "test", "n", "estimate", "ci_low", "ci_high", "p",
                    "p_adj", "significant", "note")
+ENDED_STATUSES = (FINISHED, "FAILED")  # a KILLED run was interrupted: a resume continues it
 MIN_SEEDS_WARNING = 3  # below this many seeds, intervals and tests rest on one or two differences
+
+
+def sequential_verdicts(runs: pd.DataFrame, *, cells: Sequence[str], baseline: str, design: SequentialSeeds,
+                        plan: AnalysisPlan, metric: str) -> pd.DataFrame:
+    """The adaptive design's decision per cell against the baseline, recomputed from the runs as the launcher
+    computed it: `estimate` the mean paired difference at the last complete look, `ci_low`/`ci_high` its repeated
+    confidence interval, `p` the repeated p-value, `p_adj` it times the contrasts (Bonferroni, as the design
+    splits alpha), `significant` better or worse; `note` the decision and the look."""
+    contrasts = [cell for cell in cells if cell != baseline]
+    alpha = contrast_alpha(plan.alpha, len(contrasts))
+    ended = runs[runs["status"].isin(ENDED_STATUSES)]
+    finished = runs[runs["status"] == FINISHED]
+    values = {cell: dict(zip(group["seed"].astype(int), group[metric].astype(float)))
+              for cell, group in finished[finished[metric].notna()].groupby("cell")}
+    ended_seeds = {cell: set(group["seed"].astype(int)) for cell, group in ended.groupby("cell")}
+    rows = []
+    for cell in contrasts:
+        done = complete_looks(design, ended_seeds.get(cell, set()), ended_seeds.get(baseline, set()))
+        contrast = sequential_contrast(design, values.get(cell, {}), values.get(baseline, {}), looks_done=done,
+                                       alpha=alpha)
+        last = contrast.looks[-1] if contrast.looks else None
+        if contrast.decided_at is not None:
+            note = f"{contrast.decision} at look {len(contrast.looks)} ({contrast.decided_at} seed pairs)"
+        elif done == len(design.looks):
+            note = f"undecided after the last look ({design.max} seeds)"
+        else:
+            note = f"undecided after {done} of {len(design.looks)} looks"
+        rows.append({"contrast": f"{cell} vs {baseline}", "cell": cell, "reference": baseline, "metric": metric,
+                     "test": "group_sequential", "n": last.n if last else 0,
+                     "estimate": last.diff if last else math.nan, "ci_low": last.low if last else math.nan,
+                     "ci_high": last.high if last else math.nan, "p": contrast.p_value,
+                     "p_adj": min(1.0, contrast.p_value * len(contrasts)), "significant": contrast.decision in (
+                         BETTER, WORSE), "note": note, "decision": contrast.decision})
+    return pd.DataFrame(rows, columns=[*PRIMARY_COLUMNS, "decision"])
 
 
 def primary_verdicts(finished: pd.DataFrame, *, cells: Sequence[str], baseline: str, factors: Sequence[str],
