@@ -69,6 +69,8 @@ def verdict_table(inputs: ReportInputs) -> Table:
                 f"{row['estimate']:+.{DECIMALS}f} [{row['ci_low']:+.{DECIMALS}f}, {row['ci_high']:+.{DECIMALS}f}]")
         tested = not math.isnan(row["p_adj"])
         verdict = ("yes" if row["significant"] else "no") if tested else DASH
+        if "decision" in primary.columns:  # adaptive seeds: the decision, equivalence included
+            verdict = str(row["decision"])
         rows.append((TableCell(contrast, link=inputs.link(row["cell"]) if row["cell"] else None),
                      TableCell(str(row["n"])), TableCell(estimate), TableCell(format_p(row["p"])),
                      TableCell(format_p(row["p_adj"])), TableCell(verdict, bold=bool(row["significant"])),
@@ -78,7 +80,8 @@ def verdict_table(inputs: ReportInputs) -> Table:
         estimate_title = "Δ [repeated CI]"
     unit = "finished runs" if effect_family else "seed pairs"
     return Table(name="primary", caption=f"Primary verdicts: {metric_name(analysis.metric)}", header=(
-        "factor" if effect_family else "contrast", "n", estimate_title, "p", "p adj.", "significant", "note"),
+        "factor" if effect_family else "contrast", "n", estimate_title, "p", "p adj.",
+        "decision" if "decision" in primary.columns else "significant", "note"),
         align=("l", "r", "c", "r", "r", "c", "l"), rows=tuple(rows),
         notes=(_verdict_note(inputs, unit),))
 

@@ -50,7 +50,8 @@ def sequential_verdicts(runs: pd.DataFrame, *, cells: Sequence[str], baseline: s
                      "test": "group_sequential", "n": last.n if last else 0,
                      "estimate": last.diff if last else math.nan, "ci_low": last.low if last else math.nan,
                      "ci_high": last.high if last else math.nan, "p": contrast.p_value,
-                     "p_adj": min(1.0, contrast.p_value * len(contrasts)), "significant": contrast.decision in (
+                     "p_adj": min(1.0, contrast.p_value * len(contrasts)) if not math.isnan(contrast.p_value)
+                     else math.nan, "significant": contrast.decision in (
                          BETTER, WORSE), "note": note, "decision": contrast.decision})
     return pd.DataFrame(rows, columns=[*PRIMARY_COLUMNS, "decision"])
 
