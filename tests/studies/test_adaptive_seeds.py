@@ -83,3 +83,78 @@ def test_an_equivalent_contrast_stops_and_says_so() -> None:
     values = {(cell, seed): 0.4 + 0.0001 * (seed % 2) for cell in ("base", "cell") for seed in DESIGN.seeds[:3]}
     state = needs(DESIGN, alpha=ALPHA, cells=["base", "cell"], baseline="base", values=values, ended=set(values))
     assert state.contrasts["cell"].decision == EQUIVALENT and not state.trials
+
+
+STUDY = """
+name: adaptive_loop
+experiment:
+  preset: tiny
+  data: {{root: data/tiny}}
+design:
+  factors:
+    model.pooling: [attention, max, mean]
+seeds: {{initial: 3, step: 2, max: 7, min_effect: 0.01, spending: pocock{budget}}}
+resources: {{gpu: 0.5}}
+"""
+
+
+class FakeStore:
+    """The tracker's side of the loop: finished values by (cell, seed) and the trial hours spent."""
+
+    def __init__(self, hours: float = 0.0) -> None:
+        self.values: dict[tuple[str, int], float] = {}
+        self.hours = hours
+        self.planned: list[list[tuple[str, int]]] = []
+
+    def finished_values(self, metric: str) -> tuple[dict[tuple[str, int], float], set[tuple[str, int]]]:
+        return dict(self.values), set(self.values)
+
+    def trial_hours(self) -> float:
+        return self.hours
+
+    def record_planned(self, trials) -> None:
+        self.planned.append([(t.cell.id, t.seed) for t in trials])
+
+
+def adaptive_study(tmp_path, budget: str = ""):
+    from studies.definition import load_study
+
+    path = tmp_path / "adaptive_loop.yaml"
+    path.write_text(STUDY.format(budget=budget))
+    return load_study(path, workdir=tmp_path)
+
+
+def test_the_launch_loop_runs_each_trial_once_until_nothing_is_undecided(tmp_path) -> None:
+    from studies.adaptive_seeds import run_adaptive
+
+    study = adaptive_study(tmp_path)
+    store = FakeStore()
+    effect = {"model.pooling=attention": 0.0, "model.pooling=max": 0.2, "model.pooling=mean": 0.0}
+    runs: list[tuple[str, int]] = []
+    rng = np.random.default_rng(0)
+
+    def run_pass(pending) -> dict[str, str]:
+        for trial in pending:
+            runs.append((trial.cell.id, trial.seed))
+            store.values[(trial.cell.id, trial.seed)] = 0.4 + effect[trial.cell.id] + rng.normal(0, 0.01)
+        return {}
+
+    lines: list[str] = []
+    ran, failed = run_adaptive(study, study.trials, store, run_pass, say=lines.append)
+    assert len(runs) == len(set(runs)) == ran and failed == 0
+    assert {seed for cell, seed in runs if cell == "model.pooling=max"} == {1, 2, 3}  # decided at the first look
+    assert store.planned[-1] == sorted(runs)
+    assert any(line.startswith("  pooling=max vs baseline: better (3 seed pairs") for line in lines)
+
+
+def test_no_look_starts_past_the_gpu_hour_budget(tmp_path) -> None:
+    from studies.adaptive_seeds import run_adaptive
+
+    study = adaptive_study(tmp_path, budget=", budget_gpu_hours: 4")
+    store = FakeStore(hours=10.0)  # 10 trial hours at 0.5 GPU each: 5 GPU hours, over the budget of 4
+    lines: list[str] = []
+    ran, _ = run_adaptive(study, study.trials, store, lambda pending: pytest.fail("ran past the budget"),
+                          say=lines.append)
+    assert ran == 0
+    assert lines[0].startswith("adaptive seeds: the GPU-hour budget is spent (5.00 of 4 h); 9 trials of the next "
+                               "look are not run")
