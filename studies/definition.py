@@ -135,6 +135,28 @@ class AshaSpec(_Spec):
     reduction_factor: float = Field(3, gt=1)
 
 
+def _default_windows() -> list[int]:
+    from sed_core.metrics.median_tuning import DEFAULT_WINDOWS  # sed_scores_eval: loaded when a study asks for it
+
+    return list(DEFAULT_WINDOWS)
+
+
+class PostprocessSpec(_Spec):
+    """`sedstudy run` runs the post-processing stage over the finished trials before the report (what `sedstudy
+    postprocess` does): class-wise median windows tuned on the selection split among `windows` (odd frame
+    counts), and piPSDS."""
+
+    windows: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: _default_windows(), min_length=1)
+
+    @field_validator("windows")
+    @classmethod
+    def _odd(cls, windows: list[int]) -> list[int]:
+        even = [w for w in windows if w % 2 == 0]
+        if even:
+            raise ValueError(f"median windows are odd frame counts, got {even}")
+        return windows
+
+
 class TuningSpec(_Spec):
     """Hyperparameter tuning inside cells: ``num_samples`` configs from TPE (seeded), ASHA on the per-epoch
     validation metric; the cell's seed trials then run with the best sampled values."""
@@ -176,6 +198,7 @@ class StudySpec(_Spec):
     tuning: TuningSpec | None = None
     display: dict[str, Any] = Field(default_factory=dict)  # short names: {factors: {...}, levels: {...}}
     analysis: AnalysisPlan = AnalysisPlan()  # what the report's verdicts are about, declared before the study runs
+    postprocess: PostprocessSpec | None = None  # the second stage over stored scores, run before the report
 
     @field_validator("seeds")
     @classmethod

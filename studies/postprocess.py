@@ -18,8 +18,11 @@ split is refused. ``pp/tuned_median/psds1`` is logged last: a run that has it is
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from mlflow.entities import Metric, Run
@@ -61,21 +64,38 @@ class RunPostprocess:
 
 
 def postprocess(tracking_uri: str, target: str, *, windows: Sequence[int] = DEFAULT_WINDOWS, force: bool = False,
-                on_run: Callable[[RunPostprocess], None] | None = None) -> list[RunPostprocess]:
-    """The post-processing stage over every finished trial run of ``target`` (study name or run id)."""
+                on_run: Callable[[RunPostprocess], None] | None = None,
+                workers: int | None = None) -> list[RunPostprocess]:
+    """The post-processing stage over every finished trial run of ``target`` (study name or run id).
+
+    Runs are computed in up to `workers` processes (default: one per core; each run is independent CPU work) and
+    logged from this process, one run at a time, in the store's order."""
     client = open_client(tracking_uri)
-    results = []
-    for run in find_runs(client, target, tracking_uri):
-        tags = run.data.tags
-        if DONE_MARKER in run.data.metrics and not force:
-            done = RunPostprocess(run.info.run_id, tags.get(CELL_TAG, ""), tags.get(SEED_TAG, "?"),
-                                  {k: v for k, v in run.data.metrics.items() if k.startswith("pp/")}, skipped=True)
-        else:
-            done = _postprocess_run(client, run, windows)
-        results.append(done)
-        if on_run:
-            on_run(done)
-    return results
+    runs = list(find_runs(client, target, tracking_uri))
+    todo = [run for run in runs if force or DONE_MARKER not in run.data.metrics]
+    workers = min(len(todo), workers or os.cpu_count() or 1)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) \
+        if workers > 1 else None
+    try:
+        futures = {run.info.run_id: (pool.submit(_computed, tracking_uri, run, windows) if pool else None)
+                   for run in todo}
+        results = []
+        for run in runs:
+            tags = run.data.tags
+            if run.info.run_id not in futures:
+                done = RunPostprocess(run.info.run_id, tags.get(CELL_TAG, ""), tags.get(SEED_TAG, "?"),
+                                      {k: v for k, v in run.data.metrics.items() if k.startswith("pp/")},
+                                      skipped=True)
+            else:
+                future = futures[run.info.run_id]
+                done = _log(client, run, *(future.result() if future else _computed(tracking_uri, run, windows)))
+            results.append(done)
+            if on_run:
+                on_run(done)
+        return results
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 def _describe(run: Run) -> str:
@@ -83,8 +103,11 @@ def _describe(run: Run) -> str:
            f"seed={run.data.tags.get(SEED_TAG, '?')})"
 
 
-def _postprocess_run(client: MlflowClient, run: Run, windows: Sequence[int]) -> RunPostprocess:
+def _computed(tracking_uri: str, run: Run,
+              windows: Sequence[int]) -> tuple[dict[str, float], dict[str, object], dict[str, dict[str, int]], float]:
+    """(values, settings, the tuned windows, seconds) of one run: reads its artifacts, logs nothing."""
     start = time.perf_counter()
+    client = open_client(tracking_uri)
     run_id = run.info.run_id
     raw = load_config(client, run_id)
     if raw is None:
@@ -124,6 +147,12 @@ def _postprocess_run(client: MlflowClient, run: Run, windows: Sequence[int]) -> 
                                                             lengths_s=[w * hop for w in windows])
     settings = {"tuned_on": tuning_split, "applied_to": test_split, "windows_frames": list(windows),
                 "frame_hop_s": hop, "objective": "single-class PSDS of each scenario", "mode": ecfg.median_mode}
+    return values, settings, chosen, time.perf_counter() - start
+
+
+def _log(client: MlflowClient, run: Run, values: dict[str, float], settings: dict[str, object],
+         chosen: dict[str, dict[str, int]], seconds: float) -> RunPostprocess:
+    run_id = run.info.run_id
     client.log_dict(run_id, {"settings": settings, "windows": chosen}, POSTPROCESS_ARTIFACT)
     client.set_tag(run_id, POSTPROCESS_TAG, json.dumps(settings, sort_keys=True))
     now = int(time.time() * 1000)
@@ -131,5 +160,4 @@ def _postprocess_run(client: MlflowClient, run: Run, windows: Sequence[int]) -> 
     for i in range(0, len(metrics), MAX_METRICS_PER_BATCH):  # the marker last: a run that has it has everything
         client.log_batch(run_id, metrics=metrics[i:i + MAX_METRICS_PER_BATCH])
     tags = run.data.tags
-    return RunPostprocess(run_id, tags.get(CELL_TAG, run.info.run_name), tags.get(SEED_TAG, "?"), values,
-                          time.perf_counter() - start)
+    return RunPostprocess(run_id, tags.get(CELL_TAG, run.info.run_name), tags.get(SEED_TAG, "?"), values, seconds)

@@ -35,11 +35,27 @@ def launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: s
     tuned = f", after {outcome.sampled} tuning samples" if outcome.sampled else ""
     print(f"study {outcome.study.name}: ran {outcome.ran} trials ({outcome.failed} failed){tuned}, "
           f"{outcome.skipped} were already finished")
+    stage = outcome.study.spec.postprocess
+    if stage is not None:
+        postprocess_study(outcome.study.name, outcome.tracking_uri, tuple(stage.windows))
     if report:
         write_report(outcome.study.name, outcome.tracking_uri, workdir / "reports" / outcome.study.name)
     print(f"browse the runs:  {program()} ui {shlex.quote(outcome.study.name)} "
           f"--tracking-uri {shlex.quote(outcome.tracking_uri)}")
     return 1 if outcome.failed else 0
+
+
+def postprocess_study(study: str, tracking_uri: str, windows: tuple[int, ...]) -> None:
+    """The study's `postprocess:` stage over its finished trials (those done already are skipped)."""
+    from studies.postprocess import postprocess
+    from studies.postprocess_view import run_line, summary_lines
+
+    print(f"post-processing the finished trials of {study} (median windows tuned on the selection split, piPSDS)",
+          flush=True)
+    results = postprocess(tracking_uri, study, windows=windows, on_run=lambda result: print(run_line(result),
+                                                                                             flush=True))
+    for line in summary_lines(results, study, tracking_uri):
+        print(line)
 
 
 def program() -> str:

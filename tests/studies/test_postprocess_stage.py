@@ -89,3 +89,19 @@ def test_the_stage_logs_every_stage_from_the_stored_scores(tmp_path: Path, in_pr
     client.set_terminated(leaky)
     with pytest.raises(SedStudyError, match=r"its selection split is its test split 'validation'"):
         postprocess(uri, leaky)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_run_postprocesses_before_the_report_when_the_study_asks(tmp_path: Path, in_process_ray,
+                                                                 capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "pp.yaml").write_text(STUDY + "postprocess: {windows: [1, 3]}\n")
+    assert main(["run", str(tmp_path / "pp.yaml"), "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("post-processing the finished trials of pp") < out.index("report: ")
+    assert "2 run(s) post-processed (2 now, 0 already)" in out
+    text = (tmp_path / "reports" / "pp" / "report.md").read_text()
+    assert "| cell | n | PSDS1 raw | PSDS1 trained median | PSDS1 tuned median | PSDS1 piPSDS |" in text
+    for run in study_runs(tmp_path, "pp", "trial"):
+        windows = json.loads(run.data.tags[POSTPROCESS_TAG])["windows_frames"]
+        assert windows == [1, 3]
