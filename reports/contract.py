@@ -52,6 +52,9 @@ LAUNCH_TAG_PREFIX = "sedstudy.launch."  # + workdir, storage, address: what `sed
 TUNING_TAG = "sedstudy.tuning"  # JSON of the study's tuning spec
 TUNED_CELLS_TAG = "sedstudy.tuned_cells"  # JSON {cell id: tuning metric}
 BEST_CELL_TAG = "sedstudy.best_cell"
+# while the study runs its driver stamps the parent run: the UTC time of its last beat (ISO 8601), and how often it
+# beats (seconds); a RUNNING parent whose beats stopped has no driver (studies/heartbeat.py)
+HEARTBEAT_TAG, HEARTBEAT_EVERY_TAG = "sedstudy.heartbeat", "sedstudy.heartbeat.every_s"
 REPORT_ARTIFACT_DIR = "report"  # the built report's files
 
 # ---- a trial run (kind trial) or a tuning sample (kind tune) ----

@@ -17,6 +17,7 @@ from sed_core.models.pretrained import pretrained_checkpoint
 from sed_core.training.trainer import required_splits, scored_splits
 from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
+from studies.heartbeat import Heartbeat, heartbeat_every_s
 from studies.interrupt import StudyInterrupted, sigterm_as_sigint
 from studies.provenance import ProvenanceBook
 from studies.quiet import quiet_third_party
@@ -120,6 +121,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     from studies.store_relocation import local_store_uri
     from studies.tracking import StudyTracker
 
+    beat_every_s = heartbeat_every_s()
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     study = load_study(path, workdir=workdir)
@@ -141,6 +143,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     failed = sampled = ran = done = 0
     started_here = False
     interrupted = False
+    heartbeat = Heartbeat(tracker.beat, beat_every_s)  # `sedstudy status` tells a driver that is gone by it
+    heartbeat.start()
     try:
         if study.tuned_cells:
             from studies.tuning import best_values, run_tuning, tuning_state
@@ -208,6 +212,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     except (KeyboardInterrupt, StudyInterrupted):
         interrupted = True
     finally:
+        heartbeat.stop()
         if started_here:
             ray.shutdown()
     if interrupted:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import tempfile
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from reports.contract import (
@@ -24,16 +27,18 @@ from reports.contract import (
     children_filter,
     find_study_parent,
     iter_runs,
+    launch_tag,
 )
 from reports.fetch.analysis_plan import AnalysisPlan
 from reports.fetch.sequential_design import SequentialSeeds
 from reports.stats.sequential import contrast_alpha
 from sed_core.errors import SedStudyError
 from studies.adaptive_seeds import needs
+from studies.heartbeat import driver_gone_since
 from studies.progress import clock_text
 from studies.study_ref import unknown_study
 from studies.study_summary import run_state
-from studies.tracking import open_client
+from studies.tracking import default_tracking_uri, open_client
 from studies.tuning import TuningState, sample_index, tuning_summary
 
 STATES = ("finished", "running", "failed", "not started")
@@ -58,9 +63,15 @@ class StudyStatus:
     best: tuple[float, str, int] | None  # (value, cell, seed)
     tuning: list[dict] = field(default_factory=list)  # per tuned cell: samples finished/stopped early/failed, best
     time_left_s: float | None = None  # at the pace of the finished trials, with as many at a time as now run
+    driver_gone_since: float | None = None  # RUNNING, but its driver's last beat (Unix time) is long past
+    resume: str = ""  # the command that continues it
 
     @property
     def elapsed_note(self) -> str:
+        if self.driver_gone_since is not None:
+            since = datetime.fromtimestamp(self.driver_gone_since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return (f"driver gone: no heartbeat since {since} (the process that ran it stopped without ending it); "
+                    f"`{self.resume}` continues it")
         return "" if self.time_left_s is None else f"~{clock_text(self.time_left_s)} left at the current pace"
 
     @property
@@ -136,8 +147,9 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
         if baseline in cells:
             cells[baseline].contrast = "baseline"
     totals = {s: sum(c.counts[s] for c in cells.values()) for s in STATES}
+    gone = driver_gone_since(parent.data.tags, time.time()) if parent.info.status == "RUNNING" else None
     left = None
-    if durations and parent.info.status == "RUNNING" and (totals["running"] or totals["not started"]):
+    if durations and gone is None and parent.info.status == "RUNNING" and (totals["running"] or totals["not started"]):
         at_once = max(totals["running"], 1)
         left = sum(durations) / len(durations) * (totals["not started"] + 0.5 * totals["running"]) / at_once
     tuning = []
@@ -147,7 +159,17 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
             runs = tuple(sorted(samples.get(cell, []), key=sample_index))
             tuning.append({**tuning_summary(TuningState(cell, spec["num_samples"], runs)), "metric": metric})
     return StudyStatus(study, parent.info.status, objective.metric, objective.mode, list(cells.values()), best,
-                       tuning, left)
+                       tuning, left, gone, resume_command(study, tracking_uri, parent.data.tags))
+
+
+def resume_command(study: str, tracking_uri: str, tags: dict[str, str]) -> str:
+    """`sedstudy resume <study>` with the work directory it was launched in, and the store unless it is that
+    directory's own."""
+    workdir = tags.get(launch_tag("workdir"))
+    words = ["sedstudy", "resume", study] + (["--workdir", workdir] if workdir else [])
+    if not workdir or tracking_uri != default_tracking_uri(Path(workdir)):
+        words += ["--tracking-uri", tracking_uri]
+    return shlex.join(words)
 
 
 def format_status(status: StudyStatus) -> str:

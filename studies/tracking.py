@@ -30,6 +30,8 @@ from reports.contract import (
     FACTOR_TAG_PREFIX,
     FACTORS_TAG,
     FAILURE_TAG,
+    HEARTBEAT_EVERY_TAG,
+    HEARTBEAT_TAG,
     INTERRUPTED_TAG,
     KIND_TAG,
     LEGACY_TRIAL_ID_TAG,
@@ -66,6 +68,7 @@ from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
 from sed_core.config.schema import ExperimentConfig
 from studies.definition import Sample, Study, Trial
+from studies.heartbeat import beat_text
 from studies.provenance import RunProvenance, code_version, environment_text
 from studies.study_summary import run_state, study_summary
 from studies.trial_identity import config_hash, legacy_trial_identity
@@ -382,6 +385,12 @@ class StudyTracker:
         if summary.best_cell is not None:
             self.client.set_tag(self.parent_run_id, BEST_CELL_TAG, summary.best_cell[:MAX_TAG_CHARS])
         self._summary_at = time.monotonic()
+
+    def beat(self, every_s: float) -> None:
+        """The driver is alive (studies/heartbeat.py): the parent run's heartbeat tag set to now, and how often the
+        driver beats, ``every_s`` seconds."""
+        self.client.log_batch(self.parent_run_id, tags=[RunTag(HEARTBEAT_TAG, beat_text(time.time())),
+                                                        RunTag(HEARTBEAT_EVERY_TAG, f"{every_s:g}")])
 
     def end_study(self) -> None:
         self.log_summary()
