@@ -48,6 +48,11 @@ class CRNN(nn.Module):
         freq_out = config.features.n_mels // math.prod(p[1] for p in mcfg.cnn.pooling)
         cnn_dim = mcfg.cnn.channels[-1] * freq_out
         self.backbone = self._build_backbone(config) if mcfg.backbone.enabled else None
+        # the ASiT-CRNN reference code runs the SSL encoder under fp16 autocast, the rest of the model in fp32
+        self.encoder_fp16 = config.training.precision == "fp16_encoder"
+        if self.encoder_fp16 and self.backbone is None:
+            raise ConfigError("training.precision: fp16_encoder autocasts the SSL encoder, and this model has none "
+                              "(model.backbone.name: none); use fp32, bf16 or fp16")
         self.backbone_mode = mcfg.backbone.mode
         self.alignment = mcfg.backbone.alignment
         self.frequency_pooling = mcfg.backbone.ssast_pooling if mcfg.backbone.name == "ssast" else "mean"
@@ -86,7 +91,14 @@ class CRNN(nn.Module):
 
     @torch.no_grad()
     def _tokens_of_waveform(self, waveform: torch.Tensor) -> torch.Tensor:
-        return frequency_average(self.backbone(self.backbone.features(waveform)), self.frequency_pooling)
+        return frequency_average(self.encode(self.backbone.features(waveform)), self.frequency_pooling)
+
+    def encode(self, features: torch.Tensor) -> torch.Tensor:
+        """The backbone's tokens of its features, in fp32; under fp16 autocast with training.precision:
+        fp16_encoder."""
+        with torch.autocast(device_type=features.device.type, dtype=torch.float16, enabled=self.encoder_fp16):
+            tokens = self.backbone(features)
+        return tokens.float()
 
     def output_frames(self, n_samples: int) -> int:
         return self.output_frames_of(self.frontend.n_frames(n_samples))
@@ -123,7 +135,7 @@ class CRNN(nn.Module):
         else:
             trainable = any(p.requires_grad for p in self.backbone.parameters())
             with torch.set_grad_enabled(trainable and torch.is_grad_enabled()):
-                tokens = frequency_average(self.backbone(features), self.frequency_pooling)
+                tokens = frequency_average(self.encode(features), self.frequency_pooling)
         grid = self.backbone.token_grid(self.clip_samples)
         return align(tokens, grid, self.frame_times(n_frames), self.alignment)
 

@@ -36,12 +36,15 @@ def cache_blockers(config: ExperimentConfig) -> list[str]:
     return reasons
 
 
-def backbone_namespace(backbone: nn.Module, clip_samples: int, frequency_pooling: str = "mean") -> str:
+def backbone_namespace(backbone: nn.Module, clip_samples: int, frequency_pooling: str = "mean", *,
+                       encoder_fp16: bool = False) -> str:
     """Hash of what determines a backbone's pooled output for a clip: class, front-end settings, weights, clip
-    length and the frequency pooling rule."""
+    length, the frequency pooling rule and the encoder's precision."""
     digest = hashlib.sha256()
     if frequency_pooling != "mean":  # the mean's namespaces stay those caches were written under
         digest.update(f"pooling={frequency_pooling}|".encode())
+    if encoder_fp16:  # likewise fp32's
+        digest.update(b"encoder=fp16|")
     frontend = getattr(backbone, "frontend", None)
     digest.update(f"{type(backbone).__module__}.{type(backbone).__qualname__}|{clip_samples}|".encode())
     digest.update(repr(getattr(frontend, "spec", frontend)).encode())

@@ -40,25 +40,29 @@ def resolve_device(spec: str) -> torch.device:
     return device
 
 
+FP16 = ("fp16", "fp16_encoder")
+
+
 def check_precision(precision: str, device: torch.device) -> None:
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("training.precision: fp16 autocast needs a CUDA GPU; use bf16 (CPUs and recent GPUs) "
-                          "or fp32 on a CPU")
+    if precision in FP16 and device.type != "cuda":
+        raise ConfigError(f"training.precision: {precision} autocast needs a CUDA GPU; use bf16 (CPUs and recent "
+                          "GPUs) or fp32 on a CPU")
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError(f"training.precision: bf16 is not supported by {torch.cuda.get_device_name(device)}; "
                           "use fp16 (with loss scaling) or fp32")
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "fp32":
+    """The whole forward pass's autocast (fp16_encoder: none here, the model autocasts its SSL encoder)."""
+    if precision in ("fp32", "fp16_encoder"):
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
-    """Loss scaling for fp16 (bf16 and fp32 need none)."""
-    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    """Loss scaling for fp16, whole model or encoder (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler(device.type) if precision in FP16 else None
 
 
 def loader_workers(spec: int | str, device: torch.device) -> int:

@@ -151,7 +151,8 @@ class Trainer:
             return None
         clip_samples = int(round(self.config.data.clip_seconds * self.config.data.sample_rate))
         cache = EmbeddingCache(root, backbone_namespace(self.student.backbone, clip_samples,
-                                                        self.student.frequency_pooling))
+                                                        self.student.frequency_pooling,
+                                                        encoder_fp16=self.student.encoder_fp16))
         self.student.embedding_cache = cache
         logger.info("frozen backbone: its outputs are cached in %s", cache.dir)
         return cache
