@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sed_core.config import ExperimentConfig, load_config
+from sed_core.data.clip_ends import FeatureFrame
 from sed_core.data.dataset import ClipDataset
 from sed_core.data.labels import LabelEncoder
 from sed_core.data.layout import SPLITS
@@ -137,7 +138,8 @@ def open_eval_split(config: ExperimentConfig, split: str, data_root: Path | None
     n_samples = clip_samples(config)
     model = build_model(config, device="meta")  # the frame grid only
     encoder = LabelEncoder(dcfg.classes, model.frame_hop_s, model.output_frames(n_samples))
-    data = load_split(root, split, classes=dcfg.classes, check_audio=dcfg.check_audio_files)
+    data = load_split(root, split, classes=dcfg.classes, check_audio=dcfg.check_audio_files,
+                      frame=FeatureFrame.of(config))
     return ClipDataset(data, encoder, sample_rate=dcfg.sample_rate, n_samples=n_samples)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sed_core.data.desed_prepare import PrepareReport, prepare_desed
 from sed_core.data.desed_tsv_copy import MISSING_LIST
+from sed_core.data.metadata import LabelFixes
 from sed_core.data.resample_audio import OUTPUT_SUBTYPE
 
 __all__ = ["format_report", "prepare_desed"]
@@ -32,6 +33,24 @@ def _rel(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
+
+
+def _fixes_text(fixes: LabelFixes, report: PrepareReport) -> str:
+    """What the labels policy changed in a split's TSV (by line) and where the fixed events are."""
+    parts = []
+    if fixes.clipped:
+        lines = ("line " if len(fixes.clipped) == 1 else "lines ") + _names([str(line) for line in fixes.clipped])
+        parts.append(f"{len(fixes.clipped)} event(s) ending past their clip's end by at most one frame (and the "
+                     f"precision of a stated duration) clipped to its duration ({lines})")
+    if fixes.merged:
+        groups = _names(["+".join(str(line) for line in group) for group in fixes.merged])
+        parts.append(f"{sum(map(len, fixes.merged))} overlapping same-class event(s) merged into "
+                     f"{len(fixes.merged)} (lines {groups})")
+    if report.out.resolve() == report.source.resolve():
+        where = "the downloaded TSV is kept as is; the loaders apply the same fixes when they read it"
+    else:
+        where = "the written TSV holds the fixed events" if not report.dry_run else "the TSV would be written fixed"
+    return f"  labels fixed: {'; '.join(parts)}; {where}"
 
 
 def format_report(report: PrepareReport) -> str:
@@ -65,6 +84,8 @@ def format_report(report: PrepareReport) -> str:
         rates = _counts(s.sample_rates, lambda rate: f"{rate} Hz")
         lines.append(f"  sample rates {rates}; channels {_counts(s.channels, _channels)}; durations {duration}")
         lines.append(f"  {verbs[0]} {s.resampled}, {verbs[1]} {s.copied}, {verbs[2]} {s.skipped}")
+        if s.fixes:
+            lines.append(_fixes_text(s.fixes, r))
         if s.missing:
             lines.append(f"  missing: {_names(s.missing)}")
         if s.unreadable:

@@ -5,6 +5,10 @@ project's metadata readers, matches TSV rows with audio files, reads every file'
 decoding), then writes 16 kHz mono 16-bit WAVs with ``torchaudio.functional.resample`` (windowed sinc,
 deterministic; ``resample_audio``) and copies the TSVs (``desed_tsv_copy``).
 
+Strong labels go through the loaders' own policy for defective events (``sed_core.data.splits.read_strong_split``):
+an event past its clip's end by more than one frame is refused before anything is written; the events it clips or
+merges are rewritten in the copied TSV, so the prepared copy holds them fixed.
+
 Re-running changes nothing: an output that already has the target rate, one channel and the frame count the
 resampler gives is skipped, and every file is written under a temporary name and renamed when complete, so an
 interrupted run never leaves a file that looks done. Existing metadata is never overwritten.
@@ -18,11 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sed_core.data.clip_ends import DEFAULT_FRAME, FeatureFrame
 from sed_core.data.desed_download import list_audio, locate_splits, selected_splits
-from sed_core.data.desed_tsv_copy import MISSING_LIST, missing_list_tsv, plan_tsv_copies
+from sed_core.data.desed_tsv_copy import MISSING_LIST, TsvCopy, missing_list_tsv, plan_tsv_copies
 from sed_core.data.fingerprint import OFFICIAL_CLIPS
 from sed_core.data.layout import SPLITS, SplitLayout
-from sed_core.data.metadata import read_durations_tsv, read_strong_tsv, read_unlabelled_tsv, read_weak_tsv
+from sed_core.data.metadata import LabelFixes, read_durations_tsv, read_unlabelled_tsv, read_weak_tsv
 from sed_core.data.official_lists import missing_from_official
 from sed_core.data.resample_audio import (
     FileTask,
@@ -34,6 +39,8 @@ from sed_core.data.resample_audio import (
     run_tasks,
     write_atomic,
 )
+from sed_core.data.splits import read_strong_split
+from sed_core.desed_classes import DESED_CLASSES
 from sed_core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,7 @@ class SplitReport:
         (not in its TSV, no audio, or unreadable), sorted; None for splits without a shipped list.
     sample_rates / channels: counts over the readable clips. resampled (or downmixed), copied (already at the
     target rate and mono), skipped (a correct output was already there): in a dry run, what a run would do.
+    fixes: the events of a strong TSV clipped to their clip's end or merged (by line of ``tsv``).
     """
 
     name: str
@@ -68,6 +76,7 @@ class SplitReport:
     copied: int
     skipped: int
     not_in_copy: tuple[str, ...] | None = None
+    fixes: LabelFixes = LabelFixes()
 
     @property
     def coverage(self) -> tuple[int, int] | None:
@@ -185,24 +194,32 @@ def _check_arguments(sample_rate: int, workers: int) -> None:
             raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
 
 
-def _read_tsv_filenames(layout: SplitLayout, tsv: Path) -> tuple[str, ...]:
-    """Validate a split's TSV with the project's readers (errors name file and line); its clips in file order."""
+def _read_split_tsv(layout: SplitLayout, tsv: Path, durations_tsv: Path | None, audio_dir: Path,
+                    frame: FeatureFrame) -> tuple[tuple[str, ...], LabelFixes]:
+    """Validate a split's TSV as the loaders do (errors name file and line): its clips in file order, and the
+    events the labels policy clipped or merged (strong splits; durations from ``durations_tsv`` or the audio)."""
     if layout.labels == "strong":
-        return read_strong_tsv(tsv, on_overlap="merge").filenames
+        labels = read_strong_split(tsv, classes=DESED_CLASSES, frame=frame, audio_dir=audio_dir, check_audio=False,
+                                   durations_tsv=durations_tsv)
+        return labels.filenames, labels.fixes
     if layout.labels == "weak":
-        return read_weak_tsv(tsv).filenames
-    return read_unlabelled_tsv(tsv)
+        return read_weak_tsv(tsv).filenames, LabelFixes()
+    return read_unlabelled_tsv(tsv), LabelFixes()
 
 
 def _plan_split(name: str, tsv: Path, audio_dir: Path, source: Path, out: Path, sample_rate: int) -> _Plan:
-    """Check one split's metadata and audio headers, and decide what to write for each clip."""
+    """Check one split's metadata and audio headers, and decide what to write for each clip.
+
+    Events are checked against the clips' durations as the loaders will read the output: from the split's
+    durations TSV, else from the length each clip gets at ``sample_rate``, with the default feature frame."""
     layout = SPLITS[name]
-    filenames = _read_tsv_filenames(layout, tsv)
     durations_tsv = layout.durations_path(source)
     if durations_tsv is not None and durations_tsv.is_file():
         read_durations_tsv(durations_tsv)
     else:
         durations_tsv = None
+    frame = FeatureFrame(DEFAULT_FRAME.hop_length, sample_rate)
+    filenames, fixes = _read_split_tsv(layout, tsv, durations_tsv, audio_dir, frame)
     listed = list_audio(audio_dir)
     in_tsv = set(filenames)
     missing = tuple(f for f in filenames if f not in listed)
@@ -249,14 +266,18 @@ def _plan_split(name: str, tsv: Path, audio_dir: Path, source: Path, out: Path, 
         copied=len(tasks) - resampled,
         skipped=skipped,
         not_in_copy=missing_from_official(name, in_tsv - set(missing) - set(unreadable)),
+        fixes=fixes,
     )
     return _Plan(report, durations_tsv, tuple(tasks))
 
 
-def _tsv_copies(plans: Sequence[_Plan], drop_missing: bool) -> list[tuple[Path, set[str]]]:
-    """(TSV to copy, clips to drop from it) for each split's TSV and durations TSV, in split order."""
-    copies: list[tuple[Path, set[str]]] = []
+def _tsv_copies(plans: Sequence[_Plan], drop_missing: bool) -> list[TsvCopy]:
+    """Each split's TSV (with its label fixes) and durations TSV, less the clips to drop, in split order."""
+    copies: list[TsvCopy] = []
     for plan in plans:
-        dropped = set(plan.report.missing) | set(plan.report.unreadable) if drop_missing else set()
-        copies += [(src, dropped) for src in (plan.report.tsv, plan.durations_tsv) if src is not None]
+        report = plan.report
+        dropped = frozenset(report.missing) | frozenset(report.unreadable) if drop_missing else frozenset()
+        copies.append(TsvCopy(report.tsv, dropped, report.fixes))
+        if plan.durations_tsv is not None:
+            copies.append(TsvCopy(plan.durations_tsv, dropped))
     return copies

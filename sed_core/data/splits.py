@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from sed_core.data.clip_ends import DEFAULT_FRAME, ClipDurations, FeatureFrame
 from sed_core.data.layout import SPLITS
-from sed_core.data.metadata import read_durations_tsv, read_strong_tsv, read_unlabelled_tsv, read_weak_tsv
+from sed_core.data.metadata import (
+    StrongLabels,
+    read_durations_tsv,
+    read_stated_durations,
+    read_strong_tsv,
+    read_unlabelled_tsv,
+    read_weak_tsv,
+)
 from sed_core.errors import DataError, close_match_hint
 
 
@@ -28,8 +36,15 @@ class SplitData:
         return len(self.filenames)
 
 
-def load_split(root: Path, name: str, *, classes: tuple[str, ...], check_audio: bool = True) -> SplitData:
-    """Read split ``name`` of the DESED-layout dataset at ``root`` (see ``sed_core.data.layout``)."""
+def load_split(root: Path, name: str, *, classes: tuple[str, ...], check_audio: bool = True,
+               frame: FeatureFrame = DEFAULT_FRAME) -> SplitData:
+    """Read split ``name`` of the DESED-layout dataset at ``root`` (see ``sed_core.data.layout``).
+
+    check_audio: every clip must have its audio file, and strong events are checked against the clips' lengths
+        where the split has no durations TSV (False: audio is not opened, and only the stated durations are).
+    frame: the feature frame of the run (``features.hop_length / data.sample_rate``): how far past its clip's end
+        an event may reach and be clipped rather than refused (``read_strong_split``).
+    """
     if name not in SPLITS:
         raise DataError(f"unknown split {name!r}{close_match_hint(name, SPLITS)}; known: {', '.join(SPLITS)}")
     layout = SPLITS[name]
@@ -43,18 +58,33 @@ def load_split(root: Path, name: str, *, classes: tuple[str, ...], check_audio: 
     tsv = layout.tsv_path(root)
     if tsv is None or not tsv.is_file():
         raise DataError(f"{tsv}: metadata of split {name!r} not found")
-    durations = None
-    if layout.durations_tsv:
-        dpath = layout.durations_path(root)
-        durations = read_durations_tsv(dpath) if dpath is not None and dpath.is_file() else None
+    dpath = layout.durations_path(root)
+    durations_tsv = dpath if dpath is not None and dpath.is_file() else None
+    durations = read_durations_tsv(durations_tsv) if durations_tsv is not None else None
     if layout.labels == "strong":
-        labels = read_strong_tsv(tsv, classes=classes, audio_dir=check_dir, on_overlap="merge")
+        labels = read_strong_split(tsv, classes=classes, frame=frame, audio_dir=check_dir, check_audio=check_audio,
+                                   durations_tsv=durations_tsv)
         return SplitData(name, audio_dir, labels.filenames, "strong", events=labels.events, durations=durations)
     if layout.labels == "weak":
         weak = read_weak_tsv(tsv, classes=classes, audio_dir=check_dir)
         return SplitData(name, audio_dir, weak.filenames, "weak", weak=dict(zip(weak.filenames, weak.labels)))
     filenames = read_unlabelled_tsv(tsv, audio_dir=check_dir)
     return SplitData(name, audio_dir, filenames, "none")
+
+
+def read_strong_split(tsv: Path, *, classes: Sequence[str], frame: FeatureFrame, audio_dir: Path | None,
+                      check_audio: bool, durations_tsv: Path | None = None) -> StrongLabels:
+    """A split's strong labels under the one policy for defective events that the loaders and
+    ``sedstudy prepare-desed`` share: events checked against their clip's duration (from ``durations_tsv`` where it
+    lists the clip, else from the length of ``audio_dir/<filename>`` at ``frame.sample_rate``), refused past the end
+    by more than one frame and clipped within it; same-class overlaps merged. See ``read_strong_tsv``.
+
+    check_audio: every clip must have ``audio_dir/<filename>``; audio_dir None: no audio is opened.
+    """
+    stated = read_stated_durations(durations_tsv) if durations_tsv is not None else {}
+    durations = ClipDurations(stated, audio_dir=audio_dir, sample_rate=frame.sample_rate)
+    return read_strong_tsv(tsv, classes=classes, audio_dir=audio_dir if check_audio else None, on_overlap="merge",
+                           durations=durations, frame=frame)
 
 
 def check_scorable(split: SplitData, classes: Sequence[str], *, role: str, root: Path) -> None:

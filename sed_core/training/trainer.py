@@ -16,6 +16,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 
 from sed_core.config.loading import flatten
 from sed_core.config.schema import EXECUTION_FIELDS, ExperimentConfig
+from sed_core.data.clip_ends import FeatureFrame
 from sed_core.data.dataset import Batch, ClipDataset, MultiSourceBatchSampler, collate
 from sed_core.data.labels import LabelEncoder
 from sed_core.data.splits import check_scorable, load_split
@@ -89,7 +90,8 @@ def make_datasets(config: ExperimentConfig, model: nn.Module) -> tuple[dict[str,
     encoder = LabelEncoder(dcfg.classes, model.frame_hop_s, model.output_frames(n_samples))
     datasets = {}
     for name in required_splits(config):
-        split = load_split(Path(dcfg.root), name, classes=dcfg.classes, check_audio=dcfg.check_audio_files)
+        split = load_split(Path(dcfg.root), name, classes=dcfg.classes, check_audio=dcfg.check_audio_files,
+                           frame=FeatureFrame.of(config))
         datasets[name] = ClipDataset(split, encoder, sample_rate=dcfg.sample_rate, n_samples=n_samples)
     for name, role in scored_splits(config).items():
         check_scorable(datasets[name].split, dcfg.classes, role=role, root=Path(dcfg.root))

@@ -78,7 +78,8 @@ def test_the_command_fails_while_clips_lack_audio_unless_they_are_dropped(
     (root / "metadata/validation/validation.tsv").write_text(
         "\n".join([header, *(row for row in rows if row.split("\t")[0] in clips)]) + "\n", encoding="utf-8")
     (root / "audio/validation/validation").mkdir(parents=True)
-    sf.write(str(root / "audio/validation/validation" / clips[0]), np.zeros(4410, dtype=np.int16), 44100)
+    # 10 s, as the real clip: its labelled events reach 9.971 s, and events past the clip's end are refused
+    sf.write(str(root / "audio/validation/validation" / clips[0]), np.zeros(441000, dtype=np.int16), 44100)
     command = ["prepare-desed", str(root), "--out", str(tmp_path / "out"), "--splits", "validation"]
     assert main([*command, "--dry-run"]) == 1
     assert "have no readable audio" in capsys.readouterr().out
