@@ -54,6 +54,9 @@ class ResourcesSpec(_Spec):
     gpu: float = Field(0.0, ge=0)  # whole or fractional GPUs per trial (0.25 packs four small trials on a GPU)
     # measured training throughput per trial (TFLOP/s) for the dry run's GPU-hour estimate; null: an assumption
     effective_tflops: float | None = Field(None, gt=0)
+    # trials waiting longer than this for resources the cluster has but does not give (none of them running: another
+    # study or job holds them) stop the study as an interrupt does, saying what they ask and what is free; null: wait
+    wait_limit_s: float | None = Field(600.0, gt=0)
 
 
 class FailuresSpec(_Spec):

@@ -3,7 +3,8 @@
 Ray Tune takes the first SIGINT itself: it stops starting trials, stops the running ones and returns from `fit`
 as if the experiment were done (a second SIGINT raises KeyboardInterrupt at once). The launcher therefore checks
 what actually ended: a trial this launch meant to run and never closed means the launch was interrupted.
-SIGTERM is turned into SIGINT, so a scheduler's stop takes the same path.
+SIGTERM is turned into SIGINT, so a scheduler's stop takes the same path. A study whose trials waited longer than
+``resources.wait_limit_s`` for resources (studies/resource_wait.py) stops the same way, with its own reason.
 """
 from __future__ import annotations
 
@@ -13,10 +14,20 @@ import signal
 from collections.abc import Iterator
 
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+EXIT_RESOURCES_WAIT = 75  # sysexits' EX_TEMPFAIL: the cluster had no room for the trials; try again later
 
 
 class StudyInterrupted(Exception):
     """The launch stopped before every trial ran; the store says which ran and `sedstudy resume` continues."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class ResourcesWaitExceeded(StudyInterrupted):
+    """The trials waited longer than ``resources.wait_limit_s`` for resources, none running; the message says what
+    they ask for and what the cluster has free."""
+
+    exit_code = EXIT_RESOURCES_WAIT
 
 
 @contextlib.contextmanager

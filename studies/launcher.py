@@ -142,7 +142,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     gpu = study.spec.resources.gpu
     failed = sampled = ran = done = 0
     started_here = False
-    interrupted = False
+    stopped: StudyInterrupted | None = None
     heartbeat = Heartbeat(tracker.beat, beat_every_s)  # `sedstudy status` tells a driver that is gone by it
     heartbeat.start()
     try:
@@ -209,19 +209,29 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
             ran = len(pending)
             if pending:
                 failed += len(run_pass(pending))
-    except (KeyboardInterrupt, StudyInterrupted):
-        interrupted = True
+    except KeyboardInterrupt:
+        stopped = StudyInterrupted()
+    except StudyInterrupted as stop:
+        stopped = stop
     finally:
         heartbeat.stop()
         if started_here:
             ray.shutdown()
-    if interrupted:
-        closed = tracker.interrupt_study("stopped by a signal (Ctrl+C or SIGTERM); `sedstudy resume` continues it")
-        raise StudyInterrupted(f"study {study.name}: interrupted; {closed} running trial run(s) keep their last "
-                               f"checkpoint (marked KILLED), finished ones are kept, the rest were not started; "
-                               f"run what is left with")
+    if stopped is not None:
+        raise _close_stopped(study, tracker, stopped)
     tracker.end_study()
     return StudyOutcome(study, tracking_uri, tracker.parent_run_id, ran, done, failed, sampled)
+
+
+def _close_stopped(study: Study, tracker, stop: StudyInterrupted) -> StudyInterrupted:
+    """End the runs a stopped launch left open; returns the error that tells the user, of the stop's kind (its exit
+    code), ending where the CLI adds the resume command. A stop signal's says "interrupted", another stop (trials
+    that waited too long for resources) its reason."""
+    why = str(stop) or "stopped by a signal (Ctrl+C or SIGTERM)"
+    closed = tracker.interrupt_study(f"{why}; `sedstudy resume` continues it")
+    return type(stop)(f"study {study.name}: {f'stopped: {stop}' if str(stop) else 'interrupted'}; {closed} running "
+                      f"trial run(s) keep their last checkpoint (marked KILLED), finished ones are kept, the rest "
+                      f"were not started; run what is left with")
 
 
 def _start_ray(address: str | None, study: Study | None = None) -> bool:
@@ -277,10 +287,12 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
     from ray import tune
 
     from studies.callbacks import MLflowStudyCallback, ProgressCallback
+    from studies.resource_wait import ResourceWait
     from studies.trainable import run_trial
     from studies.trial_payload import PAYLOAD_KEY, seed_payload_of, seed_trial_payload
 
     by_id = {t.trial_id: t for t in trials}
+    wait = ResourceWait(study.spec.resources.wait_limit_s, study.spec.resources.cpu, gpu)
     param_space = {PAYLOAD_KEY: tune.grid_search([seed_trial_payload(study, t, trial_root) for t in trials])}
     tuner = tune.Tuner(
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
@@ -291,10 +303,12 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
         run_config=tune.RunConfig(
             name=name,
             storage_path=storage_path,
+            stop=wait.stopper,
             callbacks=[MLflowStudyCallback(tracker, by_id),
                        ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs,
                                         mode=study.spec.objective.mode, study=study.name,
-                                        baseline=study.baseline.id, cell_names=study.display_record()["cells"])],
+                                        baseline=study.baseline.id, cell_names=study.display_record()["cells"]),
+                       wait],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
             # the trainer keeps best_model.pt and last/ in the trial's output dir; Tune keeps one checkpoint
@@ -302,4 +316,5 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
         ),
     )
     results = tuner.fit()
+    wait.raise_if_given_up()
     return {seed_payload_of(r.config).trial_id: str(r.error) for r in results if r.error is not None}

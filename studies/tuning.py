@@ -135,6 +135,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     from studies.callbacks import TuningCallback, TuningProgressCallback
+    from studies.resource_wait import ReportedAtLeast, ResourceWait
     from studies.trainable import run_trial
     from studies.trial_payload import PAYLOAD_KEY, tuning_sample_payload
 
@@ -153,6 +154,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
                                reduction_factor=tuning.asha.reduction_factor))
     label = cell_label(cell)
     param_space = {PAYLOAD_KEY: tuning_sample_payload(study, cell, trial_root, label)}
+    wait = ResourceWait(study.spec.resources.wait_limit_s, study.spec.resources.cpu, gpu)
     tuner = tune.Tuner(
         tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,
@@ -164,15 +166,16 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
             name=f"{study.name}-tune-{label}",
             storage_path=storage_path,
             # a sample stops after its last epoch's report: the trainer's final scoring is on the test split
-            stop={TUNE_EPOCHS_METRIC: epochs},
+            stop=[ReportedAtLeast(TUNE_EPOCHS_METRIC, epochs), wait.stopper],
             callbacks=[TuningCallback(tracker, study, cell, state.next_index, epochs),
-                       TuningProgressCallback(cell, missing, epochs)],
+                       TuningProgressCallback(cell, missing, epochs), wait],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
     tuner.fit()
+    wait.raise_if_given_up()
     return missing
 
 

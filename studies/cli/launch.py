@@ -21,7 +21,7 @@ def add_launch_options(parser: argparse.ArgumentParser, *, address_help: str, st
 def launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: str | None, storage: str | None, *,
            report: bool) -> int:
     """Run the study's unfinished trials; exit code 1 when any failed."""
-    from studies.interrupt import EXIT_INTERRUPTED, StudyInterrupted
+    from studies.interrupt import StudyInterrupted
     from studies.launcher import run_study
 
     try:
@@ -31,7 +31,7 @@ def launch(study_path: Path, workdir: Path, tracking_uri: str | None, address: s
         print(f"{stopped}: {program()} resume {shlex.quote(str(study_path))} --workdir "
               f"{shlex.quote(str(workdir))}" + (f" --tracking-uri {shlex.quote(tracking_uri)}" if tracking_uri else ""),
               file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+        return stopped.exit_code  # 130 after a stop signal, 75 when the trials waited too long for resources
     tuned = f", after {outcome.sampled} tuning samples" if outcome.sampled else ""
     print(f"study {outcome.study.name}: ran {outcome.ran} trials ({outcome.failed} failed){tuned}, "
           f"{outcome.skipped} were already finished")
