@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sed_core.data.clip_ends import FeatureFrame
 from sed_core.data.layout import SPLITS
 from sed_core.data.splits import SplitData, check_scorable, load_split
 from sed_core.errors import ConfigError, SedStudyError
@@ -86,7 +87,8 @@ def ensure_data(study: Study) -> dict[tuple[Path, str], SplitData]:
         for name in required_splits(cfg):
             if (cfg.data.root, name) not in loaded:
                 loaded[(cfg.data.root, name)] = load_split(cfg.data.root, name, classes=cfg.data.classes,
-                                                           check_audio=cfg.data.check_audio_files)
+                                                           check_audio=cfg.data.check_audio_files,
+                                                           frame=FeatureFrame.of(cfg))
         for name, role in scored_splits(cfg).items():
             try:
                 check_scorable(loaded[(cfg.data.root, name)], cfg.data.classes, role=role, root=cfg.data.root)

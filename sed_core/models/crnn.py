@@ -96,7 +96,9 @@ class CRNN(nn.Module):
     def encode(self, features: torch.Tensor) -> torch.Tensor:
         """The backbone's tokens of its features, in fp32; under fp16 autocast with training.precision:
         fp16_encoder."""
-        with torch.autocast(device_type=features.device.type, dtype=torch.float16, enabled=self.encoder_fp16):
+        if not self.encoder_fp16:  # as it is (on the meta device too, where autocast does not exist)
+            return self.backbone(features)
+        with torch.autocast(device_type=features.device.type, dtype=torch.float16):
             tokens = self.backbone(features)
         return tokens.float()
 
