@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from search_spaces.factors import Cell, FactorSpace, level_text
-from sed_core.errors import ConfigError, close_match_hint
+from sed_core.errors import ConfigError, bounded_repr, close_match_hint
 
 # last path components that say little alone: the default name keeps the component before them
 _GENERIC = {"probability", "schedule", "name", "weight", "type", "value", "mode", "variant", "init", "branches"}
@@ -96,7 +96,7 @@ def _mapping(value: Any, source: str, field: str) -> Mapping:
 
 def _text(value: Any, source: str, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{source}: {field}: expected a non-empty text, got {value!r}")
+        raise ConfigError(f"{source}: {field}: expected a non-empty text, got {bounded_repr(value)}")
     return value.strip()
 
 

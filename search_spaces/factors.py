@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sed_core.config.loading import field_names_at, is_config_path
-from sed_core.errors import ConfigError, close_match_hint
+from sed_core.errors import ConfigError, bounded_repr, close_match_hint
 
 
 def level_text(value: Any) -> str:
@@ -81,7 +81,7 @@ class FactorSpace:
                 raise ConfigError(f"{source}: {field}.{name}: not a field of the experiment config"
                                   f"{close_match_hint(str(name), candidates)}")
             if not isinstance(levels, Sequence) or isinstance(levels, str):
-                raise ConfigError(f"{source}: {field}.{name}: expected a list of levels, got {levels!r}")
+                raise ConfigError(f"{source}: {field}.{name}: expected a list of levels, got {bounded_repr(levels)}")
             try:
                 factors.append(Factor(str(name), tuple(levels)))
             except ConfigError as err:  # "factor NAME: what is wrong" -> "SOURCE: FIELD.NAME: what is wrong"
@@ -109,7 +109,8 @@ class FactorSpace:
         for f in self.factors:
             value = levels.get(f.name, f.levels[0])
             if level_text(value) not in {level_text(v) for v in f.levels}:
-                raise ConfigError(f"{source}: {field}.{f.name}: {value!r} is not one of its levels {list(f.levels)}")
+                raise ConfigError(f"{source}: {field}.{f.name}: {bounded_repr(value)} is not one of its levels "
+                                  f"{bounded_repr(list(f.levels))}")
             values.append(value)
         return self.make_cell(values)
 

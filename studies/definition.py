@@ -27,7 +27,7 @@ from search_spaces.factors import check_config_path, level_text
 from sed_core.config.acting import InertFieldError, explain_inert, inert_reason
 from sed_core.config.loading import apply_overrides, config_from_dict, flatten, read_yaml_mapping
 from sed_core.config.schema import MAX_SEED, ExperimentConfig
-from sed_core.errors import ConfigError, close_match_hint
+from sed_core.errors import ConfigError, bounded_repr, close_match_hint
 from sed_core.training.metric_names import METRIC_NAMES
 from studies.trial_identity import trial_identity
 
@@ -101,10 +101,10 @@ class DistributionSpec(_Spec):
                 raise ValueError("choice takes a non-empty list `values` (and no low/high), e.g. "
                                  "{distribution: choice, values: [2, 4, 8]}")
             if not all(v is None or isinstance(v, (str, int, float, bool)) for v in self.values):
-                raise ValueError(f"choice values must be scalars (text, numbers, booleans), got {self.values}; "
-                                 f"for lists or sections use a design factor")
+                raise ValueError(f"choice values must be scalars (text, numbers, booleans), got "
+                                 f"{bounded_repr(self.values)}; for lists or sections use a design factor")
             if len({json.dumps(v) for v in self.values}) != len(self.values):
-                raise ValueError(f"choice values must be unique, got {self.values}")
+                raise ValueError(f"choice values must be unique, got {bounded_repr(self.values)}")
             return self
         if self.values is not None or self.low is None or self.high is None:
             raise ValueError(f"{self.distribution} takes `low` and `high` (and no values), e.g. "
@@ -423,7 +423,7 @@ def check_distinct_cells(cells: Sequence[Cell], trials: Sequence[Trial], *, sour
     for trial in trials:
         other = first.setdefault(trial.trial_id, trial.cell)
         if other is not trial.cell:
-            differ = [f"{name}: {level_text(a)!r} and {level_text(b)!r}"
+            differ = [f"{name}: {bounded_repr(level_text(a))} and {bounded_repr(level_text(b))}"
                       for (name, a), (_, b) in zip(other.levels, trial.cell.levels) if level_text(a) != level_text(b)]
             raise ConfigError(f"{source}: cells {other.id} and {trial.cell.id} would train the same model: their "
                               f"configs are equal once validated ({'; '.join(differ)} are the same value, or name "
@@ -547,8 +547,8 @@ def check_tuning(spec: StudySpec, space: FactorSpace, cells: Sequence[Cell], bas
                                           f"{cell.id}: {err.detail}; tune a field that acts there, or tune "
                                           f"other cells", err.field, err.detail) from None
                 except ConfigError as err:
-                    raise ConfigError(f"{source}: tuning.space.{path}.{what}: {value!r} is not a valid value in "
-                                      f"cell {cell.id}:\n{err}") from None
+                    raise ConfigError(f"{source}: tuning.space.{path}.{what}: {bounded_repr(value)} is not a valid "
+                                      f"value in cell {cell.id}:\n{err}") from None
                 stored = flatten(config).get(path)
                 if dist.distribution in ("uniform", "loguniform") and isinstance(stored, int) \
                         and not isinstance(stored, bool):

@@ -7,7 +7,7 @@ from typing import Any
 
 from search_spaces.designs.registry import DESIGNS, Design, DesignRequest, moved
 from search_spaces.factors import Cell, FactorSpace, level_text
-from sed_core.errors import ConfigError, close_match_hint
+from sed_core.errors import ConfigError, bounded_repr, close_match_hint
 
 
 def leave_one_out(request: DesignRequest) -> list[Cell]:
@@ -24,7 +24,8 @@ def ablated_levels(space: FactorSpace, baseline: Cell, ablated: Mapping[str, Any
     for f in space.factors:
         level = ablated.get(f.name, f.levels[-1])
         if level_text(level) not in {level_text(v) for v in f.levels}:
-            raise ConfigError(f"{source}: design.ablated.{f.name}: {level!r} is not one of its levels {list(f.levels)}")
+            raise ConfigError(f"{source}: design.ablated.{f.name}: {bounded_repr(level)} is not one of its "
+                              f"levels {bounded_repr(list(f.levels))}")
         if level_text(level) == level_text(baseline.as_dict()[f.name]):
             raise ConfigError(f"{source}: design.ablated.{f.name}: the ablated level {level!r} is the baseline's; "
                               f"leave-one-out needs another level (set design.ablated.{f.name})")

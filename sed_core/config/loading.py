@@ -14,7 +14,7 @@ from sed_core.config.acting import check_written_fields_act
 from sed_core.config.bounded_yaml import MAX_YAML_BYTES, YamlLimitError, load_bounded
 from sed_core.config.presets import PRESETS
 from sed_core.config.schema import ExperimentConfig
-from sed_core.errors import ConfigError, close_match_hint
+from sed_core.errors import ConfigError, bounded_repr, close_match_hint
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = (), *, recorded: bool = False) -> ExperimentConfig:
@@ -193,6 +193,6 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             lines.append(f"{source}: {dotted}: unknown key{hint}")
         else:
             got = e.get("input")
-            got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+            got_text = "" if isinstance(got, dict) else f" (got {bounded_repr(got)})"
             lines.append(f"{source}: {dotted}: {e['msg']}{got_text}")
     return "\n".join(lines)

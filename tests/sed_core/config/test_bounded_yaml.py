@@ -43,3 +43,23 @@ def test_a_giant_file_is_refused_by_its_size(tmp_path: Path) -> None:
     path.write_text("seeds: [" + ",".join(["1"] * (MAX_YAML_BYTES // 2)) + "]\n")
     with pytest.raises(ConfigError, match=rf"big.yaml: refused: [\d,]+ bytes, more than the {MAX_YAML_BYTES:,}"):
         read_yaml_mapping(path)
+
+
+def test_messages_quote_a_huge_value_within_bounds(tmp_path: Path) -> None:
+    """A value within the parse limits can still be large (nested aliases, thousands of entries): a message quotes
+    it cut to MESSAGE_VALUE_CHARS, so it stays readable and cheap."""
+    from sed_core.config import config_from_dict
+    from sed_core.errors import MESSAGE_VALUE_CHARS, bounded_repr
+    from studies.definition import load_study
+
+    nested = [[["x" * 50] * 30] * 30] * 30
+    assert len(bounded_repr(nested)) <= MESSAGE_VALUE_CHARS and bounded_repr([1, 2]) == "[1, 2]"
+    with pytest.raises(ConfigError) as refused:
+        config_from_dict({"training": {"optimizer": {"betas": nested}}})
+    assert len(str(refused.value)) < 2_000
+    path = tmp_path / "study.yaml"
+    path.write_text("name: s\nexperiment: {preset: tiny}\ndesign:\n  factors:\n    model.pooling: [attention, max]\n"
+                    "  baseline:\n    model.pooling: " + "[" + ", ".join(["7"] * 5_000) + "]\nseeds: [1]\n")
+    with pytest.raises(ConfigError) as baseline:
+        load_study(path)
+    assert "is not one of its levels" in str(baseline.value) and len(str(baseline.value)) < 1_000
