@@ -26,22 +26,17 @@ from reports.stats.anova import factor_effects  # noqa: E402
 from reports.stats.comparisons import compare_to_baseline  # noqa: E402
 
 ALPHA = 0.05
-SHIFT, NOISE, SEED_SD = 0.02, 0.01, 0.01
-CELLS = {("a1", "b1"): "A=a1|B=b1", ("a1", "b2"): "A=a1|B=b2", ("a2", "b1"): "A=a2|B=b1",
-         ("a2", "b2"): "A=a2|B=b2"}
-BASELINE, B_CELL, A_CELL = CELLS[("a1", "b1")], CELLS[("a1", "b2")], CELLS[("a2", "b1")]
 
 
-def simulate(rng: np.random.Generator, seeds: int, dropped: int) -> pd.DataFrame:
-    labels = rng.choice(np.arange(100, 100_000), seeds, replace=False)
-    seed_effect = rng.normal(0.0, SEED_SD, seeds)
-    rows = [{"cell": cell, "seed": int(labels[k]), "A": a, "B": b,
-             "psds1": 0.4 + SHIFT * (a == "a2") + seed_effect[k] + rng.normal(0.0, NOISE)}
-            for (a, b), cell in CELLS.items() for k in range(seeds)]
-    frame = pd.DataFrame(rows)
-    if dropped:
-        frame = frame.drop(index=rng.choice(len(frame), dropped, replace=False))
-    return frame.sample(frac=1.0, random_state=int(rng.integers(2 ** 31))).reset_index(drop=True)
+def _calibration_test():
+    """The calibration test's simulated studies, loaded by path (tests/ is not an installed package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "reports" / "planted_simulation.py"
+    spec = importlib.util.spec_from_file_location("planted_simulation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def unblocked(frame: pd.DataFrame) -> pd.Series:
@@ -61,15 +56,16 @@ def main() -> None:
     parser.add_argument("--rng", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.rng)
+    test = _calibration_test()
+    cells, baseline, b_cell, a_cell = list(test.SIM_CELLS.values()), test.BASELINE, test.B_CELL, test.A_CELL
     hits: dict[tuple[str, str], int] = {}
     model = ""
     for _ in range(args.studies):
-        frame = simulate(rng, args.seeds, args.dropped)
+        frame = test.simulate(rng, dropped=args.dropped, seeds=args.seeds)
         effects = factor_effects(frame, ["A", "B"], "psds1", alpha=ALPHA).set_index("term")
         model = effects["model"].iloc[0]
         before = unblocked(frame)
-        compared = compare_to_baseline(frame, cells=list(CELLS.values()), baseline=BASELINE,
-                                       metrics=["psds1"]).set_index("cell")
+        compared = compare_to_baseline(frame, cells=cells, baseline=baseline, metrics=["psds1"]).set_index("cell")
         found = {
             (f"F-test, seed-blocked ({model})", "null: B"): effects.loc["B", "p"],
             (f"F-test, seed-blocked ({model})", "null: A × B"): effects.loc["A × B", "p"],
@@ -77,11 +73,11 @@ def main() -> None:
             ("F-test, seeds as replicates (before)", "null: B"): before["B"],
             ("F-test, seeds as replicates (before)", "null: A × B"): before["A × B"],
             ("F-test, seeds as replicates (before)", "power: A"): before["A"],
-            ("paired t, cell vs baseline", "null: B cell"): compared.loc[B_CELL, "p_t"],
-            ("paired t, cell vs baseline", "power: A cell"): compared.loc[A_CELL, "p_t"],
-            ("Wilcoxon, cell vs baseline", "null: B cell"): compared.loc[B_CELL, "p_wilcoxon"],
-            ("Wilcoxon, cell vs baseline", "power: A cell"): compared.loc[A_CELL, "p_wilcoxon"],
-            ("paired t, Holm over 3 contrasts", "power: A cell"): compared.loc[A_CELL, "p_t_adj"],
+            ("paired t, cell vs baseline", "null: B cell"): compared.loc[b_cell, "p_t"],
+            ("paired t, cell vs baseline", "power: A cell"): compared.loc[a_cell, "p_t"],
+            ("Wilcoxon, cell vs baseline", "null: B cell"): compared.loc[b_cell, "p_wilcoxon"],
+            ("Wilcoxon, cell vs baseline", "power: A cell"): compared.loc[a_cell, "p_wilcoxon"],
+            ("paired t, Holm over 3 contrasts", "power: A cell"): compared.loc[a_cell, "p_t_adj"],
         }
         for key, p in found.items():
             hits[key] = hits.get(key, 0) + bool(p < ALPHA)

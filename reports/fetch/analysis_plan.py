@@ -11,9 +11,10 @@ import json
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from reports.contract import ANALYSIS_AMENDED_TAG, ANALYSIS_TAG
+from reports.fetch.tagged_spec import TaggedSpec
 
 FAMILIES = ("vs_baseline", "all_pairs", "main_effects")
 CONTRAST_TESTS = ("paired_t", "wilcoxon")
@@ -34,13 +35,13 @@ TEST_TEXT = {
 CORRECTION_TEXT = {"holm": "Holm (family-wise error rate)", "bh": "Benjamini-Hochberg (false discovery rate)"}
 
 
-class AnalysisPlan(BaseModel):
+class AnalysisPlan(TaggedSpec):
     """`metric`: the primary metric (None: the study's objective). `family`: the primary contrasts. `test`: the
     test of a contrast family (None: paired_t; main_effects is always the seed-blocked F-test). `correction`
     across the family, `alpha`. `clip_bootstrap`: `all` bootstraps every cell against the baseline (a rule that
     never looks at results), `none` skips it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    TAG, WHAT = ANALYSIS_TAG, "an analysis plan"
 
     metric: str | None = None
     family: Literal["vs_baseline", "all_pairs", "main_effects"] = "vs_baseline"
@@ -84,22 +85,6 @@ class AnalysisPlan(BaseModel):
                 f"({n} test{'' if n == 1 else 's'}); {TEST_TEXT[self.primary_test]}; {CORRECTION_TEXT[self.correction]}"
                 f", alpha {self.alpha:g}")
 
-    def record(self) -> str:
-        """The parent run's tag value."""
-        return json.dumps(self.model_dump(), sort_keys=True)
-
-    @classmethod
-    def of(cls, tags: Mapping[str, str]) -> AnalysisPlan | None:
-        """The plan of a parent run's tags, None without the tag (a store older than declared plans); ValueError
-        naming the tag when it does not hold a valid plan."""
-        raw = tags.get(ANALYSIS_TAG)
-        if raw is None:
-            return None
-        try:
-            return cls.model_validate(json.loads(raw))
-        except (json.JSONDecodeError, TypeError, ValidationError) as error:
-            raise ValueError(f"tag {ANALYSIS_TAG!r} must hold the JSON of an analysis plan, but got {raw!r} "
-                             f"({error})") from error
 
 
 def plan_amendments(tags: Mapping[str, str]) -> tuple[tuple[AnalysisPlan, int], ...]:

@@ -5,13 +5,12 @@ Written in the study YAML as `seeds: {initial, step, max, ...}` (validated here)
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from reports.contract import SEQUENTIAL_SEEDS_TAG
+from reports.fetch.tagged_spec import TaggedSpec
 
 MAX_SEED = 2**32 - 1  # what numpy and torch seed generators take (sed_core.config.schema.MAX_SEED)
 
@@ -25,14 +24,14 @@ def schedule(initial: int, step: int, maximum: int) -> tuple[int, ...]:
     return (*looks, maximum)
 
 
-class SequentialSeeds(BaseModel):
+class SequentialSeeds(TaggedSpec):
     """`initial` seeds per cell first; then `step` more to each undecided cell (and the baseline) per look, up to
     `max`; seeds are first, first + 1, ... Each contrast with the baseline on the analysis plan's metric is decided
     at a look when its repeated confidence interval (alpha spent by `spending`) excludes 0 (better or worse) or
     lies within +-`min_effect` (equivalent). `budget_gpu_hours`: no new look once the trials have used that much
     (their wall time x resources.gpu)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    TAG, WHAT = SEQUENTIAL_SEEDS_TAG, "a sequential seed design"
 
     initial: int = Field(ge=2)
     step: int = Field(1, ge=1)
@@ -66,17 +65,3 @@ class SequentialSeeds(BaseModel):
         return (f"sequential seeds: looks at {', '.join(map(str, self.looks))} seeds, {spending}-type alpha "
                 f"spending (Lan-DeMets), equivalence margin ±{self.min_effect:g}{budget}")
 
-    def record(self) -> str:
-        return json.dumps(self.model_dump(), sort_keys=True)
-
-    @classmethod
-    def of(cls, tags: Mapping[str, str]) -> SequentialSeeds | None:
-        """The design of a parent run's tags; None for a study with fixed seeds."""
-        raw = tags.get(SEQUENTIAL_SEEDS_TAG)
-        if raw is None:
-            return None
-        try:
-            return cls.model_validate(json.loads(raw))
-        except (json.JSONDecodeError, TypeError, ValidationError) as error:
-            raise ValueError(f"tag {SEQUENTIAL_SEEDS_TAG!r} must hold the JSON of a sequential seed design, but got "
-                             f"{raw!r} ({error})") from error

@@ -25,19 +25,11 @@ from reports.stats.comparisons import compare_to_baseline
 from reports.stats.primary import primary_verdicts
 
 from .conftest import CELL_A, CELL_B, CELL_C, CELL_D
+from .planted_simulation import A_CELL, B_CELL, BASELINE, SIM_CELLS, WILCOXON_SIZE, simulate
 
 ALPHA = 0.05
 REPETITIONS = 500
 Z99 = 2.576  # a 99 % Monte Carlo interval: the rates below are checked together, and each must hold
-SHIFT = 0.02  # the planted effect of A on PSDS1: two noise sds
-NOISE, SEED_SD, SEEDS = 0.01, 0.01, 6
-WILCOXON_SIZE = 2 / 2 ** SEEDS  # the exact two-sided test's largest p below 0.05 with 6 pairs: its true size
-SIM_CELLS = {("a1", "b1"): "A=a1|B=b1", ("a1", "b2"): "A=a1|B=b2", ("a2", "b1"): "A=a2|B=b1",
-             ("a2", "b2"): "A=a2|B=b2"}
-BASELINE = SIM_CELLS[("a1", "b1")]
-B_CELL, A_CELL = SIM_CELLS[("a1", "b2")], SIM_CELLS[("a2", "b1")]
-
-
 @pytest.fixture
 def frozen_heap() -> Iterator[None]:
     """Keep the cyclic garbage collector off the objects that exist before the loop (matplotlib, MLflow, ...):
@@ -48,20 +40,6 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def simulate(rng: np.random.Generator, shift: float = SHIFT, dropped: int = 0) -> pd.DataFrame:
-    """One study: psds1 = 0.4 + shift [A=a2] + seed effect (shared by the cells) + noise; B does nothing. Seeds get
-    new labels, `dropped` trials are removed at random (failed runs), and the rows come shuffled."""
-    labels = rng.choice(np.arange(100, 100_000), SEEDS, replace=False)
-    seed_effect = rng.normal(0.0, SEED_SD, SEEDS)
-    rows = [{"cell": cell, "seed": int(labels[k]), "A": a, "B": b,
-             "psds1": 0.4 + shift * (a == "a2") + seed_effect[k] + rng.normal(0.0, NOISE)}
-            for (a, b), cell in SIM_CELLS.items() for k in range(SEEDS)]
-    frame = pd.DataFrame(rows)
-    if dropped:
-        frame = frame.drop(index=rng.choice(len(frame), dropped, replace=False))
-    return frame.sample(frac=1.0, random_state=int(rng.integers(2 ** 31))).reset_index(drop=True)
 
 
 def interval(rate: float, repetitions: int = REPETITIONS) -> tuple[float, float]:
