@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sed_core.config import ExperimentConfig, load_config
+from sed_core.data.audio import check_finite
 from sed_core.data.clip_ends import FeatureFrame
 from sed_core.data.dataset import ClipDataset
 from sed_core.data.labels import LabelEncoder
@@ -206,6 +207,7 @@ def read_audio(path: Path, sample_rate: int) -> AudioClip:
         raise DataError(f"{path}: cannot decode the audio ({err}); is it a complete WAV/FLAC file?") from None
     if audio.shape[0] == 0:
         raise DataError(f"{path}: the file holds no samples")
+    check_finite(path, audio, rate)
     notes = []
     mono = audio[:, 0]
     if audio.shape[1] > 1:
@@ -311,6 +313,12 @@ def predict_files(checkpoint: Path, audio: Sequence[Path], out_dir: Path, *, con
                             f"would collide: rename one or predict them in two calls")
         ids[path.stem] = path
     clips = [read_audio(path, config.data.sample_rate) for path in paths]  # every file is read before any scoring
+    frame_samples = int(round(net.frame_hop_s * config.data.sample_rate))
+    short = [clip for clip in clips if len(clip.waveform) < frame_samples]
+    if short:
+        raise DataError(f"{', '.join(str(clip.path) for clip in short[:5])}: shorter than one output frame of the "
+                        f"model ({frame_samples} samples, {net.frame_hop_s * 1000:g} ms at {config.data.sample_rate} "
+                        f"Hz): nothing to detect in; leave the file{'s' if len(short) > 1 else ''} out")
     n_clip = clip_samples(config)
     preds = SplitPredictions({}, {}, {})
     notes: dict[str, list[str]] = {}

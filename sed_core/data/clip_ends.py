@@ -89,6 +89,6 @@ class ClipDurations:
         header = audio_header(self.audio_dir / filename)
         if header is None:
             return None  # missing or unreadable audio is refused or reported by the audio checks
-        rate, _, frames = header
+        rate, _, frames, _ = header
         seconds = resampled_length(frames, rate, self.sample_rate) / self.sample_rate
         return ClipDuration(seconds, f"the length of {self.audio_dir / filename}")

@@ -34,6 +34,7 @@ from sed_core.data.resample_audio import (
     Progress,
     audio_header,
     is_prepared,
+    needs_conversion,
     remove_partials,
     resampled_length,
     run_tasks,
@@ -239,7 +240,7 @@ def _plan_split(name: str, tsv: Path, audio_dir: Path, source: Path, out: Path, 
         if header is None:
             unreadable.append(filename)
             continue
-        rate, n_channels, frames = header
+        rate, n_channels, frames, _ = header
         rates[rate] += 1
         channels[n_channels] += 1
         seconds.append(frames / rate)
@@ -247,7 +248,7 @@ def _plan_split(name: str, tsv: Path, audio_dir: Path, source: Path, out: Path, 
         if is_prepared(dst, sample_rate, resampled_length(frames, rate, sample_rate)):
             skipped += 1
         else:
-            tasks.append(FileTask(src, dst, resample=rate != sample_rate or n_channels != 1, sample_rate=sample_rate))
+            tasks.append(FileTask(src, dst, resample=needs_conversion(header, sample_rate), sample_rate=sample_rate))
     resampled = sum(t.resample for t in tasks)
     report = SplitReport(
         name=name,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -52,18 +53,31 @@ def resampled_length(frames: int, orig_rate: int, new_rate: int) -> int:
     return int(np.ceil(np.float32((new_rate // gcd) * frames / (orig_rate // gcd))))
 
 
-def audio_header(path: Path) -> tuple[int, int, int] | None:
-    """(sample rate, channels, frames) from the file header, or None if unreadable or empty."""
+class AudioHeader(NamedTuple):
+    sample_rate: int
+    channels: int
+    frames: int
+    subtype: str  # libsndfile's name of the sample encoding: PCM_16, PCM_24, FLOAT, ...
+
+
+def audio_header(path: Path) -> AudioHeader | None:
+    """The file header's rate, channels, frames and encoding, or None if unreadable or empty."""
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError):
         return None
-    return (info.samplerate, info.channels, info.frames) if info.frames > 0 else None
+    return AudioHeader(info.samplerate, info.channels, info.frames, info.subtype) if info.frames > 0 else None
+
+
+def needs_conversion(header: AudioHeader, sample_rate: int) -> bool:
+    """Whether a source file must be rewritten (rate, channels or encoding) rather than copied: the prepared
+    dataset is mono 16-bit PCM at `sample_rate`, whatever the source."""
+    return header.sample_rate != sample_rate or header.channels != 1 or header.subtype != OUTPUT_SUBTYPE
 
 
 def is_prepared(path: Path, sample_rate: int, frames: int) -> bool:
-    """An existing output with the target rate, one channel and the expected frame count."""
-    return path.is_file() and audio_header(path) == (sample_rate, 1, frames)
+    """An existing output with the target rate, one channel, the expected frame count and 16-bit PCM."""
+    return path.is_file() and audio_header(path) == (sample_rate, 1, frames, OUTPUT_SUBTYPE)
 
 
 def remove_partials(folders: Iterable[Path]) -> int:

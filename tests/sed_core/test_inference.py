@@ -156,3 +156,16 @@ def test_unreadable_audio_and_a_checkpoint_of_another_config_are_refused(trained
         find_config(result.output_dir)
     with pytest.raises(CheckpointError, match="no checkpoint here"):
         read_checkpoint(tmp_path)
+
+
+def test_nan_audio_and_a_recording_shorter_than_a_frame_are_refused(trained, tmp_path: Path):
+    config, result = trained
+    wave = np.full(16000, 0.1, dtype=np.float32)
+    wave[8000:8010] = np.nan
+    sf.write(tmp_path / "nan.wav", wave, 16000, subtype="FLOAT")
+    with pytest.raises(DataError, match=r"nan.wav: 10 samples are NaN or infinite \(the first at 0.500 s\)"):
+        read_audio(tmp_path / "nan.wav", 16000)
+    sf.write(tmp_path / "one.wav", np.full(1, 0.5, dtype=np.float32), 16000)
+    with pytest.raises(DataError, match=r"one.wav: shorter than one output frame of the model \(\d+ samples"):
+        predict_files(result.output_dir, [tmp_path / "one.wav"], tmp_path / "out", config=config)
+    assert not (tmp_path / "out").exists()
