@@ -71,7 +71,10 @@ def test_four_factor_study_on_two_nodes_survives_a_killed_driver(tmp_path: Path,
     resumed = subprocess.run(sedstudy("resume", "four_factors", "--workdir", str(work), "--tracking-uri",
                                       mlflow_server, "--no-report"),
                              capture_output=True, text=True, env=env, timeout=1500)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    failures = {f"{r.data.tags.get('sedstudy.cell')} seed {r.data.tags.get('sedstudy.seed')}":
+                r.data.tags.get("sedstudy.failure", "")[-2000:]
+                for r in trial_runs(client) if r.info.status == "FAILED"}  # why, if a trial failed
+    assert resumed.returncode == 0, f"failed trials: {failures}\n" + resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert f"{len(done_before)} already finished, {TRIALS - len(done_before)} to run" in resumed.stdout
 
     after = trial_runs(client)
