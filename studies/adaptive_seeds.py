@@ -8,13 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reports.fetch.sequential_design import SequentialSeeds
-from reports.stats.sequential import (
-    DECIDED,
-    SequentialContrast,
-    complete_looks,
-    contrast_alpha,
-    sequential_contrast,
-)
+from reports.stats.sequential import DECIDED, SequentialContrast, contrast_alpha, contrasts_with_baseline
 from studies.definition import Study, Trial
 
 Key = tuple[str, int]  # (cell id, seed)
@@ -35,27 +29,16 @@ def needs(design: SequentialSeeds, *, alpha: float, cells: Sequence[str], baseli
     finished or failed, in the cell and the baseline), and, while it is undecided and looks remain, the seeds of
     its next look that have not ended, in the cell and the baseline. `alpha` is each contrast's level."""
     ended = set(ended)
-    by_cell: dict[str, dict[int, float]] = {}
-    for (cell, seed), value in values.items():
-        by_cell.setdefault(cell, {})[seed] = value
-    ended_seeds: dict[str, set[int]] = {}
-    for cell, seed in ended:
-        ended_seeds.setdefault(cell, set()).add(seed)
+    state = contrasts_with_baseline(design, alpha=alpha, cells=cells, baseline=baseline, values=values,
+                                    ended=ended, p_value=False)
     wanted: set[Key] = set()
-    contrasts: dict[str, SequentialContrast] = {}
-    looks_done: dict[str, int] = {}
-    for cell in cells:
-        if cell == baseline:
-            continue
-        done = complete_looks(design, ended_seeds.get(cell, set()), ended_seeds.get(baseline, set()))
-        contrast = sequential_contrast(design, by_cell.get(cell, {}), by_cell.get(baseline, {}), looks_done=done,
-                                       alpha=alpha, p_value=False)
-        contrasts[cell], looks_done[cell] = contrast, done
+    for cell, (done, contrast) in state.items():
         if contrast.decision in DECIDED or done == len(design.looks):
             continue
         for seed in design.seeds[:design.looks[done]]:
             wanted |= {key for key in ((cell, seed), (baseline, seed)) if key not in ended}
-    return Needs(frozenset(wanted), contrasts, looks_done)
+    return Needs(frozenset(wanted), {cell: contrast for cell, (_, contrast) in state.items()},
+                 {cell: done for cell, (done, _) in state.items()})
 
 
 def run_adaptive(study: Study, trials: Sequence[Trial], tracker, run_pass: Callable[[list[Trial]], dict[str, str]],

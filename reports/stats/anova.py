@@ -85,8 +85,12 @@ def factor_effects(frame: pd.DataFrame, factors: Sequence[str], metric: str, *, 
         else:
             pairs.append((a, b))
     model = _model(data, main)
-    seeds = data["seed"].nunique() if model in ("blocked", "mixed") else 1
-    if pairs and len(data) - _n_params(data, main, pairs) - (seeds - 1) <= 0:
+    blocks = data["seed"].nunique() - 1 if model in ("blocked", "mixed") else 0  # the seed block's columns
+
+    def residual_df(pairs: list[tuple[str, str]]) -> int:
+        return len(data) - _n_params(data, main, pairs) - blocks
+
+    if pairs and residual_df(pairs) <= 0:
         for a, b in pairs:
             notes[f"{a}{INTERACTION}{b}"] = "left out: no runs left for a residual (add seeds)"
         pairs = []
@@ -98,7 +102,7 @@ def factor_effects(frame: pd.DataFrame, factors: Sequence[str], metric: str, *, 
     if main and values.size and values.min() == values.max():
         for term in terms:
             rows[term] = _empty(metric, term, "the metric does not vary: every finished trial has the same value")
-    elif main and len(data) - _n_params(data, main, pairs) - (seeds - 1) > 0:
+    elif main and residual_df(pairs) > 0:
         fitted = _fit_mixed(data, metric, main, pairs, alpha) if model == "mixed" else None
         if fitted is None:
             model = "blocked" if model == "mixed" else model

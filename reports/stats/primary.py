@@ -13,7 +13,7 @@ from reports.fetch.records import FINISHED
 from reports.fetch.sequential_design import SequentialSeeds
 from reports.stats.anova import UNREPLICATED_NOTE, factor_effects
 from reports.stats.comparisons import adjust, all_pairs, compare_cells
-from reports.stats.sequential import BETTER, WORSE, complete_looks, contrast_alpha, sequential_contrast
+from reports.stats.sequential import BETTER, WORSE, contrast_alpha, contrasts_with_baseline
 
 PRIMARY_COLUMNS = ("contrast", "cell", "reference", "metric", "test", "n", "estimate", "ci_low", "ci_high", "p",
                    "p_adj", "significant", "note")
@@ -28,17 +28,14 @@ def sequential_verdicts(runs: pd.DataFrame, *, cells: Sequence[str], baseline: s
     confidence interval, `p` the repeated p-value, `p_adj` it times the contrasts (Bonferroni, as the design
     splits alpha), `significant` better or worse; `note` the decision and the look."""
     contrasts = [cell for cell in cells if cell != baseline]
-    alpha = contrast_alpha(plan.alpha, len(contrasts))
     ended = runs[runs["status"].isin(ENDED_STATUSES)]
-    finished = runs[runs["status"] == FINISHED]
-    values = {cell: dict(zip(group["seed"].astype(int), group[metric].astype(float)))
-              for cell, group in finished[finished[metric].notna()].groupby("cell")}
-    ended_seeds = {cell: set(group["seed"].astype(int)) for cell, group in ended.groupby("cell")}
+    finished = runs[(runs["status"] == FINISHED) & runs[metric].notna()]
+    state = contrasts_with_baseline(
+        design, alpha=contrast_alpha(plan.alpha, len(contrasts)), cells=cells, baseline=baseline,
+        values=dict(zip(zip(finished["cell"], finished["seed"].astype(int)), finished[metric].astype(float))),
+        ended=zip(ended["cell"], ended["seed"].astype(int)))
     rows = []
-    for cell in contrasts:
-        done = complete_looks(design, ended_seeds.get(cell, set()), ended_seeds.get(baseline, set()))
-        contrast = sequential_contrast(design, values.get(cell, {}), values.get(baseline, {}), looks_done=done,
-                                       alpha=alpha)
+    for cell, (done, contrast) in state.items():
         last = contrast.looks[-1] if contrast.looks else None
         if contrast.decided_at is not None:
             note = f"{contrast.decision} at look {len(contrast.looks)} ({contrast.decided_at} seed pairs)"

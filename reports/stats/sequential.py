@@ -20,7 +20,7 @@ rpact do), so the boundary recursion is written here on scipy's normal distribut
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -205,6 +205,28 @@ def complete_looks(design: SequentialSeeds, ended_cell: set[int], ended_baseline
             break
         done += 1
     return done
+
+
+def contrasts_with_baseline(design: SequentialSeeds, *, alpha: float, cells: Sequence[str], baseline: str,
+                            values: Mapping[tuple[str, int], float], ended: Iterable[tuple[str, int]],
+                            p_value: bool = True) -> dict[str, tuple[int, SequentialContrast]]:
+    """Every cell's contrast with the baseline as the launcher decides it, {cell: (complete looks, contrast)}:
+    `values` the finished runs' metric by (cell, seed), `ended` the (cell, seed) of every finished or failed run;
+    `alpha` each contrast's level. The launcher and the report both read the state from here."""
+    by_cell: dict[str, dict[int, float]] = {}
+    for (cell, seed), value in values.items():
+        by_cell.setdefault(cell, {})[seed] = value
+    ended_seeds: dict[str, set[int]] = {}
+    for cell, seed in ended:
+        ended_seeds.setdefault(cell, set()).add(seed)
+    out = {}
+    for cell in cells:
+        if cell == baseline:
+            continue
+        done = complete_looks(design, ended_seeds.get(cell, set()), ended_seeds.get(baseline, set()))
+        out[cell] = done, sequential_contrast(design, by_cell.get(cell, {}), by_cell.get(baseline, {}),
+                                              looks_done=done, alpha=alpha, p_value=p_value)
+    return out
 
 
 def sequential_contrast(design: SequentialSeeds, cell: Mapping[int, float], baseline: Mapping[int, float], *,

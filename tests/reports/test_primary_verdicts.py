@@ -73,3 +73,11 @@ def test_the_recorded_plan_round_trips_and_a_bad_one_is_named() -> None:
     with pytest.raises(ValueError, match="tag 'sedstudy.analysis' must hold the JSON of an analysis plan"):
         AnalysisPlan.of({ANALYSIS_TAG: json.dumps({"family": "favourites"})})
     assert plan.with_correction("holm").correction == "holm" and plan.with_correction(None) is plan
+
+
+def test_the_cli_offers_the_plans_corrections() -> None:
+    """`sedstudy report --correction` spells the choices itself (its parser imports no pydantic model)."""
+    from reports.fetch.analysis_plan import CORRECTIONS
+    from studies.cli.report import CORRECTIONS as CLI_CORRECTIONS
+
+    assert CLI_CORRECTIONS == CORRECTIONS
