@@ -61,10 +61,13 @@ class ResourcesSpec(_Spec):
 
 class FailuresSpec(_Spec):
     """What happens to a trial that raises: Tune retries it from its last checkpoint ``max_retries`` times; an
-    out-of-memory failure is retried once more at the end with twice the GPU share (fewer trials per GPU)."""
+    out-of-memory failure is retried once more at the end with twice the GPU share (fewer trials per GPU). A
+    tracking server that stops answering is waited for ``tracking_outage_s`` seconds (null: forever), trials paused,
+    before the study stops and keeps its unwritten records for `sedstudy resume` (studies/tracking_outage.py)."""
 
     max_retries: int = Field(0, ge=0)
     oom_retry: bool = True
+    tracking_outage_s: float | None = Field(1800.0, gt=0)
 
 
 class SyntheticDataSpec(_Spec):

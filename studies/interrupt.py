@@ -4,7 +4,9 @@ Ray Tune takes the first SIGINT itself: it stops starting trials, stops the runn
 as if the experiment were done (a second SIGINT raises KeyboardInterrupt at once). The launcher therefore checks
 what actually ended: a trial this launch meant to run and never closed means the launch was interrupted.
 SIGTERM is turned into SIGINT, so a scheduler's stop takes the same path. A study whose trials waited longer than
-``resources.wait_limit_s`` for resources (studies/resource_wait.py) stops the same way, with its own reason.
+``resources.wait_limit_s`` for resources (studies/resource_wait.py) stops the same way, with its own reason, and
+so does a study whose tracking server stopped answering for longer than ``failures.tracking_outage_s``
+(studies/tracking_outage.py).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 EXIT_RESOURCES_WAIT = 75  # sysexits' EX_TEMPFAIL: the cluster had no room for the trials; try again later
+EXIT_TRACKING_UNAVAILABLE = 69  # sysexits' EX_UNAVAILABLE: the tracking server stopped answering
 
 
 class StudyInterrupted(Exception):
@@ -28,6 +31,13 @@ class ResourcesWaitExceeded(StudyInterrupted):
     they ask for and what the cluster has free."""
 
     exit_code = EXIT_RESOURCES_WAIT
+
+
+class TrackingUnavailable(StudyInterrupted):
+    """The tracking server did not answer for longer than ``failures.tracking_outage_s``; the records it did not
+    take are in the study's journal (studies/tracking_outage.py), which `sedstudy resume` writes first."""
+
+    exit_code = EXIT_TRACKING_UNAVAILABLE
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ from sed_core.training.trainer import required_splits, scored_splits
 from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 from studies.heartbeat import Heartbeat, heartbeat_every_s
-from studies.interrupt import StudyInterrupted, sigterm_as_sigint
+from studies.interrupt import StudyInterrupted, TrackingUnavailable, sigterm_as_sigint
 from studies.provenance import ProvenanceBook
 from studies.quiet import quiet_third_party
 from studies.resources_check import check_resources, cluster_nodes, local_node
@@ -121,7 +121,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     import ray
 
     from studies.store_relocation import local_store_uri
-    from studies.tracking import StudyTracker
+    from studies.tracking import StudyTracker, journal_path
+    from studies.tracking_outage import TrackingUnreachable
 
     beat_every_s = heartbeat_every_s()
     workdir = Path(workdir).resolve()
@@ -137,8 +138,11 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
         study = load_study(path, workdir=workdir)
     splits = ensure_data(study)
     launch = {"workdir": str(workdir), "storage": storage or "", "address": address or ""}
-    tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts", launch=launch,
-                           provenance=ProvenanceBook(splits))
+    try:
+        tracker = StudyTracker(tracking_uri, study, artifact_root=workdir / "mlartifacts", launch=launch,
+                               provenance=ProvenanceBook(splits), journal=journal_path(workdir, study.name))
+    except TrackingUnreachable as gone:
+        raise TrackingUnavailable(f"{gone}; the study did not start") from None
     storage_path = storage or str(workdir / "ray_results")
     trial_root = Path(storage_path) / study.name / "trials" if storage else workdir / "trials" / study.name
     gpu = study.spec.resources.gpu
@@ -215,6 +219,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
         stopped = StudyInterrupted()
     except StudyInterrupted as stop:
         stopped = stop
+    except TrackingUnreachable:  # a read of the store outside Tune's loop (what is finished, a tuning's state)
+        stopped = tracker.outage.stopped(tracker.journal)
     finally:
         heartbeat.stop()
         if started_here:
@@ -229,6 +235,10 @@ def _close_stopped(study: Study, tracker, stop: StudyInterrupted) -> StudyInterr
     """End the runs a stopped launch left open; returns the error that tells the user, of the stop's kind (its exit
     code), ending where the CLI adds the resume command. A stop signal's says "interrupted", another stop (trials
     that waited too long for resources) its reason."""
+    if isinstance(stop, TrackingUnavailable):  # nothing more can be written; the runs say RUNNING until a resume
+        return type(stop)(f"study {study.name}: stopped: {stop}. Running trials keep their last checkpoint, finished "
+                          f"ones are kept; `sedstudy status` shows the study's driver as gone. Once the server "
+                          f"answers, continue with")
     why = str(stop) or "stopped by a signal (Ctrl+C or SIGTERM)"
     closed = tracker.interrupt_study(f"{why}; `sedstudy resume` continues it")
     return type(stop)(f"study {study.name}: {f'stopped: {stop}' if str(stop) else 'interrupted'}; {closed} running "
@@ -289,6 +299,7 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
     from ray import tune
 
     from studies.callbacks import MLflowStudyCallback, ProgressCallback
+    from studies.outage_stop import OutageStop
     from studies.resource_wait import ResourceWait
     from studies.trainable import run_trial
     from studies.trial_payload import PAYLOAD_KEY, seed_payload_of, seed_trial_payload
@@ -305,7 +316,7 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
         run_config=tune.RunConfig(
             name=name,
             storage_path=storage_path,
-            stop=wait.stopper,
+            stop=[wait.stopper, OutageStop(tracker.outage)],
             callbacks=[MLflowStudyCallback(tracker, by_id),
                        ProgressCallback(by_id, study.spec.objective.metric, lambda t: t.config.training.epochs,
                                         mode=study.spec.objective.mode, study=study.name,
@@ -318,5 +329,6 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
         ),
     )
     results = tuner.fit()
+    tracker.raise_if_unavailable()
     wait.raise_if_given_up()
     return {seed_payload_of(r.config).trial_id: str(r.error) for r in results if r.error is not None}

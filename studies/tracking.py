@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import fcntl
+import functools
+import inspect
 import json
 import logging
 import time
@@ -67,10 +69,12 @@ from reports.contract import (
 from search_spaces.factors import level_text
 from sed_core.config.loading import flatten
 from sed_core.config.schema import ExperimentConfig
+from studies.cost import PREFIX as COST_PREFIX
 from studies.definition import Sample, Study, Trial
 from studies.heartbeat import beat_text
 from studies.provenance import RunProvenance, code_version, environment_text
 from studies.study_summary import run_state, study_summary
+from studies.tracking_outage import Journal, Outage, PatientClient, TrackingUnreachable
 from studies.trial_identity import config_hash, legacy_trial_identity
 
 logger = logging.getLogger(__name__)
@@ -98,13 +102,54 @@ def default_tracking_uri(workdir: Path) -> str:
     return f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
 
 
+def journal_path(workdir: Path, study: str) -> Path:
+    """Where a study keeps the records its tracking server did not take (studies/tracking_outage.py)."""
+    return workdir / "tracking_journal" / f"{study}.jsonl"
+
+
+def journaled(method: Callable) -> Callable:
+    """A write of the study's records that outlives a tracking outage: its calls wait for the server
+    (``PatientClient``); once the study gave up waiting, the write is kept in the journal whole, for ``sedstudy
+    resume`` to make, instead of being made (or half made). A write inside another is part of that one."""
+    stamped = "at_ms" in inspect.signature(method).parameters  # a metric's time is fixed once, so a replay equals it
+
+    @functools.wraps(method)
+    def write(self: StudyTracker, item: Trial | Sample, *args, **kwargs):
+        if stamped and kwargs.get("at_ms") is None:
+            kwargs["at_ms"] = int(time.time() * 1000)
+        if self._writing:
+            return method(self, item, *args, **kwargs)
+        if self.outage.gave_up and self.journal is not None:
+            self.journal.append(method.__name__, item, args, kwargs)
+            return None
+        self._writing = True
+        try:
+            return method(self, item, *args, **kwargs)
+        except TrackingUnreachable:
+            if self.journal is None:
+                raise
+            self.journal.append(method.__name__, item, args, kwargs)
+            return None
+        finally:
+            self._writing = False
+
+    return write
+
+
 class StudyTracker:
     """The only writer of a study's MLflow records."""
 
     def __init__(self, tracking_uri: str, study: Study, artifact_root: Path | None = None,
                  launch: Mapping[str, str] | None = None,
-                 provenance: Callable[[ExperimentConfig], RunProvenance] | None = None) -> None:
-        self.client = open_client(tracking_uri)
+                 provenance: Callable[[ExperimentConfig], RunProvenance] | None = None,
+                 journal: Path | None = None) -> None:
+        """``journal``: where the records a tracking server did not take are kept (``journal_path``), and written
+        from first; without one, a write the server does not take within ``failures.tracking_outage_s`` raises."""
+        self.outage = Outage(tracking_uri, study.spec.failures.tracking_outage_s)
+        self.journal = Journal(journal) if journal is not None else None
+        self._writing = False
+        self._direct = open_client(tracking_uri)  # the heartbeat's: a beat that fails is skipped, never waited for
+        self.client = PatientClient(self._direct, self.outage)
         self.tracking_uri = tracking_uri
         self.study = study
         experiment = self.client.get_experiment_by_name(study.name)
@@ -124,18 +169,42 @@ class StudyTracker:
         self._runs: dict[str, str] = {}
         self._ended: set[str] = set()  # keys whose run this launch closed (end_trial)
         self._logged_epochs: dict[str, set[int]] = {}  # re-attached runs: epochs already in the store
+        self._logged_keys: dict[str, set[str]] = {}  # re-attached runs: metric keys already in the store
         self._summary_at = 0.0  # time.monotonic() of the last summary written to the parent run
+        self._kinds: dict[str, str] = {}  # key -> TRIAL_KIND or TUNE_KIND of the runs this launch opened
+        self.replayed = self._replay_journal()
 
     def __getstate__(self) -> dict:
         # Ray pickles callbacks with the experiment state; a client is rebuilt from the URI
         state = dict(self.__dict__)
         state.pop("client")
+        state.pop("_direct")
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.client = MlflowClient(self.tracking_uri)
+        self._direct = MlflowClient(self.tracking_uri)
+        self.client = PatientClient(self._direct, self.outage)
         self._summary_at = 0.0  # another process's monotonic clock
+
+    def _replay_journal(self) -> int:
+        """Make the writes an earlier launch kept when its tracking server stopped answering, in their order;
+        returns how many. Should the server stop answering again, the rest go back to the journal."""
+        if self.journal is None:
+            return 0
+        entries = self.journal.take(self.study)
+        for method, item, args, kwargs in entries:
+            getattr(self, method)(item, *args, **kwargs)
+        if entries:
+            logger.warning("study %s: wrote the %d record(s) kept in %s while its tracking server did not answer",
+                           self.study.name, len(entries), self.journal.path)
+        self.raise_if_unavailable()
+        return len(entries)
+
+    def raise_if_unavailable(self) -> None:
+        """Raise ``TrackingUnavailable`` (the study stops, exit 69) once the study gave up on its tracking server."""
+        if self.outage.gave_up:
+            raise self.outage.stopped(self.journal)
 
     def _parent_run(self) -> str:
         parent = find_study_parent(self.client, self.experiment_id, self.study.name)
@@ -267,6 +336,11 @@ class StudyTracker:
         if provenance is not None:
             tags.update({k: v[:MAX_TAG_CHARS] for k, v in provenance.tags.items()})
         run_id = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags).info.run_id
+        self._describe(run_id, item, provenance)
+        return run_id
+
+    def _describe(self, run_id: str, item: Trial | Sample, provenance: RunProvenance | None) -> None:
+        """A new run's params and its config and provenance artifacts."""
         if provenance is not None:
             self.client.log_dict(run_id, provenance.document, PROVENANCE_ARTIFACT)
         params = [Param(k, level_text(v)[:MAX_PARAM_CHARS]) for k, v in sorted(flatten(item.config).items())
@@ -274,10 +348,13 @@ class StudyTracker:
         for i in range(0, len(params), 100):
             self.client.log_batch(run_id, params=params[i:i + 100])
         self.client.log_dict(run_id, item.config.model_dump(mode="json"), CONFIG_ARTIFACT)
-        return run_id
 
-    def _reattach(self, key: str, run_id: str) -> None:
-        tags = self.client.get_run(run_id).data.tags
+    def _reattach(self, item: Trial | Sample, run_id: str) -> None:
+        key = item.key
+        run = self.client.get_run(run_id)
+        if not run.data.params:  # its creation was cut short (the tracking server went away): finish it
+            self._describe(run_id, item, self.provenance(item.config) if self.provenance is not None else None)
+        tags = run.data.tags
         failure = tags.get(FAILURE_TAG)
         if failure is not None:  # an earlier pass failed it (an OOM retried with more GPU, a resume): now a retry
             self._count_retry(run_id, failure)
@@ -286,7 +363,9 @@ class StudyTracker:
             self.client.delete_tag(run_id, INTERRUPTED_TAG)
         self.client.update_run(run_id, status="RUNNING")
         self._logged_epochs[key] = {m.step for m in self.client.get_metric_history(run_id, "epoch")}
+        self._logged_keys[key] = set(run.data.metrics)
 
+    @journaled
     def start_trial(self, trial: Trial) -> str:
         """The child run of ``trial``: re-attached if one exists (unfinished), else created with params and tags."""
         existing = self.client.search_runs(
@@ -294,66 +373,99 @@ class StudyTracker:
                                   f"tags.`{TRIAL_ID_TAG}` = '{trial.trial_id}'", max_results=1)
         if existing:
             run_id = existing[0].info.run_id
-            self._reattach(trial.key, run_id)
+            self._reattach(trial, run_id)
         else:
             extra = {TUNE_BEST_TAG: json.dumps(dict(trial.tuned))} if trial.tuned else {}
             run_id = self._new_run(trial, TRIAL_KIND, f"{trial.cell.id} seed={trial.seed}", extra)
         self._runs[trial.key] = run_id
+        self._kinds[trial.key] = TRIAL_KIND
         return run_id
 
+    @journaled
     def start_sample(self, sample: Sample) -> str:
-        """The run of a tuning sample (keyed by cell and sample index): re-attached within a launch (a Tune retry
-        of the sample), else created."""
-        if sample.key in self._runs:
-            run_id = self._runs[sample.key]
-            self._reattach(sample.key, run_id)
-            return run_id
-        extra = {TUNE_SAMPLE_TAG: str(sample.index), TUNE_PARAMS_TAG: json.dumps(dict(sample.values))}
-        run_id = self._new_run(sample, TUNE_KIND, f"{sample.cell.id} tune #{sample.index}", extra)
+        """The run of a tuning sample (keyed by cell and sample index): re-attached if it has one (a Tune retry of
+        the sample, records kept through a tracking outage), else created."""
+        run_id = self._runs.get(sample.key)
+        if run_id is None:
+            existing = [r for r in self._children(TUNE_KIND, f"tags.`{TUNE_SAMPLE_TAG}` = '{sample.index}'")
+                        if r.data.tags.get(CELL_TAG) == sample.cell.id]
+            run_id = existing[0].info.run_id if existing else None
+        if run_id is not None:
+            self._reattach(sample, run_id)
+        else:
+            extra = {TUNE_SAMPLE_TAG: str(sample.index), TUNE_PARAMS_TAG: json.dumps(dict(sample.values))}
+            run_id = self._new_run(sample, TUNE_KIND, f"{sample.cell.id} tune #{sample.index}", extra)
         self._runs[sample.key] = run_id
+        self._kinds[sample.key] = TUNE_KIND
         return run_id
 
-    def log_metrics(self, trial: Trial | Sample, metrics: Mapping[str, float], step: int) -> None:
-        """Log one report; an epoch a resumed trial replays that the store already holds is not logged twice."""
+    @journaled
+    def log_metrics(self, trial: Trial | Sample, metrics: Mapping[str, float], step: int,
+                    at_ms: int | None = None) -> None:
+        """Log one report, stamped ``at_ms`` (now). What a resumed trial reports again is not logged twice: an epoch
+        the store holds, and the final metrics of a trial that ended while its driver could not record it (a killed
+        driver, a tracking outage); its cost so far (``cost/*``) is always logged."""
         if "epoch" in metrics:
             logged = self._logged_epochs.setdefault(trial.key, set())
             if step in logged:
                 return
             logged.add(step)
-        now = int(time.time() * 1000)
+        elif self._logged_keys.get(trial.key):
+            held = self._logged_keys[trial.key]
+            metrics = {k: v for k, v in metrics.items() if k not in held or k.startswith(COST_PREFIX)}
+        now = int(time.time() * 1000) if at_ms is None else at_ms
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        for i in range(0, len(batch), 500):
-            self.client.log_batch(self._runs[trial.key], metrics=batch[i:i + 500])
+        run_id = self._run_id(trial)
+        try:
+            for i in range(0, len(batch), 500):
+                self.client.log_batch(run_id, metrics=batch[i:i + 500])
+        except TrackingUnreachable:
+            if "epoch" in metrics:  # kept in the journal: its replay must log it
+                self._logged_epochs[trial.key].discard(step)
+            raise
 
+    def _run_id(self, item: Trial | Sample) -> str:
+        """The run of ``item``: the one this launch opened, else its run started (re-attached) now; a write kept
+        through a tracking outage, or a trial that failed before Tune started it, gets its run here."""
+        run_id = self._runs.get(item.key)
+        if run_id is None:
+            run_id = self.start_sample(item) if isinstance(item, Sample) else self.start_trial(item)
+        return run_id
+
+    @journaled
     def log_artifact(self, trial: Trial, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self._runs[trial.key], str(path), artifact_path)
+        self.client.log_artifact(self._run_id(trial), str(path), artifact_path)
 
+    @journaled
     def log_artifacts(self, trial: Trial, directory: Path, artifact_path: str) -> None:
-        self.client.log_artifacts(self._runs[trial.key], str(directory), artifact_path)
+        self.client.log_artifacts(self._run_id(trial), str(directory), artifact_path)
 
+    @journaled
     def log_environment(self, trial: Trial | Sample, env: Mapping) -> None:
         """The machine and packages of the trial's (latest) attempt: tag `sedstudy.environment` and a JSON artifact."""
-        run_id = self._runs[trial.key]
+        run_id = self._run_id(trial)
         self.client.set_tag(run_id, ENVIRONMENT_TAG, environment_text(env)[:MAX_TAG_CHARS])
         self.client.log_dict(run_id, dict(env), ENVIRONMENT_ARTIFACT)
 
+    @journaled
     def set_tag(self, trial: Trial | Sample, key: str, value: str) -> None:
-        self.client.set_tag(self._runs[trial.key], key, value)
+        self.client.set_tag(self._run_id(trial), key, value)
 
+    @journaled
     def note_retry(self, trial: Trial | Sample, reason: str) -> None:
         """A failed attempt that Tune retries: counted and explained on the run, which stays RUNNING."""
-        self._count_retry(self._runs[trial.key], reason)
+        self._count_retry(self._run_id(trial), reason)
 
     def _count_retry(self, run_id: str, reason: str) -> None:
         attempts = int(self.client.get_run(run_id).data.tags.get(RETRIES_TAG, "0")) + 1
         self.client.set_tag(run_id, RETRIES_TAG, str(attempts))
         self.client.set_tag(run_id, retry_tag(attempts), reason[:5000])
 
+    @journaled
     def end_trial(self, trial: Trial | Sample, *, failure: str | None = None) -> None:
         """Close the trial's run; a trial that failed before Tune started it (its worker died while being placed)
         gets its run here, so the failure is recorded rather than lost."""
-        run_id = self._runs.get(trial.key) or \
-            (self.start_sample(trial) if isinstance(trial, Sample) else self.start_trial(trial))
+        run_id = self._run_id(trial)
         if failure is not None:
             self.client.set_tag(run_id, FAILURE_TAG, failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")
@@ -389,8 +501,8 @@ class StudyTracker:
     def beat(self, every_s: float) -> None:
         """The driver is alive (studies/heartbeat.py): the parent run's heartbeat tag set to now, and how often the
         driver beats, ``every_s`` seconds."""
-        self.client.log_batch(self.parent_run_id, tags=[RunTag(HEARTBEAT_TAG, beat_text(time.time())),
-                                                        RunTag(HEARTBEAT_EVERY_TAG, f"{every_s:g}")])
+        self._direct.log_batch(self.parent_run_id, tags=[RunTag(HEARTBEAT_TAG, beat_text(time.time())),
+                                                         RunTag(HEARTBEAT_EVERY_TAG, f"{every_s:g}")])
 
     def end_study(self) -> None:
         self.log_summary()
@@ -408,7 +520,7 @@ class StudyTracker:
         for key, run_id in self._runs.items():
             if key in self._ended:
                 continue
-            if self.client.get_run(run_id).data.tags.get(KIND_TAG) == TUNE_KIND:
+            if self._kinds.get(key) == TUNE_KIND:
                 self.mark_interrupted(run_id)
             else:
                 self.client.set_tag(run_id, INTERRUPTED_TAG, reason)

@@ -135,6 +135,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     from studies.callbacks import TuningCallback, TuningProgressCallback
+    from studies.outage_stop import OutageStop
     from studies.resource_wait import ReportedAtLeast, ResourceWait
     from studies.trainable import run_trial
     from studies.trial_payload import PAYLOAD_KEY, tuning_sample_payload
@@ -166,7 +167,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
             name=f"{study.name}-tune-{label}",
             storage_path=storage_path,
             # a sample stops after its last epoch's report: the trainer's final scoring is on the test split
-            stop=[ReportedAtLeast(TUNE_EPOCHS_METRIC, epochs), wait.stopper],
+            stop=[ReportedAtLeast(TUNE_EPOCHS_METRIC, epochs), wait.stopper, OutageStop(tracker.outage)],
             callbacks=[TuningCallback(tracker, study, cell, state.next_index, epochs),
                        TuningProgressCallback(cell, missing, epochs), wait],
             verbose=0,
@@ -175,6 +176,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
         ),
     )
     tuner.fit()
+    tracker.raise_if_unavailable()
     wait.raise_if_given_up()
     return missing
 
