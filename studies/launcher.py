@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sed_core.data.clip_ends import FeatureFrame
 from sed_core.data.layout import SPLITS
@@ -111,7 +112,9 @@ def print_progress(unit: str, steps: int = 10) -> Callable[[int, int], None]:
 
 
 def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = None, address: str | None = None,
-              storage: str | None = None) -> StudyOutcome:
+              storage: str | None = None, fit: Callable[..., Any] | None = None) -> StudyOutcome:
+    """Run the study's unfinished trials. ``fit`` replaces the trainer (``studies.trainable.run_trial``) for the
+    scale benchmark's simulated trials; seed trials only, and never set by a command."""
     # Our progress lines replace Tune's own console output and its checkpoint-frequency warnings.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -186,7 +189,8 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
             nonlocal started_here
             started_here = _start_ray(address, study) or started_here
             with sigterm_as_sigint():
-                errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name)
+                errors = tune_pass(study, pending, tracker, trial_root, storage_path, gpu=gpu, name=study.name,
+                                   fit=fit)
             if not all(tracker.ended(t) for t in pending):  # Tune returned before every trial ended: a stop signal
                 raise StudyInterrupted
             oom = [t for t in pending if t.trial_id in errors and is_out_of_memory(errors[t.trial_id])]
@@ -195,7 +199,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
                       f"each (fewer trials per GPU)", flush=True)
                 with sigterm_as_sigint():
                     retried = tune_pass(study, oom, tracker, trial_root, storage_path, gpu=min(2 * gpu, 1.0),
-                                        name=f"{study.name}-oom-retry")
+                                        name=f"{study.name}-oom-retry", fit=fit)
                 errors = {k: v for k, v in errors.items() if k not in {t.trial_id for t in oom}} | retried
             return errors
 
@@ -294,7 +298,7 @@ def is_out_of_memory(reason: str) -> bool:
 
 
 def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, storage_path: str, *, gpu: float,
-              name: str) -> dict[str, str]:
+              name: str, fit: Callable[..., Any] | None = None) -> dict[str, str]:
     """One Tuner.fit over ``trials``; returns {trial_id: failure reason} of the trials that failed."""
     from ray import tune
 
@@ -308,7 +312,8 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
     wait = ResourceWait(study.spec.resources.wait_limit_s, study.spec.resources.cpu, gpu)
     param_space = {PAYLOAD_KEY: tune.grid_search([seed_trial_payload(study, t, trial_root) for t in trials])}
     tuner = tune.Tuner(
-        tune.with_resources(run_trial, {"cpu": study.spec.resources.cpu, "gpu": gpu}),
+        tune.with_resources(run_trial if fit is None else tune.with_parameters(run_trial, fit=fit),
+                            {"cpu": study.spec.resources.cpu, "gpu": gpu}),
         param_space=param_space,
         # a trial's worker process runs the next trial: imports, CUDA context and CodeCarbon's set-up are paid once
         # per worker, not per trial (each trial seeds everything and gives its GPU memory back when it ends)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,10 @@ class ObjectiveReporter(RayReporter):
         super().report({**metrics, TUNE_OBJECTIVE_METRIC: self.best, TUNE_EPOCHS_METRIC: self.epochs}, step)
 
 
-def run_trial(params: dict[str, Any]) -> None:
+def run_trial(params: dict[str, Any], fit: Callable[..., Any] = fit) -> None:
     """One trial of a study, or one tuning sample (the searcher's values beside its payload), from the payload of
-    ``studies.trial_payload``."""
+    ``studies.trial_payload``. ``fit``: the trainer, ``sed_core.training.trainer.fit``; the scale benchmark gives a
+    simulated one (bench/simulated_fit.py) through ``run_study``'s keyword, which no config or command reaches."""
     payload = payload_of(params)
     if isinstance(payload, TuningSamplePayload):
         config = payload.config(params)
