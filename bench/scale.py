@@ -127,11 +127,12 @@ def logical_cluster(concurrency: int):
 
     nodes = min(NODES, concurrency)
     shares = [concurrency // nodes + (1 if i < concurrency % nodes else 0) for i in range(nodes)]
+    loopback = {"node_ip_address": "127.0.0.1"}
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": shares[0], "num_gpus": shares[0],
-                                                            "include_dashboard": False})
+                                                            "include_dashboard": False, **loopback})
     try:
         for share in shares[1:]:
-            cluster.add_node(num_cpus=share, num_gpus=share)
+            cluster.add_node(num_cpus=share, num_gpus=share, **loopback)
         cluster.wait_for_nodes()
         yield cluster.address
     finally:
@@ -172,7 +173,8 @@ def tune_arm(args: argparse.Namespace) -> dict[str, Any]:
     results = tuner.fit()
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
     ray.shutdown()
-    return {"wall_s": wall, "driver_cpu_s": cpu, "errors": sum(1 for r in results if r.error is not None),
+    return {"wall_s": wall, "driver_cpu_s": cpu, "loop_cpu_s": cpu,
+            "errors": sum(1 for r in results if r.error is not None),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "state_mb": state_size(storage / "scale")}
 
@@ -191,7 +193,7 @@ def study_yaml(args: argparse.Namespace, data: Path) -> Path:
         "experiment": {"preset": "tiny", "data": {"root": str(data)},
                        "training": {"epochs": args.epochs, "steps_per_epoch": 1}},
         "design": {"factors": {"training.optimizer.lr": levels}},
-        "seeds": seeds, "resources": {"cpu": 1, "gpu": 1}}, indent=1))
+        "seeds": seeds, "resources": {"cpu": 1, "gpu": 1 if args.address else 0}}, indent=1))
     return path
 
 
@@ -230,11 +232,11 @@ def sedstudy_arm(args: argparse.Namespace) -> dict[str, Any]:
 
     ray.cloudpickle.register_pickle_by_value(simulated_fit)  # the workers need not import bench/
     counter = CallCounter()
-    started: list[float] = []
+    started: list[tuple[float, float]] = []  # (wall, driver CPU) when the Tune pass began
     tune_pass = launcher.tune_pass
 
     def timed_tune_pass(*a: Any, **k: Any) -> Any:
-        started.append(time.monotonic())
+        started.append((time.monotonic(), time.process_time()))
         return tune_pass(*a, **k)
 
     launcher.tune_pass = timed_tune_pass
@@ -242,9 +244,13 @@ def sedstudy_arm(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(args.out) / f"work_c{args.concurrency}"
     cpu0, wall0 = time.process_time(), time.monotonic()
     outcome = launcher.run_study(path, workdir=workdir, tracking_uri=args.tracking_uri, address=args.address,
-                                 storage=str(workdir / "storage"), fit=simulated_fit.SimulatedFit(args.epoch_s))
+                                 storage=str(workdir / "storage") if args.address else None,
+                                 fit=simulated_fit.SimulatedFit(args.epoch_s))
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
-    return {"wall_s": wall, "setup_s": (started[0] - wall0) if started else None, "driver_cpu_s": cpu,
+    if args.no_latency:
+        return {"wall_s": wall, "ran": outcome.ran, "failed": outcome.failed, "study": outcome.study.name}
+    return {"wall_s": wall, "setup_s": (started[0][0] - wall0) if started else None, "driver_cpu_s": cpu,
+            "loop_cpu_s": (time.process_time() - started[0][1]) if started else None,
             "ran": outcome.ran, "failed": outcome.failed, "study": outcome.study.name, "yaml": str(path),
             "workdir": str(workdir), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "state_mb": state_size(workdir / "storage" / outcome.study.name),
@@ -342,8 +348,9 @@ def main() -> None:
     parser.add_argument("--address", help=argparse.SUPPRESS)
     parser.add_argument("--tracking-uri", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--no-latency", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.arm:
+    if args.arm:  # one arm in this process; without --address the sedstudy arm runs on an in-process Ray
         args.concurrency = args.concurrency[0]
         result = tune_arm(args) if args.arm == "tune" else sedstudy_arm(args)
         print("RESULT " + json.dumps(result), flush=True)
@@ -367,6 +374,7 @@ def main() -> None:
         uri = stack.enter_context(mlflow_server(backend, args.out, args.server_workers))
         for concurrency in args.concurrency:
             trials = args.trials or max(10, 3 * concurrency)
+            trials = -(-trials // SEEDS) * SEEDS  # whole cells of SEEDS seeds: both arms run the same trials
             with logical_cluster(concurrency) as address:
                 row: dict[str, Any] = {"concurrency": concurrency, "trials": trials, "store": store}
                 for arm in ("tune", "sedstudy"):

@@ -124,7 +124,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     import ray
 
     from studies.store_relocation import local_store_uri
-    from studies.tracking import StudyTracker, journal_path
+    from studies.tracking import StudyTracker, journal_path, write_lanes_for
     from studies.tracking_outage import TrackingUnreachable
 
     beat_every_s = heartbeat_every_s()
@@ -154,6 +154,7 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     stopped: StudyInterrupted | None = None
     heartbeat = Heartbeat(tracker.beat, beat_every_s)  # `sedstudy status` tells a driver that is gone by it
     heartbeat.start()
+    tracker.start_background_writes(write_lanes_for(tracking_uri))  # trial records are written off Tune's loop
     try:
         if study.tuned_cells:
             from studies.tuning import best_values, run_tuning, tuning_state
@@ -226,11 +227,13 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     except TrackingUnreachable:  # a read of the store outside Tune's loop (what is finished, a tuning's state)
         stopped = tracker.outage.stopped(tracker.journal)
     finally:
+        tracker.stop_background_writes()
         heartbeat.stop()
         if started_here:
             ray.shutdown()
     if stopped is not None:
         raise _close_stopped(study, tracker, stopped)
+    tracker.raise_failed_writes()
     tracker.end_study()
     return StudyOutcome(study, tracking_uri, tracker.parent_run_id, ran, done, failed, sampled)
 
@@ -334,6 +337,7 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
         ),
     )
     results = tuner.fit()
+    tracker.flush()
     tracker.raise_if_unavailable()
     wait.raise_if_given_up()
     return {seed_payload_of(r.config).trial_id: str(r.error) for r in results if r.error is not None}

@@ -10,6 +10,7 @@ import hashlib
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,11 +99,11 @@ def metric_spec_text(config: ExperimentConfig) -> str:
 
 
 def environment() -> dict[str, Any]:
-    """The machine and the packages a trial ran with (collected where it runs)."""
-    import torch
-
+    """The machine and the packages a trial ran with (collected where it runs). The GPUs are those torch sees, when
+    the trial has loaded torch (a training trial has; the scale benchmark's simulated one has not, and lists none)."""
+    torch = sys.modules.get("torch")
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
-        if torch.cuda.is_available() else []
+        if torch is not None and torch.cuda.is_available() else []
     return {
         "python": platform.python_version(), "platform": platform.platform(), "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(), "gpus": gpus, "cuda": torch.version.cuda if gpus else None,

@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -76,12 +77,14 @@ from studies.provenance import RunProvenance, code_version, environment_text
 from studies.study_summary import run_state, study_summary
 from studies.tracking_outage import Journal, Outage, PatientClient, TrackingUnreachable
 from studies.trial_identity import config_hash, legacy_trial_identity
+from studies.write_lanes import WriteLanes
 
 logger = logging.getLogger(__name__)
 
 MAX_PARAM_CHARS = 6000
 MAX_TAG_CHARS = 8000  # longer tag values are cut; the JSON lists of the parent run are left to their artifacts
 SUMMARY_EVERY_S = 60.0  # the parent run's summary is refreshed at most this often while trials end
+SUMMARY_SHARE = 0.05  # ... and at most this share of the time (it reads every trial run of the study)
 
 
 def open_client(tracking_uri: str) -> MlflowClient:
@@ -108,21 +111,25 @@ def journal_path(workdir: Path, study: str) -> Path:
 
 
 def journaled(method: Callable) -> Callable:
-    """A write of the study's records that outlives a tracking outage: its calls wait for the server
-    (``PatientClient``); once the study gave up waiting, the write is kept in the journal whole, for ``sedstudy
-    resume`` to make, instead of being made (or half made). A write inside another is part of that one."""
+    """A write of a trial's records. Made in the background when the tracker writes there (``background_writes``:
+    queued on the trial's lane, in order, and None returned). It outlives a tracking outage: its calls wait for
+    the server (``PatientClient``); once the study gave up waiting, the write is kept in the journal whole, for
+    ``sedstudy resume`` to make, instead of being made (or half made). A write inside another is part of that one."""
     stamped = "at_ms" in inspect.signature(method).parameters  # a metric's time is fixed once, so a replay equals it
 
     @functools.wraps(method)
     def write(self: StudyTracker, item: Trial | Sample, *args, **kwargs):
         if stamped and kwargs.get("at_ms") is None:
             kwargs["at_ms"] = int(time.time() * 1000)
-        if self._writing:
+        if self._lanes is not None and not self._lanes.on_lane:
+            self._lanes.submit(item.key, functools.partial(write, self, item, *args, **kwargs))
+            return None
+        if getattr(self._local, "writing", False):
             return method(self, item, *args, **kwargs)
         if self.outage.gave_up and self.journal is not None:
             self.journal.append(method.__name__, item, args, kwargs)
             return None
-        self._writing = True
+        self._local.writing = True
         try:
             return method(self, item, *args, **kwargs)
         except TrackingUnreachable:
@@ -131,9 +138,19 @@ def journaled(method: Callable) -> Callable:
             self.journal.append(method.__name__, item, args, kwargs)
             return None
         finally:
-            self._writing = False
+            self._local.writing = False
 
     return write
+
+
+def write_lanes_for(tracking_uri: str) -> int:
+    """Background write lanes for a store: a tracking server takes writes side by side; SQLite makes them one at a
+    time (and a second writer waits on its lock), so it gets one lane, which still takes them off Tune's loop."""
+    return 4 if tracking_uri.startswith(("http://", "https://")) else 1
+
+
+RUNTIME_STATE = {"client", "_direct", "_local", "_lanes", "_runs", "_ended", "_kinds", "_logged_epochs",
+                 "_logged_keys", "_failed_writes", "_existing"}
 
 
 class StudyTracker:
@@ -147,7 +164,8 @@ class StudyTracker:
         from first; without one, a write the server does not take within ``failures.tracking_outage_s`` raises."""
         self.outage = Outage(tracking_uri, study.spec.failures.tracking_outage_s)
         self.journal = Journal(journal) if journal is not None else None
-        self._writing = False
+        self._local = threading.local()  # .writing: inside a journaled write, in this thread
+        self._lanes: WriteLanes | None = None
         self._direct = open_client(tracking_uri)  # the heartbeat's: a beat that fails is skipped, never waited for
         self.client = PatientClient(self._direct, self.outage)
         self.tracking_uri = tracking_uri
@@ -172,17 +190,22 @@ class StudyTracker:
         self._logged_keys: dict[str, set[str]] = {}  # re-attached runs: metric keys already in the store
         self._summary_at = 0.0  # time.monotonic() of the last summary written to the parent run
         self._kinds: dict[str, str] = {}  # key -> TRIAL_KIND or TUNE_KIND of the runs this launch opened
+        self._existing: dict[str, str] | None = None  # trial id -> its run, as finished_trial_ids read them
+        self._summary_s = 0.0  # how long the last summary took
         self.replayed = self._replay_journal()
 
     def __getstate__(self) -> dict:
         # Ray pickles callbacks with the experiment state; a client is rebuilt from the URI
-        state = dict(self.__dict__)
-        state.pop("client")
-        state.pop("_direct")
+        # (and Tune never restores a study: a resume starts a new launch), so lanes, threads and the per-run
+        # bookkeeping their threads change while this is pickled are left out
+        state = {k: v for k, v in self.__dict__.items() if k not in RUNTIME_STATE}
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._local, self._lanes = threading.local(), None
+        self._runs, self._ended, self._kinds, self._logged_epochs, self._logged_keys = {}, set(), {}, {}, {}
+        self._existing = None
         self._direct = MlflowClient(self.tracking_uri)
         self.client = PatientClient(self._direct, self.outage)
         self._summary_at = 0.0  # another process's monotonic clock
@@ -200,6 +223,28 @@ class StudyTracker:
                            self.study.name, len(entries), self.journal.path)
         self.raise_if_unavailable()
         return len(entries)
+
+    def start_background_writes(self, lanes: int) -> None:
+        """From now on trial writes are queued on ``lanes`` threads (studies/write_lanes.py), off Tune's loop."""
+        if self._lanes is None:
+            self._lanes = WriteLanes(lanes)
+
+    def flush(self) -> None:
+        """Wait until every queued write is made (or journaled); raises a write that failed."""
+        if self._lanes is not None:
+            self._lanes.flush()
+
+    def stop_background_writes(self) -> None:
+        """Make what is queued and write in the caller's thread again; a failed write is raised by ``flush``."""
+        lanes, self._lanes = self._lanes, None
+        if lanes is not None:
+            lanes.close()
+            self._failed_writes = lanes.failed
+
+    def raise_failed_writes(self) -> None:
+        failed = getattr(self, "_failed_writes", [])
+        if failed:
+            raise failed[0]
 
     def raise_if_unavailable(self) -> None:
         """Raise ``TrackingUnavailable`` (the study stops, exit 69) once the study gave up on its tracking server."""
@@ -272,9 +317,17 @@ class StudyTracker:
         return list(iter_runs(self.client, [self.experiment_id], query))
 
     def finished_trial_ids(self) -> set[str]:
-        """Trial ids that already have a FINISHED trial run (not a tuning sample): these are never run again."""
-        return {r.data.tags.get(TRIAL_ID_TAG, "")
-                for r in self._children(TRIAL_KIND, "attributes.status = 'FINISHED'")}
+        """Trial ids that already have a FINISHED trial run (not a tuning sample): these are never run again. Reads
+        every trial run of the study once, and keeps which run each trial has for ``start_trial``."""
+        finished: set[str] = set()
+        existing: dict[str, str] = {}
+        for run in self._children(TRIAL_KIND):  # newest first: a trial recorded twice re-attaches its newest run
+            trial_id = run.data.tags.get(TRIAL_ID_TAG, "")
+            existing.setdefault(trial_id, run.info.run_id)
+            if run.info.status == "FINISHED":
+                finished.add(trial_id)
+        self._existing = existing
+        return finished
 
     def finished_values(self, metric: str) -> tuple[dict[tuple[str, int], float], set[tuple[str, int]]]:
         """The FINISHED trial runs as ({(cell, seed): final `metric`} of those that logged it, every (cell, seed))."""
@@ -304,9 +357,13 @@ class StudyTracker:
         """Give the runs recorded under the first, path-based identity scheme their trial's content-based id (the
         old one kept in LEGACY_TRIAL_ID_TAG), so a resume counts them; returns how many it re-tagged. The old ids
         hash absolute paths: only runs made from this same work directory are recognised."""
+        current = {t.trial_id for t in trials}
+        strangers = [r for r in self._children(TRIAL_KIND) if r.data.tags.get(TRIAL_ID_TAG, "") not in current]
+        if not strangers:  # every run has a trial id of this study: nothing recorded under the old scheme
+            return 0
         legacy = {legacy_trial_identity(t.config): t for t in trials}
         adopted = 0
-        for run in self._children(TRIAL_KIND):
+        for run in strangers:
             old = run.data.tags.get(TRIAL_ID_TAG, "")
             trial = legacy.get(old)
             if trial is not None and trial.trial_id != old:
@@ -367,12 +424,15 @@ class StudyTracker:
 
     @journaled
     def start_trial(self, trial: Trial) -> str:
-        """The child run of ``trial``: re-attached if one exists (unfinished), else created with params and tags."""
-        existing = self.client.search_runs(
-            [self.experiment_id], f"{children_filter(self.parent_run_id, TRIAL_KIND)} and "
-                                  f"tags.`{TRIAL_ID_TAG}` = '{trial.trial_id}'", max_results=1)
-        if existing:
-            run_id = existing[0].info.run_id
+        """The child run of ``trial``: re-attached if one exists (unfinished), else created with params and tags.
+        Where this launch read the study's trial runs (``finished_trial_ids``) no request asks for it."""
+        run_id = self._runs.get(trial.key) or (self._existing or {}).get(trial.trial_id)
+        if run_id is None and self._existing is None:
+            found = self.client.search_runs(
+                [self.experiment_id], f"{children_filter(self.parent_run_id, TRIAL_KIND)} and "
+                                      f"tags.`{TRIAL_ID_TAG}` = '{trial.trial_id}'", max_results=1)
+            run_id = found[0].info.run_id if found else None
+        if run_id is not None:
             self._reattach(trial, run_id)
         else:
             extra = {TUNE_BEST_TAG: json.dumps(dict(trial.tuned))} if trial.tuned else {}
@@ -470,12 +530,13 @@ class StudyTracker:
             self.client.set_tag(run_id, FAILURE_TAG, failure[:5000])
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")
         self._ended.add(trial.key)
-        if time.monotonic() - self._summary_at >= SUMMARY_EVERY_S:
+        if time.monotonic() - self._summary_at >= max(SUMMARY_EVERY_S, self._summary_s / SUMMARY_SHARE):
             self.log_summary()
 
     def log_summary(self) -> None:
         """The study at a glance on the parent run (``studies.study_summary``): the objective's mean per cell over
         its finished trials, the best cell (tag ``sedstudy.best_cell``) and the trials per state, from the store."""
+        started = time.monotonic()
         objective = self.study.spec.objective
         latest: dict[tuple[str, str], tuple[str, float | None]] = {}  # (cell, seed) -> (state, objective value)
         for run in self._children(TRIAL_KIND):
@@ -497,6 +558,7 @@ class StudyTracker:
         if summary.best_cell is not None:
             self.client.set_tag(self.parent_run_id, BEST_CELL_TAG, summary.best_cell[:MAX_TAG_CHARS])
         self._summary_at = time.monotonic()
+        self._summary_s = self._summary_at - started
 
     def beat(self, every_s: float) -> None:
         """The driver is alive (studies/heartbeat.py): the parent run's heartbeat tag set to now, and how often the
@@ -510,6 +572,7 @@ class StudyTracker:
 
     def ended(self, item: Trial | Sample) -> bool:
         """Whether this launch closed the run of ``item`` (finished or failed)."""
+        self.flush()
         return item.key in self._ended
 
     def interrupt_study(self, reason: str) -> int:

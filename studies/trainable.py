@@ -11,7 +11,7 @@ import ray
 from ray import tune
 
 from reports.contract import TUNE_EPOCHS_METRIC, TUNE_OBJECTIVE_METRIC
-from sed_core.training.trainer import LAST_DIR, fit
+from sed_core.training.run_files import LAST_DIR
 from studies.cost import TrialCost
 from studies.provenance import environment
 from studies.step_progress import StepProgressWriter
@@ -70,10 +70,12 @@ class ObjectiveReporter(RayReporter):
         super().report({**metrics, TUNE_OBJECTIVE_METRIC: self.best, TUNE_EPOCHS_METRIC: self.epochs}, step)
 
 
-def run_trial(params: dict[str, Any], fit: Callable[..., Any] = fit) -> None:
+def run_trial(params: dict[str, Any], fit: Callable[..., Any] | None = None) -> None:
     """One trial of a study, or one tuning sample (the searcher's values beside its payload), from the payload of
     ``studies.trial_payload``. ``fit``: the trainer, ``sed_core.training.trainer.fit``; the scale benchmark gives a
     simulated one (bench/simulated_fit.py) through ``run_study``'s keyword, which no config or command reaches."""
+    if fit is None:  # loaded before the environment is recorded (it names the GPUs torch sees)
+        from sed_core.training.trainer import fit
     payload = payload_of(params)
     if isinstance(payload, TuningSamplePayload):
         config = payload.config(params)

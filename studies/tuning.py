@@ -176,6 +176,7 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
         ),
     )
     tuner.fit()
+    tracker.flush()
     tracker.raise_if_unavailable()
     wait.raise_if_given_up()
     return missing

@@ -55,17 +55,18 @@ from sed_core.training.mixup import mixup
 from sed_core.training.parameter_groups import parameter_groups
 from sed_core.training.reporter import NullReporter, Reporter
 from sed_core.training.required import required_splits
+from sed_core.training.run_files import (  # noqa: F401 - the names a run's folder holds, read here by callers
+    ARTIFACT_DIRS,
+    BEST_FILE,
+    LAST_DIR,
+    PSD_ROC_DIR,
+    RAW_SCORES_DIR,
+    REFERENCE_DIR,
+    SCORES_DIR,
+)
 
 logger = logging.getLogger(__name__)
 
-LAST_DIR = "last"
-BEST_FILE = "best_model.pt"
-SCORES_DIR = "scores"  # frame-level scores of the reported model: scores/<split>/<audio_id>.tsv
-PSD_ROC_DIR = "psd_roc"  # the reported model's PSD-ROC per scenario: psd_roc/<psds1|psds2>.tsv (efpr, tpr)
-REFERENCE_DIR = "reference"  # the test split's labels: reference/<split>/{ground_truth,durations}.tsv
-# the reported model's unfiltered frame scores on the selection and the test split: raw_scores/<split>/<id>.tsv
-RAW_SCORES_DIR = "raw_scores"
-ARTIFACT_DIRS = (SCORES_DIR, PSD_ROC_DIR, REFERENCE_DIR, RAW_SCORES_DIR)  # what a tracker stores of a finished run
 RESUMABLE_CHANGES = ("training.epochs", *EXECUTION_FIELDS)  # a resume may change these
 
 
