@@ -47,20 +47,27 @@ def check_study(study: Study, *, require_checkpoints: bool = True) -> list[str]:
     warnings: list[str] = []
     seen: set[str] = set()
     for trial in study.trials:
-        key = trial.cell.id
-        if key not in seen:
+        key = model_key(trial.config)
+        if key not in seen:  # cells that differ only in what no model is built from are checked once
             seen.add(key)
             try:
                 build_model(trial.config, device="meta")
             except SedStudyError as err:
-                raise type(err)(f"{study.source}: cell {key}: {err}") from None
+                raise type(err)(f"{study.source}: cell {trial.cell.id}: {err}") from None
             try:
                 pretrained_checkpoint(trial.config)
             except SedStudyError as err:
                 if require_checkpoints:
-                    raise type(err)(f"{study.source}: cell {key}: {err}") from None
-                warnings.append(f"cell {key}: {err}")
+                    raise type(err)(f"{study.source}: cell {trial.cell.id}: {err}") from None
+                warnings.append(f"cell {trial.cell.id}: {err}")
     return warnings
+
+
+def model_key(config) -> str:
+    """What a model and its backbone checkpoint are built from: the data, the features, the model and the
+    training precision (an fp16 encoder). A builder (``sed_core.models.registries.MODELS``) reads these."""
+    return json.dumps([config.model_dump(mode="json", include={"data", "features", "model"}),
+                       config.training.precision], sort_keys=True)
 
 
 def generate_missing_data(study: Study) -> bool:

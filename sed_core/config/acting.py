@@ -9,6 +9,7 @@ given config. ``FUSION_FIELD_READERS`` and ``FUSIONS_WITHOUT_CNN`` say which reg
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -125,7 +126,13 @@ class InertFieldError(ConfigError):
 
 def inert_reason(config: ExperimentConfig, path: str) -> Condition | None:
     """The first condition under which ``path`` does not act in ``config`` (None: it acts)."""
-    return next((c for c in CONDITIONS if c.covers(path) and not c.acts(config)), None)
+    return next((c for c in conditions_covering(path) if not c.acts(config)), None)
+
+
+@functools.lru_cache(maxsize=4096)
+def conditions_covering(path: str) -> tuple[Condition, ...]:
+    """The conditions that govern ``path``, in order (a trial's identity asks this of each of its ~100 fields)."""
+    return tuple(c for c in CONDITIONS if c.covers(path))
 
 
 def inert_fields(config: ExperimentConfig, paths: Iterable[str]) -> list[str]:
