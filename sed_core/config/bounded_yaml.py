@@ -84,8 +84,8 @@ def load_bounded(text: str) -> Any:
             return None
         expanded = _expanded_size(node)
         if expanded > MAX_EXPANDED_NODES:
-            raise YamlLimitError(f"its aliases (*name) expand to more than {MAX_EXPANDED_NODES:,} values "
-                                 f"(at least {expanded:,}); write the values out or use fewer nested aliases")
+            raise YamlLimitError(f"it holds more than {MAX_EXPANDED_NODES:,} values once its aliases (*name) are "
+                                 f"expanded (at least {expanded:,}); use fewer values or fewer nested aliases")
         return loader.construct_document(node)
     finally:
         loader.dispose()

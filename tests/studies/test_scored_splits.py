@@ -36,12 +36,14 @@ def test_training_refuses_a_test_split_without_a_class(tiny_dataset: Path, tmp_p
     assert not (tmp_path / "run").exists()
 
 
-def test_a_study_refuses_it_at_launch_naming_the_file_and_cell(tiny_dataset: Path, tmp_path: Path) -> None:
-    root = without_class(tiny_dataset, tmp_path, "synthetic_validation", "Cat")
+@pytest.mark.parametrize(("split", "role"), [("synthetic_validation", "the selection split"),
+                                             ("validation", "the test split")])
+def test_a_study_refuses_it_at_launch_naming_the_file_and_cell(split: str, role: str, tiny_dataset: Path,
+                                                              tmp_path: Path) -> None:
+    root = without_class(tiny_dataset, tmp_path, split, "Cat")
     path = tmp_path / "study.yaml"
     path.write_text(f"name: s\nexperiment:\n  preset: tiny\n  data: {{root: {root}}}\n"
                     "design:\n  factors:\n    model.pooling: [attention, max]\nseeds: [1]\n")
-    with pytest.raises(DataError, match=r"study.yaml: cell model.pooling=attention: .*soundscapes.tsv: "
-                                        r"split 'synthetic_validation' \(the selection split\) "
-                                        r"has no event of class\(es\) Cat"):
+    with pytest.raises(DataError, match=rf"study.yaml: cell model.pooling=attention: .*: "
+                                        rf"split '{split}' \({role}\) has no event of class\(es\) Cat"):
         ensure_data(load_study(path, workdir=tmp_path))

@@ -32,7 +32,8 @@ def test_a_repeated_key_is_refused_with_both_lines(tmp_path: Path) -> None:
 def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(alias_bomb(9))  # 9^9 = 387 million values when walked
-    with pytest.raises(ConfigError, match=rf"bomb.yaml: refused: its aliases .* more than {MAX_EXPANDED_NODES:,}"):
+    with pytest.raises(ConfigError,
+                       match=rf"bomb.yaml: refused: it holds more than {MAX_EXPANDED_NODES:,} values once its aliases"):
         read_yaml_mapping(path)
     with pytest.raises(ConfigError, match=r"--set .*refused: an alias .* refers to the node that contains it"):
         parse_set_option("training.optimizer.betas=&a [*a]")
@@ -63,3 +64,11 @@ def test_messages_quote_a_huge_value_within_bounds(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as baseline:
         load_study(path)
     assert "is not one of its levels" in str(baseline.value) and len(str(baseline.value)) < 1_000
+
+
+def test_a_document_of_too_many_values_is_refused_without_aliases(tmp_path: Path) -> None:
+    path = tmp_path / "flat.yaml"
+    path.write_text("seeds: [" + ",".join(["0"] * (MAX_EXPANDED_NODES + 1)) + "]\n")  # ~400 kB: under the size limit
+    assert path.stat().st_size < MAX_YAML_BYTES
+    with pytest.raises(ConfigError, match=rf"flat.yaml: refused: .* more than {MAX_EXPANDED_NODES:,}"):
+        read_yaml_mapping(path)

@@ -316,3 +316,13 @@ def test_process_pool_writes_the_same_bytes(desed: tuple[Path, dict[str, list[st
     assert calls[0] == (0, 10) and calls[-1] == (10, 10) and len(calls) == 5
     assert not any(os.path.basename(k).startswith(".") for k in pool)
 
+
+
+def test_an_empty_recording_is_unreadable_like_a_broken_one(desed: tuple[Path, dict[str, list[str]]],
+                                                            tmp_path: Path) -> None:
+    root, names = desed
+    empty = names["unlabelled_train"][0]
+    write_wav(root / "audio/train/unlabel_in_domain" / empty, frames=0)  # a header and no samples
+    unlabelled = by_name(prepare_desed(root, tmp_path / "out"))["unlabelled_train"]
+    assert set(unlabelled.unreadable) == {empty, names["unlabelled_train"][1]}
+    assert unlabelled.resampled == 0 and not (unlabelled.out_audio_dir / empty).exists()
