@@ -127,12 +127,13 @@ def logical_cluster(concurrency: int):
 
     nodes = min(NODES, concurrency)
     shares = [concurrency // nodes + (1 if i < concurrency % nodes else 0) for i in range(nodes)]
-    loopback = {"node_ip_address": "127.0.0.1"}
+    # the nodes take the machine's address (a driver joining 127.0.0.1 is sent to it: Ray canonicalises a
+    # loopback bootstrap address to the node's own), as ray.cluster_utils' own tests do
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": shares[0], "num_gpus": shares[0],
-                                                            "include_dashboard": False, **loopback})
+                                                            "include_dashboard": False})
     try:
         for share in shares[1:]:
-            cluster.add_node(num_cpus=share, num_gpus=share, **loopback)
+            cluster.add_node(num_cpus=share, num_gpus=share)
         cluster.wait_for_nodes()
         yield cluster.address
     finally:
