@@ -152,9 +152,10 @@ def sleeping_trial(config: dict[str, Any]) -> None:
         last = root / "last"
         last.mkdir(parents=True, exist_ok=True)
         (last / "state.json").write_text(json.dumps({"epoch": epoch}))
+        # its state stays in its folder, as a sedstudy trial's does (studies.trainable.RayReporter); handed to Tune
+        # with CheckpointConfig(num_to_keep=1), each would make Tune save its whole experiment state
         tune.report({"train/loss": 1.0 / (epoch + 1), "train/consistency": 0.0, "train/lr": 1e-3, "val/m": 0.5,
-                     "val/loss": 0.5, "epoch": float(epoch), "sim/reported_at": time.time()},
-                    checkpoint=tune.Checkpoint.from_directory(str(last)))
+                     "val/loss": 0.5, "epoch": float(epoch), "sim/reported_at": time.time()})
 
 
 def tune_arm(args: argparse.Namespace) -> dict[str, Any]:
@@ -169,8 +170,7 @@ def tune_arm(args: argparse.Namespace) -> dict[str, Any]:
         param_space={"index": tune.grid_search(list(range(args.trials))), "epochs": args.epochs,
                      "epoch_s": args.epoch_s, "root": str(storage / "outputs")},
         tune_config=tune.TuneConfig(reuse_actors=True),
-        run_config=tune.RunConfig(name="scale", storage_path=str(storage), verbose=0,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+        run_config=tune.RunConfig(name="scale", storage_path=str(storage), verbose=0))
     results = tuner.fit()
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
     ray.shutdown()

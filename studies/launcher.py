@@ -338,9 +338,8 @@ def tune_pass(study: Study, trials: list[Trial], tracker, trial_root: Path, stor
                                         baseline=study.baseline.id, cell_names=study.display_record()["cells"]),
                        wait],
             verbose=0,
+            # a retried trial continues from last/ in its output dir (studies.trainable.RayReporter)
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
-            # the trainer keeps best_model.pt and last/ in the trial's output dir; Tune keeps one checkpoint
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
     results = tuner.fit()

@@ -172,7 +172,6 @@ def run_tuning(study: Study, cell: Cell, tracker: StudyTracker, trial_root: Path
                        TuningProgressCallback(cell, missing, epochs), wait],
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=study.spec.failures.max_retries),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
         ),
     )
     tuner.fit()
