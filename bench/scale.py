@@ -307,8 +307,10 @@ def cli_timings(result: dict[str, Any], tracking_uri: str, address: str, out: Pa
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(result["study"])
     runs = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'", max_results=10)
-    for run in runs:
+    trials = Path(result["workdir"]) / "storage" / result["study"] / "trials"
+    for run in runs:  # the resume trains these 10 with the real trainer (the CLI has no simulated one)
         client.delete_run(run.info.run_id)
+        shutil.rmtree(trials / run.data.tags["sedstudy.trial_id"], ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cli = [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())"]
     timings: dict[str, float] = {}
