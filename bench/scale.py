@@ -210,6 +210,7 @@ class CallCounter:
 
         self.calls: dict[str, int] = {}
         self.seconds = 0.0
+        self.landed: list[tuple[float, float]] = []  # (reported at, seconds until its log_batch returned)
         for name in self.METHODS:
             setattr(MlflowClient, name, self._counted(name, getattr(MlflowClient, name)))
 
@@ -221,6 +222,10 @@ class CallCounter:
             finally:
                 self.seconds += time.perf_counter() - start
                 self.calls[name] = self.calls.get(name, 0) + 1
+                if name == "log_batch":
+                    now = time.time()
+                    self.landed += [(m.value, now - m.value) for m in kwargs.get("metrics") or ()
+                                    if m.key == "sim/reported_at"]
         return counted
 
 
@@ -256,20 +261,26 @@ def sedstudy_arm(args: argparse.Namespace) -> dict[str, Any]:
             "workdir": str(workdir), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "state_mb": state_size(workdir / "storage" / outcome.study.name),
             "mlflow_calls": counter.calls, "mlflow_s": counter.seconds,
-            "latency": report_latency(args.tracking_uri, outcome.study.name)}
+            "latency": latency_summary(counter.landed),
+            "loop_delay": report_latency(args.tracking_uri, outcome.study.name)}
 
 
 def report_latency(uri: str, study: str, sample: int = 200) -> dict[str, float]:
-    """Seconds from a trial's epoch report (its sim/reported_at) to the row's time in the store, over up to
-    ``sample`` runs spread over the study."""
+    """Seconds from a trial's epoch report (its sim/reported_at) to the time its metrics were stamped, when Tune's
+    loop handed the result to the tracker (before the write lanes make it), over up to ``sample`` runs."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(study)
     runs = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'", max_results=50_000)
     chosen = runs[:: max(1, len(runs) // sample)]
-    pairs = sorted((m.value, m.timestamp / 1000 - m.value) for run in chosen
-                   for m in client.get_metric_history(run.info.run_id, "sim/reported_at"))
+    return latency_summary([(m.value, m.timestamp / 1000 - m.value) for run in chosen
+                            for m in client.get_metric_history(run.info.run_id, "sim/reported_at")])
+
+
+def latency_summary(pairs: list[tuple[float, float]]) -> dict[str, float]:
+    """Percentiles of (reported at, delay) pairs, and the mean delay of the first and the last quarter by time."""
+    pairs = sorted(pairs)
     if not pairs:
         return {}
     waits = sorted(w for _, w in pairs)
