@@ -166,6 +166,7 @@ class StudyTracker:
         self.journal = Journal(journal) if journal is not None else None
         self._local = threading.local()  # .writing: inside a journaled write, in this thread
         self._lanes: WriteLanes | None = None
+        self._failed_writes: list[BaseException] = []  # what the lanes could not write, once they stopped
         self._direct = open_client(tracking_uri)  # the heartbeat's: a beat that fails is skipped, never waited for
         self.client = PatientClient(self._direct, self.outage)
         self.tracking_uri = tracking_uri
@@ -203,7 +204,7 @@ class StudyTracker:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._local, self._lanes = threading.local(), None
+        self._local, self._lanes, self._failed_writes = threading.local(), None, []
         self._runs, self._ended, self._kinds, self._logged_epochs, self._logged_keys = {}, set(), {}, {}, {}
         self._existing = None
         self._direct = MlflowClient(self.tracking_uri)
@@ -242,9 +243,8 @@ class StudyTracker:
             self._failed_writes = lanes.failed
 
     def raise_failed_writes(self) -> None:
-        failed = getattr(self, "_failed_writes", [])
-        if failed:
-            raise failed[0]
+        if self._failed_writes:
+            raise self._failed_writes[0]
 
     def raise_if_unavailable(self) -> None:
         """Raise ``TrackingUnavailable`` (the study stops, exit 69) once the study gave up on its tracking server."""
