@@ -30,7 +30,9 @@ from reports.contract import (
     launch_tag,
 )
 from reports.fetch.analysis_plan import AnalysisPlan
+from reports.fetch.records import Wanted
 from reports.fetch.sequential_design import SequentialSeeds
+from reports.fetch.trial_source import database_of, read_trials
 from reports.stats.sequential import contrast_alpha
 from sed_core.errors import SedStudyError
 from studies.adaptive_seeds import needs
@@ -108,22 +110,25 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     decided_on = plan.primary_metric(objective.metric)
     values: dict[tuple[str, int], float] = {}
     ended: set[tuple[str, int]] = set()
-    for run in iter_runs(client, [experiment.experiment_id], children_filter(parent.info.run_id)):
-        if run.data.tags.get(KIND_TAG) == TUNE_KIND:  # tuning samples are not seeds of their cell
-            samples.setdefault(run.data.tags.get(CELL_TAG, "?"), []).append(run)
+    wanted = Wanted(tags=(KIND_TAG, CELL_TAG, SEED_TAG), metrics=tuple(dict.fromkeys((objective.metric, decided_on))),
+                    params=())
+    fetched = read_trials(client, experiment.experiment_id, parent.info.run_id, wanted,
+                          database_uri=database_of(tracking_uri), what=f"study {study}")
+    for run in sorted(fetched.records, key=lambda r: (-r.start_time, r.run_id)):  # newest first
+        if run.tags.get(KIND_TAG) == TUNE_KIND:  # tuning samples are not seeds of their cell (read whole below)
             continue
-        key = (run.data.tags.get(CELL_TAG, "?"), run.data.tags.get(SEED_TAG, "?"))
-        state = run_state(run.info.status)
+        key = (run.tags.get(CELL_TAG, "?"), run.tags.get(SEED_TAG, "?"))
+        state = run_state(run.status)
         if seen.get(key) == "finished":
             continue
         seen[key] = state
-        value = run.data.metrics.get(objective.metric)
-        if state == "finished" and run.info.end_time and run.info.start_time:
-            durations.append((run.info.end_time - run.info.start_time) / 1000)
+        value = run.metrics.get(objective.metric)
+        if state == "finished" and run.end_time and run.start_time:
+            durations.append((run.end_time - run.start_time) / 1000)
         if state in ("finished", "failed") and key[1].lstrip("-").isdigit():
             ended.add((key[0], int(key[1])))
-            if state == "finished" and decided_on in run.data.metrics:
-                values[(key[0], int(key[1]))] = run.data.metrics[decided_on]
+            if state == "finished" and decided_on in run.metrics:
+                values[(key[0], int(key[1]))] = run.metrics[decided_on]
         if state == "finished" and value is not None:
             if objective.better(value, None if best is None else best[0]):
                 best = (value, key[0], int(key[1]) if key[1].lstrip("-").isdigit() else -1)
@@ -155,6 +160,8 @@ def study_status(tracking_uri: str, study: str) -> StudyStatus:
     tuning = []
     spec = json.loads(parent.data.tags.get(TUNING_TAG, "null"))
     if spec is not None:
+        for run in iter_runs(client, [experiment.experiment_id], children_filter(parent.info.run_id, TUNE_KIND)):
+            samples.setdefault(run.data.tags.get(CELL_TAG, "?"), []).append(run)
         for cell, metric in json.loads(parent.data.tags.get(TUNED_CELLS_TAG, "{}")).items():
             runs = tuple(sorted(samples.get(cell, []), key=sample_index))
             tuning.append({**tuning_summary(TuningState(cell, spec["num_samples"], runs)), "metric": metric})

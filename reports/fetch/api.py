@@ -34,7 +34,8 @@ def fetch_trials_api(client: MlflowClient, experiment_id: str, parent_run_id: st
             run_id=run.info.run_id, status=run.info.status, start_time=run.info.start_time or 0,
             tags={key: tags[key] for key in wanted.tags if key in tags},
             metrics={key: float(value) for key, value in metrics.items() if wanted.wants_metric(key)},
-            params={key: params[key] for key in wanted.params if key in params}))
+            params={key: params[key] for key in wanted.params if key in params},
+            end_time=run.info.end_time or 0))
     return TrialFetch(records=tuple(records), history_keys=tuple(sorted(history)))
 
 

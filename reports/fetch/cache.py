@@ -68,7 +68,8 @@ def write_cache(path: Path, key: str, payload: TrialFetch) -> None:
 
 def _encode(fetch: TrialFetch) -> dict[str, Any]:
     # json keeps floats exactly (repr) and writes NaN / Infinity, which json.loads reads back
-    return {"records": [{"run_id": r.run_id, "status": r.status, "start_time": r.start_time, "tags": dict(r.tags),
+    return {"records": [{"run_id": r.run_id, "status": r.status, "start_time": r.start_time,
+                         "end_time": r.end_time, "tags": dict(r.tags),
                          "metrics": dict(r.metrics), "params": dict(r.params)} for r in fetch.records],
             "history_keys": list(fetch.history_keys)}
 
@@ -77,6 +78,7 @@ def _decode(payload: dict[str, Any]) -> TrialFetch:
     records = tuple(TrialRecord(run_id=str(r["run_id"]), status=str(r["status"]), start_time=int(r["start_time"]),
                                 tags={str(k): str(v) for k, v in r["tags"].items()},
                                 metrics={str(k): float(v) for k, v in r["metrics"].items()},
-                                params={str(k): str(v) for k, v in r["params"].items()})
+                                params={str(k): str(v) for k, v in r["params"].items()},
+                                end_time=int(r.get("end_time", 0)))
                     for r in payload["records"])
     return TrialFetch(records=records, history_keys=tuple(str(k) for k in payload["history_keys"]))

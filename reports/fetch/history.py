@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from reports.fetch.sql import SqlPathUnavailable, is_sql_uri, metric_history_sql, sql_engine
+from reports.fetch.sql import SqlPathUnavailable, metric_history_sql, sql_engine
+from reports.fetch.trial_source import database_of
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ def load_history(tracking_uri: str, run_ids: Sequence[str], keys: Sequence[str])
     `get_metric_history` call per run and key (so keep `run_ids` to the trials a figure shows)."""
     if not run_ids or not keys:
         return pd.DataFrame(columns=list(HISTORY_COLUMNS))
-    if is_sql_uri(tracking_uri):
+    database = database_of(tracking_uri)
+    if database is not None:
         try:
-            with sql_engine(tracking_uri) as engine:
+            with sql_engine(database) as engine:
                 return _frame(metric_history_sql(engine, run_ids, keys))
         except SqlPathUnavailable as error:
             logger.warning("metric histories through the MLflow client (slower) because %s", error)

@@ -44,7 +44,7 @@ from reports.fetch.records import (  # re-exported: the statuses are part of thi
     role_metric_keys,
 )
 from reports.fetch.sequential_design import SequentialSeeds
-from reports.fetch.sql import is_sql_uri
+from reports.fetch.sql import DATABASE_URI_ENV
 from reports.fetch.trial_frame import (
     PER_CLASS_COLUMNS,
     RUN_COLUMNS,
@@ -56,7 +56,7 @@ from reports.fetch.trial_frame import (
     per_class_frame,
     trial_frame,
 )
-from reports.fetch.trial_source import LOAD_METHODS, fetch_trials
+from reports.fetch.trial_source import LOAD_METHODS, database_of, fetch_trials
 from sed_core.errors import close_match_hint
 
 __all__ = [
@@ -171,9 +171,10 @@ def load_study(tracking_uri: str, study: str, *, page_size: int = MAX_PAGE_SIZE,
         raise ValueError(f"page_size must be in [1, {MAX_PAGE_SIZE}], but got {page_size}")
     if method not in LOAD_METHODS:
         raise ValueError(f"method must be one of {list(LOAD_METHODS)}, but got {method!r}")
-    if method == "sql" and not is_sql_uri(tracking_uri):
-        raise ValueError(f"method 'sql' needs a database tracking URI (sqlite:///, postgresql://, ...), "
-                         f"but got {tracking_uri!r}; use method 'api' or 'auto'")
+    if method == "sql" and database_of(tracking_uri) is None:
+        raise ValueError(f"method 'sql' needs a database tracking URI (sqlite:///, postgresql://, ...) or, for a "
+                         f"tracking server, its backend store in ${DATABASE_URI_ENV}, but got {tracking_uri!r}; use "
+                         f"method 'api' or 'auto'")
     _check_store_exists(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name(study)

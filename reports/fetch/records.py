@@ -38,6 +38,7 @@ class TrialRecord:
     tags: Mapping[str, str]
     metrics: Mapping[str, float]
     params: Mapping[str, str] = field(default_factory=dict)
+    end_time: int = 0  # 0 while the run has not ended
 
 
 @dataclass(frozen=True)

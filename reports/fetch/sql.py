@@ -25,6 +25,7 @@ from reports.fetch.records import TrialFetch, TrialRecord, Wanted
 SQL_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql"})
 LIVE_STATUSES = ("RUNNING", "SCHEDULED")
 ACTIVE = "active"
+DATABASE_URI_ENV = "SEDSTUDY_DATABASE_URI"  # a tracking server's backend store, read directly (the fast path)
 
 
 class SqlPathUnavailable(RuntimeError):
@@ -59,6 +60,21 @@ def fetch_trials_sql(engine: Engine, experiment_id: str, parent_run_id: str, wan
             return _fetch(connection, experiment_id, parent_run_id, wanted, page_size)
     except SQLAlchemyError as error:
         raise SqlPathUnavailable(f"the store's tables do not answer the reports' queries: {error}") from error
+
+
+def check_holds_parent(engine: Engine, experiment_id: str, parent_run_id: str) -> None:
+    """Raise SqlPathUnavailable unless the database holds the parent run in that experiment: a database named for
+    a tracking server may be another server's, and reading it would find no trial runs."""
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(sa.select(SqlRun.run_uuid).where(
+                SqlRun.run_uuid == parent_run_id, SqlRun.experiment_id == int(experiment_id))).first()
+    except SQLAlchemyError as error:
+        raise SqlPathUnavailable(f"the store's tables do not answer the reports' queries: {error}") from error
+    if found is None:
+        url = engine.url.render_as_string(hide_password=True)
+        raise SqlPathUnavailable(f"{url} does not hold the study's parent run {parent_run_id} (experiment "
+                                 f"{experiment_id}): it is not this tracking server's backend store")
 
 
 def fingerprint_sql(engine: Engine, experiment_id: str, parent_run_id: str) -> str:
@@ -115,7 +131,7 @@ def _fetch(connection: sa.Connection, experiment_id: str, parent_run_id: str, wa
     last = ""
     while True:
         page = connection.execute(
-            sa.select(SqlRun.run_uuid, SqlRun.status, SqlRun.start_time)
+            sa.select(SqlRun.run_uuid, SqlRun.status, SqlRun.start_time, SqlRun.end_time)
             .select_from(_children(experiment_id, parent_run_id))
             .where(SqlRun.run_uuid > last).order_by(SqlRun.run_uuid).limit(page_size)).all()
         if not page:
@@ -141,10 +157,10 @@ def _fetch(connection: sa.Connection, experiment_id: str, parent_run_id: str, wa
             .select_from(_children(experiment_id, parent_run_id))
             .join(SqlLatestMetric, SqlLatestMetric.run_uuid == SqlRun.run_uuid)
             .where(in_page, sa.or_(*(SqlLatestMetric.key.startswith(prefix) for prefix in HISTORY_PREFIXES)))))
-        for run_id, status, start_time in page:
+        for run_id, status, start_time, end_time in page:
             records.append(TrialRecord(run_id=run_id, status=status, start_time=int(start_time or 0),
                                        tags=tags.get(run_id, {}), metrics=metrics.get(run_id, {}),
-                                       params=params.get(run_id, {})))
+                                       params=params.get(run_id, {}), end_time=int(end_time or 0)))
         if len(page) < page_size:
             break
         last = last_id

@@ -6,13 +6,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from studies.cli.options import add_tracking_uri, add_workdir
+from studies.cli.options import add_database_uri, add_tracking_uri, add_workdir
 from studies.cli.report import write_report
 
 
 def add_launch_options(parser: argparse.ArgumentParser, *, address_help: str, storage_help: str) -> None:
     parser.add_argument("--address", help=address_help)
     add_tracking_uri(parser)
+    add_database_uri(parser)
     parser.add_argument("--storage", help=storage_help)
     parser.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     add_workdir(parser)

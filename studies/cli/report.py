@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from studies.cli.options import (
+    add_database_uri,
     add_study_reference,
     add_tracking_uri,
     add_workdir,
@@ -19,6 +20,7 @@ CORRECTIONS = ("holm", "bh")  # reports.fetch.analysis_plan.CORRECTIONS; the CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_study_reference(parser)
     add_tracking_uri(parser, with_help=False)
+    add_database_uri(parser)
     parser.add_argument("--out", type=Path, help="output folder (default: <workdir>/reports/<study>)")
     parser.add_argument("--clip-metric", choices=("auto", "psds1", "psds2", "none"), default="auto",
                         help="statistic of the paired bootstrap over evaluation clips, recomputed from the stored "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from studies.cli.options import (
+    add_database_uri,
     add_study_reference,
     add_tracking_uri,
     add_workdir,
@@ -15,6 +16,7 @@ from studies.cli.verb import Verb
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_study_reference(parser)
     add_tracking_uri(parser)
+    add_database_uri(parser)
     parser.add_argument("--json", action="store_true")
     add_workdir(parser)
 

@@ -114,7 +114,7 @@ def test_learning_history(store, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sql.groupby("run_id")["step"].apply(list).tolist() == [list(range(10))] * 2
     drawn = curve_frame(sql, dict.fromkeys(ids, "cell"), {"cell": "cell"}, ("train/loss",))
     assert sorted(set(drawn["epoch"])) == list(range(1, 11))  # as the terminal counts: epoch 1/10 .. 10/10
-    monkeypatch.setattr(history_module, "is_sql_uri", lambda uri: False)  # the MLflow client path
+    monkeypatch.setattr(history_module, "database_of", lambda uri: None)  # the MLflow client path
     pd.testing.assert_frame_equal(load_history(store.uri, ids, ["train/loss"]), sql)
 
 
