@@ -297,22 +297,32 @@ def latency_summary(pairs: list[tuple[float, float]]) -> dict[str, float]:
 # ---- the parent: servers, clusters, arms, CLI timings ----
 
 def run_arm(arm: str, args: argparse.Namespace, address: str, tracking_uri: str, concurrency: int, trials: int,
-            data: Path) -> dict[str, Any]:
+            data: Path, database: str | None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--arm", arm, "--address", address, "--tracking-uri", tracking_uri,
                "--concurrency", str(concurrency), "--trials", str(trials), "--epochs", str(args.epochs),
                "--epoch-s", str(args.epoch_s), "--out", str(args.out), "--data", str(data)]
     log = Path(args.out) / f"{arm}_c{concurrency}.log"
     with log.open("w") as out:
         done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONPATH": str(REPO), "SEDSTUDY_HEARTBEAT_S": "30"})
+                              env={**reader_env(database), "PYTHONPATH": str(REPO), "SEDSTUDY_HEARTBEAT_S": "30"})
     lines = [line for line in log.read_text().splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"the {arm} arm at concurrency {concurrency} failed; see {log}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def cli_timings(result: dict[str, Any], tracking_uri: str, address: str, out: Path) -> dict[str, float]:
-    """resume with 10 trial runs deleted (to its decision line), status and report, on the finished store."""
+def reader_env(database: str | None) -> dict[str, str]:
+    """The environment of a process that reads the study's trial runs from ``database`` (the server's backend store,
+    as `--database-uri` gives it), or through the server's REST API (None)."""
+    env = {k: v for k, v in os.environ.items() if k != "SEDSTUDY_DATABASE_URI"}
+    return env if database is None else {**env, "SEDSTUDY_DATABASE_URI": database}
+
+
+def cli_timings(result: dict[str, Any], tracking_uri: str, address: str, out: Path,
+                database: str | None) -> dict[str, float]:
+    """resume with 10 trial runs deleted (to its decision line), status and report, on the finished store: reading
+    the trial runs from the server's database (`--database-uri`) and, for status and report, through its REST API
+    (`*_server_s`)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
@@ -322,7 +332,7 @@ def cli_timings(result: dict[str, Any], tracking_uri: str, address: str, out: Pa
     for run in runs:  # the resume trains these 10 with the real trainer (the CLI has no simulated one)
         client.delete_run(run.info.run_id)
         shutil.rmtree(trials / run.data.tags["sedstudy.trial_id"], ignore_errors=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**reader_env(database), "PYTHONPATH": str(REPO)}
     cli = [sys.executable, "-c", "import sys; from studies.cli import main; sys.exit(main())"]
     timings: dict[str, float] = {}
     start = time.monotonic()
@@ -337,12 +347,16 @@ def cli_timings(result: dict[str, Any], tracking_uri: str, address: str, out: Pa
             if "to run" in line and "resume_decision_s" not in timings:
                 timings["resume_decision_s"] = time.monotonic() - start
     timings["resume_total_s"] = time.monotonic() - start
-    for verb, extra in (("status", []), ("report", ["--out", str(out / "report")])):
-        start = time.monotonic()
-        done = subprocess.run([*cli, verb, result["study"], "--tracking-uri", tracking_uri, *extra],
-                              capture_output=True, text=True, env=env)
-        timings[f"{verb}_s"] = time.monotonic() - start
-        (out / f"{verb}.log").write_text(done.stdout + done.stderr)
+    readers = [("", database)] + ([("_server", None)] if database is not None else [])
+    for suffix, reads in readers:
+        for verb, extra in (("status", []), ("report", ["--out", str(out / f"report{suffix}")])):
+            start = time.monotonic()
+            done = subprocess.run([*cli, verb, result["study"], "--tracking-uri", tracking_uri, *extra],
+                                  capture_output=True, text=True, env={**reader_env(reads), "PYTHONPATH": str(REPO)})
+            timings[f"{verb}{suffix}_s"] = time.monotonic() - start
+            (out / f"{verb}{suffix}.log").write_text(done.stdout + done.stderr)
+            if done.returncode != 0:
+                raise RuntimeError(f"sedstudy {verb} failed; see {out / f'{verb}{suffix}.log'}")
     return timings
 
 
@@ -356,6 +370,9 @@ def main() -> None:
     parser.add_argument("--store", choices=("postgres", "sqlite"), default="postgres",
                         help="the MLflow server's backend (postgres falls back to sqlite where it cannot run)")
     parser.add_argument("--server-workers", type=int, default=2)
+    parser.add_argument("--reads", choices=("database", "server"), default="database",
+                        help="how the study (its summary, resume, status, report) reads its trial runs: from the "
+                             "server's backend store (--database-uri) or through the server's REST API")
     parser.add_argument("--no-cli", action="store_true", help="skip resume/status/report on the largest setting")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--arm", choices=("tune", "sedstudy"), help=argparse.SUPPRESS)
@@ -386,16 +403,18 @@ def main() -> None:
             except (RuntimeError, subprocess.CalledProcessError, TimeoutError) as error:
                 print(f"PostgreSQL unavailable ({error}); the MLflow server uses SQLite", flush=True)
         uri = stack.enter_context(mlflow_server(backend, args.out, args.server_workers))
+        database = backend if args.reads == "database" else None
         for concurrency in args.concurrency:
             trials = args.trials or max(10, 3 * concurrency)
             trials = -(-trials // SEEDS) * SEEDS  # whole cells of SEEDS seeds: both arms run the same trials
             with logical_cluster(concurrency) as address:
-                row: dict[str, Any] = {"concurrency": concurrency, "trials": trials, "store": store}
+                row: dict[str, Any] = {"concurrency": concurrency, "trials": trials, "store": store,
+                                       "reads": args.reads}
                 for arm in ("tune", "sedstudy"):
-                    row[arm] = run_arm(arm, args, address, uri, concurrency, trials, data)
+                    row[arm] = run_arm(arm, args, address, uri, concurrency, trials, data, database)
                     print(f"c={concurrency} n={trials} {arm}: {json.dumps(row[arm])[:400]}", flush=True)
                 if concurrency == max(args.concurrency) and not args.no_cli:
-                    row["cli"] = cli_timings(row["sedstudy"], uri, address, args.out)
+                    row["cli"] = cli_timings(row["sedstudy"], uri, address, args.out, database)
                     print(f"c={concurrency} cli: {row['cli']}", flush=True)
             results.append(row)
     (args.out / "scale.json").write_text(json.dumps(results, indent=1))

@@ -13,7 +13,6 @@ from rich.live import Live
 
 from reports.contract import (
     CHECKPOINT_ARTIFACT_DIR,
-    RAY_NODE_TAG,
     TUNE_EPOCHS_METRIC,
     TUNE_OBJECTIVE_METRIC,
     TUNE_STOPPED_TAG,
@@ -66,12 +65,12 @@ class MLflowStudyCallback(tune.Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         ours = self._trial(trial)
         node = result.get(NODE_KEY)
-        if node and node != self._nodes.get(ours.trial_id):
+        moved = bool(node) and node != self._nodes.get(ours.trial_id)
+        if moved:
             self._nodes[ours.trial_id] = node
-            self.tracker.set_tag(ours, RAY_NODE_TAG, str(node))
-        if ENVIRONMENT_KEY in result:
-            self.tracker.log_environment(ours, json.loads(result[ENVIRONMENT_KEY]))
-        self.tracker.log_metrics(ours, metrics_of(result), int(result.get("step", iteration)))
+        environment = json.loads(result[ENVIRONMENT_KEY]) if ENVIRONMENT_KEY in result else None
+        self.tracker.log_result(ours, metrics_of(result), int(result.get("step", iteration)),
+                                node=str(node) if moved else None, environment=environment)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         ours = self._trial(trial)

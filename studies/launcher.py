@@ -21,6 +21,7 @@ from studies.definition import Study, Trial, load_study
 from studies.endpoints import check_storage, check_tracking_uri, connect_ray
 from studies.heartbeat import Heartbeat, heartbeat_every_s
 from studies.interrupt import StudyInterrupted, TrackingUnavailable, sigterm_as_sigint
+from studies.platform_probes import skip_absent_platform_probes
 from studies.provenance import ProvenanceBook
 from studies.quiet import quiet_third_party
 from studies.resources_check import check_resources, cluster_nodes, local_node
@@ -127,7 +128,11 @@ def run_study(path: str | Path, *, workdir: Path, tracking_uri: str | None = Non
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # MLflow prints a "View run ... at: <url>" line whenever a run on a tracking server ends; ours say it once
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # Tune's own CSV, JSON and TensorBoard result files per trial: the study's records are MLflow's, and writing
+    # them was a tenth of the driver's CPU at 64 concurrent trials (bench/scale.py); set it to 0 to have them back
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     quiet_third_party()
+    skip_absent_platform_probes()
     import ray
 
     from studies.store_relocation import local_store_uri

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,7 @@ def environment_text(env: dict[str, Any]) -> str:
 PACKAGES = ("torch", "torchaudio", "numpy", "scipy", "sed_scores_eval", "ray", "mlflow", "optuna", "codecarbon")
 
 
+@cache
 def _version(name: str) -> str:
     try:
         return version(name)

@@ -44,6 +44,7 @@ from reports.contract import (
     PLANNED_TRIALS_ARTIFACT,
     PLANNED_TRIALS_TAG,
     PROVENANCE_ARTIFACT,
+    RAY_NODE_TAG,
     REPORT_ARTIFACT_DIR,
     RETRIES_TAG,
     SEED_TAG,
@@ -485,28 +486,46 @@ class StudyTracker:
 
     @journaled
     def log_metrics(self, trial: Trial | Sample, metrics: Mapping[str, float], step: int,
-                    at_ms: int | None = None) -> None:
-        """Log one report, stamped ``at_ms`` (now). What a resumed trial reports again is not logged twice: an epoch
-        the store holds, and the final metrics of a trial that ended while its driver could not record it (a killed
-        driver, a tracking outage); its cost so far (``cost/*``) is always logged."""
+                    at_ms: int | None = None, tags: Mapping[str, str] | None = None) -> None:
+        """Log one report, stamped ``at_ms`` (now), with ``tags`` (the node it ran on, its environment) in the same
+        request. What a resumed trial reports again is not logged twice: an epoch the store holds, and the final
+        metrics of a trial that ended while its driver could not record it (a killed driver, a tracking outage);
+        its cost so far (``cost/*``) is always logged."""
+        new_epoch = False
         if "epoch" in metrics:
             logged = self._logged_epochs.setdefault(trial.key, set())
-            if step in logged:
-                return
+            new_epoch = step not in logged
+            if not new_epoch:
+                metrics = {}
             logged.add(step)
         elif self._logged_keys.get(trial.key):
             held = self._logged_keys[trial.key]
             metrics = {k: v for k, v in metrics.items() if k not in held or k.startswith(COST_PREFIX)}
         now = int(time.time() * 1000) if at_ms is None else at_ms
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        labels = [RunTag(k, v[:MAX_TAG_CHARS]) for k, v in (tags or {}).items()]
+        if not batch and not labels:
+            return
         run_id = self._run_id(trial)
         try:
-            for i in range(0, len(batch), 500):
-                self.client.log_batch(run_id, metrics=batch[i:i + 500])
+            for i in range(0, max(len(batch), 1), 500):
+                self.client.log_batch(run_id, metrics=batch[i:i + 500], tags=labels if i == 0 else [])
         except TrackingUnreachable:
-            if "epoch" in metrics:  # kept in the journal: its replay must log it
+            if new_epoch:  # kept in the journal: its replay must log it
                 self._logged_epochs[trial.key].discard(step)
             raise
+
+    @journaled
+    def log_result(self, trial: Trial, metrics: Mapping[str, float], step: int, at_ms: int | None = None, *,
+                   node: str | None = None, environment: Mapping | None = None) -> None:
+        """A trial's report: its metrics (``log_metrics``), with the node it runs on (tag `sedstudy.ray_node`, when
+        it changed) and the machine and packages of its attempt (tag `sedstudy.environment` and a JSON artifact,
+        on an attempt's first report) in the metrics' request."""
+        tags = {} if node is None else {RAY_NODE_TAG: node}
+        if environment is not None:
+            tags[ENVIRONMENT_TAG] = environment_text(environment)
+            self.client.log_dict(self._run_id(trial), dict(environment), ENVIRONMENT_ARTIFACT)
+        self.log_metrics(trial, metrics, step, at_ms=at_ms, tags=tags)
 
     def _run_id(self, item: Trial | Sample) -> str:
         """The run of ``item``: the one this launch opened, else its run started (re-attached) now; a write kept
@@ -523,13 +542,6 @@ class StudyTracker:
     @journaled
     def log_artifacts(self, trial: Trial, directory: Path, artifact_path: str) -> None:
         self.client.log_artifacts(self._run_id(trial), str(directory), artifact_path)
-
-    @journaled
-    def log_environment(self, trial: Trial | Sample, env: Mapping) -> None:
-        """The machine and packages of the trial's (latest) attempt: tag `sedstudy.environment` and a JSON artifact."""
-        run_id = self._run_id(trial)
-        self.client.set_tag(run_id, ENVIRONMENT_TAG, environment_text(env)[:MAX_TAG_CHARS])
-        self.client.log_dict(run_id, dict(env), ENVIRONMENT_ARTIFACT)
 
     @journaled
     def set_tag(self, trial: Trial | Sample, key: str, value: str) -> None:

@@ -45,9 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from studies.platform_probes import skip_absent_platform_probes
     from studies.quiet import quiet_third_party
 
     quiet_third_party()
+    skip_absent_platform_probes()  # status, report and resume make many requests to a tracking server
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -179,3 +179,13 @@ def test_adding_a_seed_to_a_finished_study_runs_only_the_new_trials(finished_stu
     runs = client.search_runs([experiment.experiment_id], "tags.`sedstudy.kind` = 'trial'")
     assert len(runs) == 12 and len({r.data.tags["sedstudy.trial_id"] for r in runs}) == 12
     assert sorted(r.data.tags["sedstudy.seed"] for r in runs).count("3") == 4
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_tune_writes_no_result_files_of_its_own_the_store_holds_the_records(finished_study):
+    workdir, _ = finished_study
+    experiment = workdir / "ray_results" / "tiny_e2e"
+    assert experiment.is_dir()
+    assert not [p.name for p in experiment.rglob("*") if p.name in ("progress.csv", "result.json")
+                or p.name.startswith("events.out.tfevents")]

@@ -2,6 +2,7 @@
 all, a failed write raised in the caller's thread; the tracker queues its trial writes there and makes them once."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -94,3 +95,31 @@ def test_the_tracker_queues_trial_writes_and_makes_them_in_order(tmp_path: Path)
     first = next(r for r in runs if r.data.tags["sedstudy.trial_id"] == study.trials[0].trial_id)
     tracker.log_metrics(study.trials[0], {"epoch": 3.0, "train/loss": 0.1}, 3)  # lanes stopped: written at once
     assert len(client.get_metric_history(first.info.run_id, "train/loss")) == 4
+
+
+def test_a_trials_first_report_carries_its_node_and_environment_in_its_metrics_request(tmp_path: Path,
+                                                                                        monkeypatch) -> None:
+    (tmp_path / "lanes_study.yaml").write_text(STUDY)
+    study = load_study(tmp_path / "lanes_study.yaml", workdir=tmp_path)
+    tracker = StudyTracker(default_tracking_uri(tmp_path), study, artifact_root=tmp_path / "mlartifacts")
+    trial = study.trials[0]
+    run_id = tracker.start_trial(trial)
+    batches: list[dict] = []
+    log_batch = MlflowClient.log_batch
+
+    def counted(client, run, *args, **kwargs):
+        batches.append(kwargs)
+        return log_batch(client, run, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_batch", counted)
+    environment = {"python": "3.11.7", "packages": {"torch": "2.14.1"}}
+    tracker.log_result(trial, {"epoch": 0.0, "train/loss": 1.0}, 0, node="10.0.0.2", environment=environment)
+    tracker.log_result(trial, {"epoch": 0.0, "train/loss": 1.0}, 0, node="10.0.0.3")  # a retry replays epoch 0
+    tracker.log_result(trial, {"epoch": 1.0, "train/loss": 0.5}, 1)
+    assert [(len(b["metrics"]), [t.key for t in b["tags"]]) for b in batches] == [
+        (2, ["sedstudy.ray_node", "sedstudy.environment"]), (0, ["sedstudy.ray_node"]), (2, [])]
+    run = MlflowClient(tracker.tracking_uri).get_run(run_id)
+    assert run.data.tags["sedstudy.ray_node"] == "10.0.0.3" and "torch" in run.data.tags["sedstudy.environment"]
+    assert [m.step for m in MlflowClient(tracker.tracking_uri).get_metric_history(run_id, "train/loss")] == [0, 1]
+    stored = MlflowClient(tracker.tracking_uri).download_artifacts(run_id, "environment.json", str(tmp_path))
+    assert json.loads(Path(stored).read_text()) == environment
