@@ -374,6 +374,8 @@ def main() -> None:
                         help="how the study (its summary, resume, status, report) reads its trial runs: from the "
                              "server's backend store (--database-uri) or through the server's REST API")
     parser.add_argument("--no-cli", action="store_true", help="skip resume/status/report on the largest setting")
+    parser.add_argument("--arms", nargs="+", choices=("tune", "sedstudy"), default=["tune", "sedstudy"],
+                        help="the drivers to run (default both; the ratios need both, in the same run)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--arm", choices=("tune", "sedstudy"), help=argparse.SUPPRESS)
     parser.add_argument("--address", help=argparse.SUPPRESS)
@@ -410,7 +412,7 @@ def main() -> None:
             with logical_cluster(concurrency) as address:
                 row: dict[str, Any] = {"concurrency": concurrency, "trials": trials, "store": store,
                                        "reads": args.reads}
-                for arm in ("tune", "sedstudy"):
+                for arm in args.arms:
                     row[arm] = run_arm(arm, args, address, uri, concurrency, trials, data, database)
                     print(f"c={concurrency} n={trials} {arm}: {json.dumps(row[arm])[:400]}", flush=True)
                 if concurrency == max(args.concurrency) and not args.no_cli:
@@ -422,6 +424,13 @@ def main() -> None:
 
 
 def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Per concurrency: both arms and their ratios; an arm that was not run shows as "-"."""
+    def number(value: float | None, width: int, digits: int) -> str:
+        return f"{'-':>{width}}" if value is None else f"{value:{width}.{digits}f}"
+
+    def ratio(ours: float | None, theirs: float | None) -> float | None:
+        return None if ours is None or theirs is None else ours / max(theirs, 1e-9)
+
     print(f"\n{'C':>3} {'trials':>6} | {'excess wall/trial s':>22} | {'driver CPU/trial s':>22} | "
           f"{'peak RSS MB':>14} | {'state MB':>12} | MLflow calls/s  latency p50/p95/max s (1st->last quarter)")
     print(f"{'':>3} {'':>6} | {'tune':>7} {'ours':>7} {'ratio':>6} | {'tune':>7} {'ours':>7} {'ratio':>6} | "
@@ -429,14 +438,15 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     for row in results:
         c, n = row["concurrency"], row["trials"]
         ideal = -(-n // c) * args.epochs * args.epoch_s
-        t, s = row["tune"], row["sedstudy"]
-        t_ex, s_ex = (t["wall_s"] - ideal) / n, (s["wall_s"] - ideal) / n
-        t_cpu, s_cpu = t["driver_cpu_s"] / n, s["driver_cpu_s"] / n
-        lat = s["latency"]
-        calls = sum(s["mlflow_calls"].values())
-        print(f"{c:>3} {n:>6} | {t_ex:7.3f} {s_ex:7.3f} {s_ex / max(t_ex, 1e-9):6.2f} | {t_cpu:7.3f} {s_cpu:7.3f} "
-              f"{s_cpu / max(t_cpu, 1e-9):6.2f} | {t['peak_rss_mb']:6.0f} {s['peak_rss_mb']:7.0f} | "
-              f"{t['state_mb']:5.2f} {s['state_mb']:6.2f} | {calls / s['wall_s']:6.1f}  "
+        t, s = row.get("tune", {}), row.get("sedstudy", {})
+        t_ex, s_ex = ((a["wall_s"] - ideal) / n if a else None for a in (t, s))
+        t_cpu, s_cpu = (a["driver_cpu_s"] / n if a else None for a in (t, s))
+        lat = s.get("latency", {})
+        calls = sum(s["mlflow_calls"].values()) / s["wall_s"] if s else None
+        print(f"{c:>3} {n:>6} | {number(t_ex, 7, 3)} {number(s_ex, 7, 3)} {number(ratio(s_ex, t_ex), 6, 2)} | "
+              f"{number(t_cpu, 7, 3)} {number(s_cpu, 7, 3)} {number(ratio(s_cpu, t_cpu), 6, 2)} | "
+              f"{number(t.get('peak_rss_mb'), 6, 0)} {number(s.get('peak_rss_mb'), 7, 0)} | "
+              f"{number(t.get('state_mb'), 5, 2)} {number(s.get('state_mb'), 6, 2)} | {number(calls, 6, 1)}  "
               f"{lat.get('p50_s', 0):.2f}/{lat.get('p95_s', 0):.2f}/{lat.get('max_s', 0):.2f} "
               f"({lat.get('first_quarter_mean_s', 0):.2f}->{lat.get('last_quarter_mean_s', 0):.2f})")
         if "cli" in row:
