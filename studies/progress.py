@@ -15,6 +15,7 @@ from rich.text import Text
 from studies.step_progress import StepProgress
 
 MAX_ROWS = 20  # cells shown in the live table, in a fixed order: the baseline, then plan order
+LEFT_EVERY_S = 1.0  # the shown estimate of the time left is recomputed at most this often
 
 
 @dataclass
@@ -65,6 +66,8 @@ class StudyProgress:
         self.epoch_s: dict[str, float] = {}  # measured seconds per epoch
         self.steps: dict[str, StepProgress] = {}  # progress within the current epoch
         self._reported: set[str] = set()  # trials with an epoch result in this launch
+        self._left: tuple[float, float | None] | None = None  # (clock(), time_left()) as summary() last shown it
+        self._totals: dict[str, int] | None = None  # totals, until a trial's state changes
         self.most_running = 0
         trials = list(trials)
         if baseline is not None:
@@ -79,6 +82,7 @@ class StudyProgress:
 
     def started_trial(self, trial_id: str) -> None:
         self.cells[self.cell_of[trial_id]].running.add(trial_id)
+        self._totals = None
         self.most_running = max(self.most_running, self.totals["running"])
 
     def epoch_done(self, trial_id: str, epoch: int, seconds: float | None = None) -> None:
@@ -97,6 +101,7 @@ class StudyProgress:
         cell = self.cells[self.cell_of[trial_id]]
         cell.running.discard(trial_id)
         cell.finished += 1
+        self._totals = None
         self.epochs_done[trial_id] = self.epochs_of[trial_id]
         self.steps.pop(trial_id, None)
         if value is not None:
@@ -109,6 +114,7 @@ class StudyProgress:
         cell = self.cells[self.cell_of[trial_id]]
         cell.running.discard(trial_id)
         cell.failed += 1
+        self._totals = None
         self.epochs_done[trial_id] = self.epochs_of[trial_id]  # nothing of it is left to run
         self.steps.pop(trial_id, None)
 
@@ -117,9 +123,13 @@ class StudyProgress:
 
     @property
     def totals(self) -> dict[str, int]:
-        cells = self.cells.values()
-        return {"planned": sum(c.planned for c in cells), "finished": sum(c.finished for c in cells),
-                "running": sum(len(c.running) for c in cells), "failed": sum(c.failed for c in cells)}
+        """Trials planned, finished, running and failed; summed over the cells once per change of a trial's state
+        (the summary shows them at every report, and a study may have thousands of cells)."""
+        if self._totals is None:
+            cells = self.cells.values()
+            self._totals = {"planned": sum(c.planned for c in cells), "finished": sum(c.finished for c in cells),
+                            "running": sum(len(c.running) for c in cells), "failed": sum(c.failed for c in cells)}
+        return dict(self._totals)
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -153,9 +163,17 @@ class StudyProgress:
         """The objective with its split, e.g. ``psds1 (validation)``."""
         return self.objective if not self.split else f"{self.objective} ({self.split})"
 
+    def shown_time_left(self) -> float | None:
+        """``time_left()``, recomputed at most once a second (``LEFT_EVERY_S``): it reads every trial, and the
+        summary is shown at every trial's report."""
+        now = self.clock()
+        if self._left is None or now - self._left[0] >= LEFT_EVERY_S:
+            self._left = (now, self.time_left())
+        return self._left[1]
+
     def summary(self) -> str:
         t = self.totals
-        left = self.time_left()
+        left = self.shown_time_left()
         text = (f"[{clock_text(self.elapsed())}{'' if left is None else f', ~{clock_text(left)} left'}] "
                 f"{t['finished']}/{t['planned']} done, {t['running']} running, {t['failed']} failed")
         if self.best is not None:
@@ -187,7 +205,8 @@ class StudyProgress:
             return cells
         keep = {c.cell for c in cells if c.running}
         keep.add(cells[0].cell)
-        keep = set(sorted(keep, key=[c.cell for c in cells].index)[:MAX_ROWS])
+        position = {c.cell: i for i, c in enumerate(cells)}
+        keep = set(sorted(keep, key=position.__getitem__)[:MAX_ROWS])
         for c in cells:
             if len(keep) >= MAX_ROWS:
                 break

@@ -62,10 +62,13 @@ def test_the_watch_gives_up_only_after_the_limit_with_every_trial_waiting_and_no
         wait.on_step_begin(0, trials(*states))
         assert wait.reason is None and not wait.stopper.stop_all()
     wait.raise_if_given_up()
-    clock.now = 122.5
+    clock.now = 122.5  # within a second of the last check: not looked at again yet
+    wait.on_step_begin(0, trials("PENDING", "PENDING"))
+    assert wait.reason is None
+    clock.now = 123
     wait.on_step_begin(0, trials("PENDING", "PENDING"))
     assert wait.reason is not None and wait.stopper.stop_all()
-    assert wait.reason.startswith("2 trial(s) waited 10 s for resources with none running, longer than "
+    assert wait.reason.startswith("2 trial(s) waited 11 s for resources with none running, longer than "
                                   "resources.wait_limit_s: each asks for 2 CPU and 0.5 GPU, but the cluster has 1 CPU "
                                   "and 0 GPU free of 4 CPU and 1 GPU (another study, a Ray job or an actor holds")
     with pytest.raises(ResourcesWaitExceeded, match="each asks for 2 CPU"):
