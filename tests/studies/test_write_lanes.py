@@ -34,6 +34,27 @@ def test_each_keys_writes_keep_their_order_and_flush_waits_for_all() -> None:
     lanes.close()
 
 
+def test_a_full_queue_makes_the_caller_wait_for_room_instead_of_growing() -> None:
+    lanes = WriteLanes(1, max_pending=2)
+    gate = threading.Event()
+    made: list[int] = []
+    lanes.submit("a", gate.wait)  # the lane is busy until the gate opens
+    lanes.submit("a", lambda: made.append(1))
+    third = threading.Thread(target=lanes.submit, args=("a", lambda: made.append(2)))
+    third.start()
+    third.join(0.3)
+    assert third.is_alive() and lanes.pending == 2  # waits for room: nothing beyond max_pending is queued
+    gate.set()
+    third.join(5)
+    assert not third.is_alive()
+    lanes.flush()
+    assert made == [1, 2] and lanes.pending == 0
+    assert WriteLanes(4).max_pending == 256
+    with pytest.raises(ValueError, match="max_pending must be at least 1, got 0"):
+        WriteLanes(1, max_pending=0)
+    lanes.close()
+
+
 def test_a_failed_write_is_raised_in_the_callers_thread_and_later_writes_still_run() -> None:
     lanes = WriteLanes(1)
     done: list[str] = []
