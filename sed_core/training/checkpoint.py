@@ -61,6 +61,12 @@ def save_file(obj: Any, path: Path, *, what: str = "the checkpoint") -> Path:
     return path
 
 
+def has_training_state(directory: Path) -> bool:
+    """Whether ``directory`` holds a complete training state: a process killed between creating ``last/`` and
+    renaming its first ``state.pt`` into place leaves the folder (perhaps with ``state.pt.tmp``) and no state."""
+    return (Path(directory) / STATE_FILE).is_file()
+
+
 def load_training_state(directory: Path) -> dict[str, Any]:
     path = Path(directory) / STATE_FILE
     if not path.is_file():

@@ -27,7 +27,7 @@ from sed_core.models.freeze_schedule import apply_freeze
 from sed_core.models.output import SEDOutput
 from sed_core.models.pretrained import load_pretrained, pretrained_checkpoint
 from sed_core.torch_files import load_tensors
-from sed_core.training.checkpoint import load_training_state, save_file, save_training_state
+from sed_core.training.checkpoint import has_training_state, load_training_state, save_file, save_training_state
 from sed_core.training.device import (
     autocast,
     check_precision,
@@ -339,7 +339,7 @@ class Trainer:
 
     def fit(self, *, resume: bool = True) -> FitResult:
         last = self.output_dir / LAST_DIR
-        if resume and last.exists():
+        if resume and has_training_state(last):
             self.load_state(load_training_state(last))
             logger.info("resumed from %s at epoch %d", last, self.epoch)
             for metrics in self.history:  # replayed: a reporter that lost some (a killed driver) gets them again

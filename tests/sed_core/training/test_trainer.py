@@ -85,6 +85,18 @@ def test_resume_midway_gives_bit_identical_results(tiny_dataset: Path, tmp_path:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_last_folder_without_its_state_starts_afresh(tiny_dataset: Path, tmp_path: Path):
+    """A trial killed after creating last/ and before renaming its first state.pt into place (seen in CI: a
+    driver killed mid-study) leaves last/ with at most state.pt.tmp; running it again trains from epoch 0."""
+    straight = fit(tiny_config(tiny_dataset, tmp_path / "straight"))
+    killed = tmp_path / "killed" / LAST_DIR
+    killed.mkdir(parents=True)
+    (killed / "state.pt.tmp").write_bytes(b"half a pickle")
+    again = fit(tiny_config(tiny_dataset, tmp_path / "killed"))
+    assert again.history == straight.history
+    assert not (killed / "state.pt.tmp").exists() and (killed / "state.pt").is_file()
+
+
 def test_resume_refuses_a_checkpoint_of_another_config(tiny_dataset: Path, tmp_path: Path):
     from sed_core.errors import CheckpointError
 
