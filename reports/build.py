@@ -81,7 +81,8 @@ def build_report(tracking_uri: str, study: str, out_dir: str | Path, *, ui_base:
                       method=method)
     analysis = analyze(runs, correction=correction)
     shown = ranked_cells(runs, analysis.summary, shown_cells)
-    heat_cells = [cell for cell in runs.cells if cell in set(ranked_cells(runs, analysis.summary, MAX_ROWS))]
+    heat = set(ranked_cells(runs, analysis.summary, MAX_ROWS))
+    heat_cells = [cell for cell in runs.cells if cell in heat]
     figures = write_figures(runs, out, shown=shown, heat_cells=heat_cells, learning_curves=learning_curves,
                             formats=formats)
     if clip_statistic == "auto":

@@ -25,6 +25,13 @@ from reports.stats.intervals import t_interval
 PANEL_SIZE = (3.2, 2.6)  # inches per (factor, metric) panel
 TRIAL_OFFSET = 0.18  # single trials sit left of the level's mean and interval, without random jitter
 MAX_DOTS = 2000  # above this many finished trials the single-trial dots are left out (unreadable, slow to save)
+MAX_LEVELS = 40  # a factor with more levels (a sweep) shows every k-th: 1,600 labelled levels took 2 min to save
+
+
+def shown_levels(levels: list[str]) -> tuple[list[str], int]:
+    """The levels a panel draws and the step between them: all of them up to MAX_LEVELS, else every k-th one."""
+    step = -(-len(levels) // MAX_LEVELS)
+    return levels[::step], step
 
 
 def trials_drawn(runs: StudyRuns) -> bool:
@@ -38,7 +45,8 @@ def save_metrics_by_factor(runs: StudyRuns, path: str | Path, *, dpi: int = FIGU
 
     One panel per (metric row, factor column): every finished trial as a grey dot (left of its level; left out
     above MAX_DOTS trials) and the mean per level with a 95 % t confidence interval over those trials (pooled over
-    the other factors: a main-effect plot). A level without finished trials keeps its place, labelled n=0.
+    the other factors: a main-effect plot). A level without finished trials keeps its place, labelled n=0. A
+    factor of more than MAX_LEVELS levels shows every k-th of them, and its axis says so.
     """
     path = Path(path)
     with figure_style():
@@ -58,8 +66,12 @@ def _draw(runs: StudyRuns) -> Figure:
     axes = figure.subplots(len(runs.metrics), len(columns), squeeze=False, sharey="row")
     for i, metric in enumerate(runs.metrics):
         for j, (factor, levels) in enumerate(columns.items()):
-            _panel(axes[i][j], finished[[factor, metric]].dropna(), factor, metric, levels, dots=trials_drawn(runs),
+            shown, step = shown_levels(levels)
+            data = finished[[factor, metric]].dropna()
+            _panel(axes[i][j], data[data[factor].isin(shown)], factor, metric, shown, dots=trials_drawn(runs),
                    names=runs.display)
+            if step > 1:
+                axes[i][j].set_xlabel(f"{runs.display.factor(factor)} (every {step}th of {len(levels)} levels)")
     return figure
 
 

@@ -44,7 +44,7 @@ MODELS = {
              "with sum-to-zero contrasts (type III), denominator df n - rank(X) - (seeds - 1); partial η² from F",
     "unreplicated": "one run per cell (one seed): the residual is the pooled interactions the model leaves out, "
                     "so F and p assume those interactions are zero; no term is called significant",
-    "none": "no model: too few finished runs",
+    "none": "no model: too few finished runs, or more levels than the model is fitted for",
 }
 UNREPLICATED_NOTE = "no verdict: one run per cell, the residual is the pooled higher-order interactions"
 
@@ -94,6 +94,15 @@ def factor_effects(frame: pd.DataFrame, factors: Sequence[str], metric: str, *, 
         for a, b in pairs:
             notes[f"{a}{INTERACTION}{b}"] = "left out: no runs left for a residual (add seeds)"
         pairs = []
+    if pairs and _n_params(data, main, pairs) > MAX_PARAMS:
+        for a, b in pairs:
+            notes[f"{a}{INTERACTION}{b}"] = f"left out: more than {MAX_PARAMS} columns with the interactions"
+        pairs = []
+    if main and _n_params(data, main, pairs) > MAX_PARAMS:
+        for factor in main:
+            notes[factor] = (f"not fitted: {counts[factor]} levels make a model of {_n_params(data, main, [])} "
+                             f"columns (at most {MAX_PARAMS}); the per-cell intervals and comparisons stand")
+        main = []
     rows = {term: _empty(metric, term, note) for term, note in notes.items()}
     residual = _empty(metric, RESIDUAL, "")
     block: dict[str, object] | None = None
@@ -134,6 +143,14 @@ def _model(data: pd.DataFrame, main: list[str]) -> str:
     if seeds.map(len).max() < 2:
         return "unreplicated"
     return "blocked" if seeds.nunique() == 1 else "mixed"
+
+
+# statsmodels' mixedlm keeps a k x k matrix per fixed-effect column: k^3 floats, 32 GB for a factor of 1,600
+# levels (bench/scale.py's 2,000-cell study); past this the seed is a fixed block of the OLS fit instead
+MIXED_MAX_PARAMS = 200
+# the OLS fits of type II sums of squares cost n k^2 each (28 s per metric at k = 1,600, n = 8,000); a factor of
+# hundreds of levels is a sweep, read from the per-cell intervals and comparisons, not from one F-test
+MAX_PARAMS = 400
 
 
 def _names(main: list[str]) -> dict[str, str]:
@@ -179,8 +196,11 @@ def _fit_ols(data: pd.DataFrame, metric: str, main: list[str], pairs: list[tuple
 
 def _fit_mixed(data: pd.DataFrame, metric: str, main: list[str], pairs: list[tuple[str, str]],
                alpha: float) -> dict[str, dict[str, object]] | None:
-    """Wald F-tests of the mixed model's terms; None when the fit fails (the caller falls back to OLS with the
-    seed as a fixed block, which handles incomplete blocks too)."""
+    """Wald F-tests of the mixed model's terms; None when the fit fails or the design has more than
+    MIXED_MAX_PARAMS columns (the caller falls back to OLS with the seed as a fixed block, which handles incomplete
+    blocks too)."""
+    if _n_params(data, main, pairs) > MIXED_MAX_PARAMS:
+        return None
     names = _names(main)
     terms = [f"C({names[f]}, Sum)" for f in main] + [f"C({names[a]}, Sum):C({names[b]}, Sum)" for a, b in pairs]
     renamed = _renamed(data, metric, main)

@@ -148,3 +148,12 @@ def test_heat_map_grows_with_its_cells_without_layout_warnings(tmp_path: Path) -
         assert high - low == pytest.approx(ROW_INCHES * (m - n), abs=0.02)  # every row keeps its height
     assert all(width >= 2 * COLUMN_INCHES * classes for width, _ in sizes)  # two panels, no squeezed columns
     assert annotation_fits(classes)
+
+
+def test_a_sweep_of_many_levels_draws_every_kth_level_with_the_ends_kept() -> None:
+    from reports.figures.by_level import MAX_LEVELS, shown_levels
+
+    assert shown_levels(["a", "b", "c"]) == (["a", "b", "c"], 1)
+    levels = [f"{i:04d}" for i in range(1600)]
+    shown, step = shown_levels(levels)
+    assert step == 40 and len(shown) == MAX_LEVELS and shown[0] == "0000" and shown[-1] == "1560"

@@ -214,3 +214,26 @@ def test_ragged_study_statistics(store) -> None:
     assert set(effects["metric"]) == {"psds1", "psds2", "collar_f1"}
     assert ranked_cells(runs, analysis.summary, 3) == [ragged_cell("attention", "0.5"),
                                                         ragged_cell("attention", "0.0"), ragged_cell("max", "0.0")]
+
+
+def sweep(levels: int, seeds: tuple[int, ...], *, drop_every: int = 0) -> pd.DataFrame:
+    """One factor of `levels` levels (a learning-rate sweep), every level on `seeds`, every `drop_every`-th run
+    missing (cells then have different seeds)."""
+    rng = np.random.default_rng(0)
+    rows = [{"lr": f"{i:04d}", "seed": seed, "psds1": 0.3 + 0.001 * i + 0.01 * rng.standard_normal()}
+            for i in range(levels) for seed in seeds]
+    if drop_every:
+        rows = [row for k, row in enumerate(rows) if k % drop_every]
+    return pd.DataFrame(rows)
+
+
+def test_a_factor_of_hundreds_of_levels_is_fitted_without_the_mixed_model_or_not_at_all() -> None:
+    incomplete = factor_effects(sweep(250, (1, 2, 3), drop_every=7), ["lr"], "psds1")
+    assert set(incomplete["model"]) == {"blocked"}  # cells with different seeds, too many columns for mixedlm
+    assert incomplete.set_index("term").loc["lr", "df"] == 249
+    huge = factor_effects(sweep(450, (1, 2)), ["lr"], "psds1")
+    assert set(huge["model"]) == {"none"}
+    note = huge.set_index("term").loc["lr", "note"]
+    assert note == ("not fitted: 450 levels make a model of 450 columns (at most 400); the per-cell intervals and "
+                    "comparisons stand")
+    assert math.isnan(huge.set_index("term").loc["lr", "p"])
