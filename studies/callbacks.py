@@ -23,20 +23,8 @@ from studies.definition import Sample, Study, Trial
 from studies.progress import StudyProgress, clock_text
 from studies.step_progress import read_step_progress
 from studies.tracking import StudyTracker
-from studies.trainable import ENVIRONMENT_KEY, NODE_KEY
 from studies.trial_payload import seed_payload_of, tuning_payload_of
-
-# Keys Ray adds to every result; everything else a trial reports is a metric of ours.
-RAY_RESULT_KEYS = {
-    "step", "done", "training_iteration", "trial_id", "date", "timestamp", "time_this_iter_s", "time_total_s",
-    "pid", "hostname", "node_ip", "time_since_restore", "iterations_since_restore", "checkpoint_dir_name",
-    "should_checkpoint", "experiment_tag", "config", "episodes_total", "timesteps_total",
-}
-
-
-def metrics_of(result: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in result.items()
-            if k not in RAY_RESULT_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)}
+from studies.trial_result import ENVIRONMENT_KEY, NODE_KEY, metrics_of
 
 
 def failure_reason(trial: Any) -> str:
@@ -172,19 +160,19 @@ class ProgressCallback(tune.Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         ours = self._ours(trial)
-        if "train/loss" in result:
+        metrics = metrics_of(result)
+        if "train/loss" in metrics:
             epoch = int(result["step"])
             seconds = result.get("time_this_iter_s")
             self.progress.epoch_done(ours.trial_id, epoch, float(seconds) if isinstance(seconds, (int, float))
                                      else None)
             self._show(f"{self.name(ours)} seed={ours.seed} epoch {epoch + 1}/{self.epochs_of[ours.trial_id]} "
-                       f"{epoch_metrics_text(result)}")
+                       f"{epoch_metrics_text(metrics)}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         ours = self._ours(trial)
         self._folders.pop(ours.trial_id, None)
-        value = (trial.last_result or {}).get(self.objective)
-        value = float(value) if isinstance(value, (int, float)) else None
+        value = metrics_of(trial.last_result).get(self.objective)
         self.progress.finished_trial(ours.trial_id, ours.seed, value)
         split = ours.config.evaluation.test_split
         shown = f"{split} {self.objective}={value:.3f}" if value is not None else "no result"
@@ -230,9 +218,10 @@ class TuningCallback(tune.Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         sample = self._sample(trial)
-        if "epoch" in result:
-            self._epochs[trial.trial_id] = max(self._epochs.get(trial.trial_id, 0), int(result["epoch"]) + 1)
-        self.tracker.log_metrics(sample, metrics_of(result), int(result.get("step", iteration)))
+        metrics = metrics_of(result)
+        if "epoch" in metrics:
+            self._epochs[trial.trial_id] = max(self._epochs.get(trial.trial_id, 0), int(metrics["epoch"]) + 1)
+        self.tracker.log_metrics(sample, metrics, int(result.get("step", iteration)))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         sample = self._sample(trial)

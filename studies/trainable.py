@@ -14,9 +14,7 @@ from studies.cost import TrialCost
 from studies.provenance import environment
 from studies.step_progress import StepProgressWriter
 from studies.trial_payload import SeedTrialPayload, TuningSamplePayload, payload_of
-
-NODE_KEY = "ray_node_id"  # which cluster node ran the trial: a tag of its run
-ENVIRONMENT_KEY = "sedstudy_environment"  # JSON of the machine and packages, with an attempt's first report
+from studies.trial_result import tune_result
 
 
 class RayReporter:
@@ -44,9 +42,13 @@ class RayReporter:
 
     def report(self, metrics: Mapping[str, float], step: int) -> None:
         cost = self._cost.metrics() if self._cost is not None else {}
-        extra = {ENVIRONMENT_KEY: self._environment} if self._environment is not None else {}
+        tune.report(tune_result({**metrics, **cost}, step=step, node=self._node, environment=self._environment,
+                                tune_metrics=self.tune_metrics(metrics)))
         self._environment = None
-        tune.report({**metrics, **cost, **extra, "step": step, NODE_KEY: self._node})
+
+    def tune_metrics(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        """The numbers Tune itself acts on (studies.trial_result): none for a seed trial."""
+        return {}
 
 
 class ObjectiveReporter(RayReporter):
@@ -62,12 +64,12 @@ class ObjectiveReporter(RayReporter):
         self.best = float("-inf")
         self.epochs = 0  # epochs trained: ASHA's and the stopper's time (a replayed history does not count twice)
 
-    def report(self, metrics: Mapping[str, float], step: int) -> None:
+    def tune_metrics(self, metrics: Mapping[str, float]) -> dict[str, float]:
         if self.metric in metrics:
             self.best = max(self.best, float(metrics[self.metric]))
         if "epoch" in metrics:
             self.epochs = int(metrics["epoch"]) + 1
-        super().report({**metrics, TUNE_OBJECTIVE_METRIC: self.best, TUNE_EPOCHS_METRIC: self.epochs}, step)
+        return {TUNE_OBJECTIVE_METRIC: self.best, TUNE_EPOCHS_METRIC: self.epochs}
 
 
 def run_trial(params: dict[str, Any], fit: Callable[..., Any] | None = None) -> None:
