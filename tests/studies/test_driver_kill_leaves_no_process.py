@@ -30,10 +30,11 @@ def session_processes(sid: int) -> list[psutil.Process]:
 
 
 def names(processes: list[psutil.Process]) -> list[str]:
+    """Each process's name and command line, whole: a clone under a long path puts "raylet" past any cut."""
     out = []
     for process in processes:
         try:
-            out.append(" ".join(process.cmdline())[:80] or process.name())
+            out.append(f"{process.name()}: {' '.join(process.cmdline())}")
         except psutil.Error:
             continue
     return out
