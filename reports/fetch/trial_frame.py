@@ -49,6 +49,9 @@ def parse_cell(cell: str, factors: Sequence[str]) -> dict[str, str]:
     return {factor: found[factor] for factor in factors}
 
 
+SHOWN_RUNS = 3  # runs named in a warning about many runs
+
+
 def trial_frame(records: Sequence[TrialRecord], study: str, factors: Sequence[str],
                 metrics: Sequence[str]) -> pd.DataFrame:
     """One row per trial run: RUN_COLUMNS, `_start` (start time, for de-duplication), factor levels, metrics.
@@ -61,6 +64,7 @@ def trial_frame(records: Sequence[TrialRecord], study: str, factors: Sequence[st
     if clash:
         raise ReportError(f"study {study!r}: factor names {sorted(clash)} clash with metric or run column names")
     rows = []
+    lacking: dict[str, list[str]] = {metric: [] for metric in metrics}  # metric -> finished runs without it
     for record in records:
         tags = record.tags
         if tags.get(KIND_TAG) == TUNE_KIND:  # a tuning sample, not a seed of its cell
@@ -87,10 +91,14 @@ def trial_frame(records: Sequence[TrialRecord], study: str, factors: Sequence[st
         for metric in metrics:
             value = record.metrics.get(metric, math.nan)
             if record.status == FINISHED and math.isnan(value):
-                logger.warning("finished trial run %s (cell %r, seed %d) has no metric %r", record.run_id, cell,
-                               seed_int, metric)
+                lacking[metric].append(f"{record.run_id} (cell {cell!r}, seed {seed_int})")
             row[metric] = float(value)
         rows.append(row)
+    for metric, runs in lacking.items():
+        if runs:
+            shown = ", ".join(runs[:SHOWN_RUNS]) + (f" and {len(runs) - SHOWN_RUNS} more" if len(runs) > SHOWN_RUNS
+                                                     else "")
+            logger.warning("%d finished trial run(s) have no metric %r: %s", len(runs), metric, shown)
     columns = [*RUN_COLUMNS, "_start", *factors, *metrics]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"seed": "int64", **{metric: "float64" for metric in metrics}})
