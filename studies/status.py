@@ -179,7 +179,26 @@ def resume_command(study: str, tracking_uri: str, tags: dict[str, str]) -> str:
     return shlex.join(words)
 
 
-def format_status(status: StudyStatus) -> str:
+MAX_CELL_ROWS = 40  # a sweep of thousands of cells lists those with running or failed trials, then the best ones
+
+
+def shown_cells(status: StudyStatus, limit: int | None) -> list[CellStatus]:
+    """The cells ``format_status`` lists, in the study's order: every one up to ``limit``; past it the cells with
+    running or failed trials, then the best by the objective, then those not started, ``limit`` in all."""
+    cells = status.cells
+    if limit is None or len(cells) <= limit:
+        return cells
+    sign = 1.0 if status.mode == "max" else -1.0
+
+    def priority(c: CellStatus) -> tuple:
+        active = c.counts["running"] > 0 or c.counts["failed"] > 0
+        return (not active, c.best is None, -sign * c.best if c.best is not None else 0.0)
+
+    chosen = {id(c) for c in sorted(cells, key=priority)[:limit]}
+    return [c for c in cells if id(c) in chosen]
+
+
+def format_status(status: StudyStatus, *, max_cells: int | None = MAX_CELL_ROWS) -> str:
     totals = status.totals
     lines = [f"study {status.study} ({status.parent_status.lower()}): " + ", ".join(f"{totals[s]} {s}" for s in STATES)
              + (f"; {status.elapsed_note}" if status.elapsed_note else "")]
@@ -188,11 +207,15 @@ def format_status(status: StudyStatus) -> str:
         lines.append(f"best {status.objective} so far: {value:.4f} ({cell}, seed {seed})")
     best_title = f"best {status.objective}"
     lines.append(f"{'finished':>8} {'running':>7} {'failed':>6} {'todo':>4} {best_title:>{len(best_title)}}  cell")
-    for c in status.cells:
+    shown = shown_cells(status, max_cells)
+    for c in shown:
         best = "–" if c.best is None else f"{c.best:.4f}"
         lines.append(f"{c.counts['finished']:>8} {c.counts['running']:>7} {c.counts['failed']:>6} "
                      f"{c.counts['not started']:>4} {best:>{len(best_title)}}  {c.cell}"
                      + (f"  [{c.contrast}]" if c.contrast else ""))
+    if len(shown) < len(status.cells):
+        lines.append(f"... {len(status.cells) - len(shown)} more cells of {len(status.cells)} (shown: those with "
+                     f"running or failed trials, then the best by {status.objective}); --all lists every cell")
     if status.tuning:
         lines.append("tuning samples (stopped: by ASHA; best: a sample's best epoch on the tuning metric):")
         lines.append(f"{'samples':>8} {'stopped':>7} {'failed':>6} {'running':>7}  cell: best so far")
