@@ -153,7 +153,7 @@ def write_lanes_for(tracking_uri: str) -> int:
 
 
 RUNTIME_STATE = {"client", "_direct", "_local", "_lanes", "_runs", "_ended", "_kinds", "_logged_epochs",
-                 "_logged_keys", "_failed_writes", "_existing", "_read"}
+                 "_logged_keys", "_failed_writes", "_existing", "_read", "_summary_lock"}
 IDENTITY_TAGS = (KIND_TAG, TRIAL_ID_TAG, CELL_TAG, SEED_TAG)
 
 
@@ -201,6 +201,7 @@ class StudyTracker:
         self._existing: dict[str, str] | None = None  # trial id -> its run, as finished_trial_ids read them
         self._read: list[TrialRecord] | None = None  # the trial runs adopt_legacy_trial_ids read, for the next read
         self._summary_s = 0.0  # how long the last summary took
+        self._summary_lock = threading.Lock()  # one summary at a time, whichever lane's trial ended
         self.replayed = self._replay_journal()
 
     def __getstate__(self) -> dict:
@@ -218,6 +219,7 @@ class StudyTracker:
         self._direct = MlflowClient(self.tracking_uri)
         self.client = PatientClient(self._direct, self.outage)
         self._summary_at = 0.0  # another process's monotonic clock
+        self._summary_lock = threading.Lock()
 
     def _replay_journal(self) -> int:
         """Make the writes an earlier launch kept when its tracking server stopped answering, in their order;
@@ -567,11 +569,23 @@ class StudyTracker:
         self.client.set_terminated(run_id, "FAILED" if failure is not None else "FINISHED")
         self._ended.add(trial.key)
         if time.monotonic() - self._summary_at >= max(SUMMARY_EVERY_S, self._summary_s / SUMMARY_SHARE):
-            self.log_summary()
+            self.log_summary(wait=False)
 
-    def log_summary(self) -> None:
+    def log_summary(self, *, wait: bool = True) -> None:
         """The study at a glance on the parent run (``studies.study_summary``): the objective's mean per cell over
-        its finished trials, the best cell (tag ``sedstudy.best_cell``) and the trials per state, from the store."""
+        its finished trials, the best cell (tag ``sedstudy.best_cell``) and the trials per state, from the store.
+
+        One at a time: trials ending on two write lanes at once would write the same new metric keys to the parent
+        run concurrently, and MLflow's SQL store then fails one of them on its latest_metrics key (PostgreSQL's
+        UniqueViolation ended a 10,000-trial study). ``wait=False``: skipped while another lane writes one."""
+        if not self._summary_lock.acquire(blocking=wait):
+            return
+        try:
+            self._write_summary()
+        finally:
+            self._summary_lock.release()
+
+    def _write_summary(self) -> None:
         started = time.monotonic()
         objective = self.study.spec.objective
         latest: dict[tuple[str, str], tuple[str, float | None]] = {}  # (cell, seed) -> (state, objective value)
